@@ -1,0 +1,150 @@
+"""Credential blocks for Stripe and Customer.io: secrets in SecretStr, clients from get_client()."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Self
+from uuid import UUID
+
+from prefect.blocks.core import Block
+from pydantic import Field, SecretStr, model_validator
+
+from stripe_cio import ConfigError, CustomerIOSettings, SettingSource, StripeSettings
+from stripe_cio.cio_api import CustomerIOClient
+from stripe_cio.stripe_api import StripeClient
+
+__all__ = ["BlockSource", "CustomerIOCredentials", "StripeCredentials"]
+
+
+@dataclass(frozen=True)
+class BlockSource(SettingSource):
+    """Names a setting as a field of a saved block, so errors say which block to edit."""
+
+    block_type: str
+    block_name: str | None
+
+    def setting_name(self, section: str, field: str) -> str:
+        return f"{self.block_type}.{field}"
+
+    def how_to_set(self, section: str, field: str) -> str:
+        name = f"'{self.block_name}' " if self.block_name else ""
+        return (
+            f"edit the {name}{self.block_type} block's {field} in the Prefect UI (Blocks), "
+            f"or save it again with {self.block_type}(...).save(name, overwrite=True)"
+        )
+
+
+class _CredentialsBlock(Block):
+    """Shared behaviour: a block that fails to validate names itself in the error."""
+
+    @classmethod
+    def _from_block_document(cls, block_document: Any) -> Self:
+        # Validation runs before Prefect sets the block's name on it, so a document that was
+        # edited into a bad state is re-reported here with the name of the block to fix.
+        try:
+            return super()._from_block_document(block_document)
+        except ConfigError as exc:
+            field = exc.setting.rpartition(".")[2]
+            source = BlockSource(cls.__name__, block_document.name)
+            raise ConfigError(exc.setting, exc.problem, source.how_to_set("", field)) from None
+
+    @classmethod
+    def load_sync(cls, name: str) -> Self:
+        """Load the saved block `name`, synchronously even inside an event loop's thread."""
+        block = cls.load(name, _sync=True)  # type: ignore[call-arg]
+        if not isinstance(block, cls):
+            raise TypeError(f"block {name!r} is not a {cls.__name__}")
+        return block
+
+    def save_sync(self, name: str, *, overwrite: bool = False) -> UUID:
+        """Save this block as `name`, synchronously."""
+        block_id = self.save(name, overwrite=overwrite, _sync=True)  # type: ignore[call-arg]
+        if not isinstance(block_id, UUID):
+            raise TypeError(f"saving block {name!r} returned {type(block_id).__name__}")
+        return block_id
+
+    def _source(self) -> BlockSource:
+        return BlockSource(type(self).__name__, self._block_document_name)
+
+
+class StripeCredentials(_CredentialsBlock):
+    """Credentials and limits for reading one Stripe account."""
+
+    _block_type_name = "Stripe Credentials"
+    _logo_url = "https://images.ctfassets.net/fzn2n1nzq965/HTTOloNPhisV9P4hlMPNA/cacf1bb88b9fc492dfad34378d844280/Stripe_icon_-_square.svg"  # type: ignore[assignment]
+    _documentation_url = "https://docs.stripe.com/keys"  # type: ignore[assignment]
+    _description = "A Stripe secret (sk_) or restricted (rk_) key, for stripe-cio."
+
+    api_key: SecretStr = Field(
+        description="Secret key (sk_live_/sk_test_) or restricted key with read access (rk_)."
+    )
+    api_base: str = Field(default="https://api.stripe.com", description="Stripe API base URL.")
+    account: str | None = Field(
+        default=None, description="Connect: the connected account id (acct_...) to read."
+    )
+    requests_per_second: float | None = Field(
+        default=None,
+        description="Client-side rate limit. Default: 25 for test keys, 100 for live keys.",
+    )
+
+    @model_validator(mode="after")
+    def _valid_settings(self) -> Self:
+        self.to_settings()  # raises a one-line ConfigError naming the field
+        return self
+
+    def to_settings(self) -> StripeSettings:
+        """Validate the block's fields into engine settings."""
+        return StripeSettings.load(
+            {
+                "api_key": self.api_key,
+                "api_base": self.api_base,
+                "account": self.account,
+                "requests_per_second": self.requests_per_second,
+            },
+            self._source(),
+        )
+
+    def get_client(self) -> StripeClient:
+        """An async Stripe client for this account; close it with ``async with`` or aclose()."""
+        return StripeClient(self.to_settings())
+
+
+class CustomerIOCredentials(_CredentialsBlock):
+    """Credentials and limits for one Customer.io workspace's Track API."""
+
+    _block_type_name = "Customer.io Credentials"
+    _logo_url = "https://customer.io/favicon.ico"  # type: ignore[assignment]
+    _documentation_url = "https://docs.customer.io/integrations/api/track/"  # type: ignore[assignment]
+    _description = "Customer.io Track API site id and API key, for stripe-cio."
+
+    site_id: str = Field(description="Track API site id (Settings > API Credentials).")
+    api_key: SecretStr = Field(description="Track API key.")
+    region: str = Field(default="us", description="Data center of the workspace: us or eu.")
+    track_url: str | None = Field(
+        default=None, description="Override of the region's Track API URL (for the sandbox)."
+    )
+    requests_per_second: float = Field(
+        default=100.0, description="Client-side rate limit (Customer.io's fair use: 100/s)."
+    )
+
+    @model_validator(mode="after")
+    def _valid_settings(self) -> Self:
+        self.to_settings()
+        return self
+
+    def to_settings(self) -> CustomerIOSettings:
+        """Validate the block's fields into engine settings."""
+        return CustomerIOSettings.load(
+            {
+                "site_id": self.site_id,
+                "api_key": self.api_key,
+                "region": self.region,
+                "track_url": self.track_url,
+                "requests_per_second": self.requests_per_second,
+            },
+            self._source(),
+        )
+
+    def get_client(self) -> CustomerIOClient:
+        """An async Track API client for this workspace."""
+        return CustomerIOClient(self.to_settings())

@@ -1,0 +1,63 @@
+"""`stripe-cio blocks ...`: register the block types and save blocks from the environment."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from stripe_cio import customerio_settings_from_env, stripe_settings_from_env
+
+from ._credentials import CustomerIOCredentials, StripeCredentials
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    name="blocks", help="Manage stripe-cio's Prefect credential blocks.", add_completion=False
+)
+console = Console()
+
+
+@app.command()
+def register() -> None:
+    """Register the StripeCredentials and CustomerIOCredentials block types with the Prefect API.
+
+    Example: PREFECT_API_URL=http://127.0.0.1:4200/api stripe-cio blocks register
+    """
+    for block_type in (StripeCredentials, CustomerIOCredentials):
+        block_type.register_type_and_schema()
+        console.print(f"registered block type {block_type.get_block_type_slug()}")
+
+
+@app.command("save-from-env")
+def save_from_env(
+    stripe: str = typer.Option(None, help="Save STRIPE_* variables as this StripeCredentials."),
+    customerio: str = typer.Option(
+        None, help="Save CUSTOMERIO_* variables as this CustomerIOCredentials."
+    ),
+    overwrite: bool = typer.Option(False, help="Replace a block that already exists."),
+) -> None:
+    """Save the credentials in the environment as named blocks, so flows can use them by name.
+
+    Example: stripe-cio blocks save-from-env --stripe prod --customerio prod
+    """
+    if not stripe and not customerio:
+        raise typer.BadParameter("name at least one block: --stripe NAME and/or --customerio NAME")
+    if stripe:
+        s = stripe_settings_from_env()
+        StripeCredentials(
+            api_key=s.api_key,
+            api_base=s.api_base,
+            account=s.account,
+            requests_per_second=s.requests_per_second,
+        ).save_sync(stripe, overwrite=overwrite)
+        console.print(f"saved StripeCredentials block {stripe!r}")
+    if customerio:
+        c = customerio_settings_from_env()
+        CustomerIOCredentials(
+            site_id=c.site_id,
+            api_key=c.api_key,
+            region=c.region,
+            track_url=c.track_url,
+            requests_per_second=c.requests_per_second,
+        ).save_sync(customerio, overwrite=overwrite)
+        console.print(f"saved CustomerIOCredentials block {customerio!r}")

@@ -1,0 +1,1 @@
+"""Prefect flows of stripe-cio: each wires tasks together and is a deployment entrypoint."""

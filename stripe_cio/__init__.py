@@ -1,0 +1,59 @@
+"""stripe-cio: keep Customer.io in step with Stripe.
+
+The engine package. It never imports Prefect: flows and tasks wrap it, blocks configure it.
+"""
+
+__version__ = "0.1.0"
+
+from ._exceptions import (
+    APIError,
+    ConfigError,
+    CustomerIOAPIError,
+    CustomerIOAuthError,
+    CustomerIORequestError,
+    CustomerIOUnavailableError,
+    StripeAPIError,
+    StripeAuthError,
+    StripeCioError,
+    StripeRequestError,
+    StripeUnavailableError,
+)
+from ._redact import install_log_redaction, redact, register_secret
+from ._settings import (
+    CustomerIOSettings,
+    EnvSource,
+    LedgerSettings,
+    Settings,
+    SettingSource,
+    StripeSettings,
+    customerio_settings_from_env,
+    ledger_settings_from_env,
+    stripe_settings_from_env,
+)
+
+__all__ = [
+    "APIError",
+    "ConfigError",
+    "CustomerIOAPIError",
+    "CustomerIOAuthError",
+    "CustomerIORequestError",
+    "CustomerIOSettings",
+    "CustomerIOUnavailableError",
+    "EnvSource",
+    "LedgerSettings",
+    "SettingSource",
+    "Settings",
+    "StripeAPIError",
+    "StripeAuthError",
+    "StripeCioError",
+    "StripeRequestError",
+    "StripeSettings",
+    "StripeUnavailableError",
+    "__version__",
+    "customerio_settings_from_env",
+    "install_log_redaction",
+    "ledger_settings_from_env",
+    "redact",
+    "register_secret",
+    "stripe_settings_from_env",
+]

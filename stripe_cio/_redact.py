@@ -1,0 +1,75 @@
+"""Keeps secrets out of logs: a registry of secret values and a logging filter that masks them.
+
+The first line of defence is that secrets live in `SecretStr` and are never put into messages;
+this module is the net under it, for text we do not control (a library's debug log, an echoed
+request). Known secret values are masked exactly, and anything shaped like a Stripe secret key
+or an HTTP credential header is masked by pattern.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+
+__all__ = ["MASK", "SecretRedactingFilter", "install_log_redaction", "redact", "register_secret"]
+
+MASK = "**********"
+# Secrets shorter than this are not registered: masking a 3-character string everywhere would
+# shred ordinary text, and such a "secret" protects nothing anyway.
+_MIN_SECRET_LENGTH = 8
+
+_PATTERNS = [
+    # Stripe secret/restricted keys; one masked as Stripe echoes it (sk_test_****1234) is safe.
+    re.compile(r"\b(?:sk|rk)_(?:test|live)_[A-Za-z0-9]{8,}"),
+    re.compile(r"(?i)\b(authorization['\"]?\s*[:=]\s*['\"]?(?:basic|bearer)\s+)[A-Za-z0-9+/=._-]+"),
+    re.compile(r"(?i)\b(basic|bearer)\s+[A-Za-z0-9+/=._-]{16,}"),
+]
+
+_lock = threading.Lock()
+_secrets: set[str] = set()
+
+
+def register_secret(value: str) -> None:
+    """Remember a secret value so every redacted text masks it from now on."""
+    if len(value) >= _MIN_SECRET_LENGTH:
+        with _lock:
+            _secrets.add(value)
+
+
+def redact(text: str) -> str:
+    """Return `text` with registered secrets and secret-shaped tokens masked."""
+    for secret in sorted(_secrets, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, MASK)
+    text = _PATTERNS[0].sub(MASK, text)
+    text = _PATTERNS[1].sub(lambda m: m.group(1) + MASK, text)
+    return _PATTERNS[2].sub(lambda m: f"{m.group(1)} {MASK}", text)
+
+
+class SecretRedactingFilter(logging.Filter):
+    """A logging filter that masks secrets in the fully formatted message of each record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and record.exc_info[1] is not None:
+            # Pre-render the traceback so the handler prints the redacted version.
+            formatter = logging.Formatter()
+            record.exc_text = redact(formatter.formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+def install_log_redaction(logger: logging.Logger | None = None) -> None:
+    """Attach the redacting filter to every handler of `logger` (the root logger by default).
+
+    Filters on a logger do not apply to records propagated from its children, while filters on
+    handlers apply to everything the handler emits, so handlers are where the net goes.
+    """
+    logger = logger or logging.getLogger()
+    for handler in logger.handlers:
+        if not any(isinstance(f, SecretRedactingFilter) for f in handler.filters):
+            handler.addFilter(SecretRedactingFilter())

@@ -1,0 +1,283 @@
+"""Typed settings for Stripe, Customer.io and the ledger, loaded from a mapping or the environment.
+
+Every loader fails at load time with a one-line :class:`ConfigError` that names the setting and
+says how to set it; the offending value is never echoed, since it may be a secret.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
+
+from ._redact import register_secret
+from ._settings_base import (
+    ENV_NAMES,
+    EnvSource,
+    SettingSource,
+    SettingsSection,
+    empty_to_none,
+    validate_base_url,
+    validate_rate,
+)
+
+__all__ = [
+    "CUSTOMERIO_TRACK_URLS",
+    "CustomerIOSettings",
+    "EnvSource",
+    "LedgerSettings",
+    "SettingSource",
+    "Settings",
+    "StripeSettings",
+    "customerio_settings_from_env",
+    "default_data_dir",
+    "ledger_settings_from_env",
+    "stripe_settings_from_env",
+]
+
+# Stripe's basic rate limiter: 100 requests/s in live mode, 25 in test mode (sandboxes).
+# Source: https://docs.stripe.com/rate-limits
+STRIPE_LIVE_REQUESTS_PER_SECOND = 100.0
+STRIPE_TEST_REQUESTS_PER_SECOND = 25.0
+# Customer.io's Track API fair-use limit is 100 requests/s per workspace, v1 and v2 alike.
+# Source: https://docs.customer.io/integrations/api/track/
+CUSTOMERIO_REQUESTS_PER_SECOND = 100.0
+# Source: https://docs.customer.io/integrations/api/track/ ("Regions": US and EU hosts).
+CUSTOMERIO_TRACK_URLS: Mapping[str, str] = {
+    "us": "https://track.customer.io",
+    "eu": "https://track-eu.customer.io",
+}
+
+_STRIPE_KEY = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9]+$")
+_STRIPE_ACCOUNT = re.compile(r"^acct_[A-Za-z0-9]+$")
+
+
+# --- Stripe -----------------------------------------------------------------------------------
+
+
+class StripeSettings(SettingsSection):
+    """How to reach one Stripe account."""
+
+    section: Literal["stripe"] = "stripe"
+    api_key: SecretStr
+    api_base: str = "https://api.stripe.com"
+    account: str | None = None
+    requests_per_second: float | None = None
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _check_api_key(cls, value: Any) -> Any:
+        key = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if not isinstance(key, str) or not key.strip():
+            raise ValueError("is empty")
+        key = key.strip()
+        if key.startswith("pk_"):
+            raise ValueError(
+                "is a publishable key (pk_...), which cannot read Stripe data; "
+                "use a secret key (sk_...) or a restricted key (rk_...) with read access"
+            )
+        if not _STRIPE_KEY.match(key):
+            raise ValueError(
+                "is not a Stripe secret or restricted key "
+                "(expected sk_test_..., sk_live_..., rk_test_... or rk_live_...)"
+            )
+        register_secret(key)
+        return SecretStr(key)
+
+    @field_validator("api_base")
+    @classmethod
+    def _check_api_base(cls, value: str) -> str:
+        return validate_base_url(value)
+
+    @field_validator("account", mode="before")
+    @classmethod
+    def _check_account(cls, value: Any) -> Any:
+        value = empty_to_none(value)
+        if value is not None and not _STRIPE_ACCOUNT.match(str(value).strip()):
+            raise ValueError("must be a connected account id such as acct_1Abc...")
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("requests_per_second", mode="before")
+    @classmethod
+    def _blank_rate(cls, value: Any) -> Any:
+        return empty_to_none(value)
+
+    @field_validator("requests_per_second")
+    @classmethod
+    def _check_rate(cls, value: float | None) -> float | None:
+        return validate_rate(value)
+
+    @property
+    def livemode(self) -> bool:
+        """Whether the key reaches live data (``sk_live_``/``rk_live_``)."""
+        return self.api_key.get_secret_value()[3:8] == "live_"
+
+    @property
+    def effective_requests_per_second(self) -> float:
+        """The configured rate, else Stripe's own limit for the key's mode."""
+        if self.requests_per_second is not None:
+            return self.requests_per_second
+        return STRIPE_LIVE_REQUESTS_PER_SECOND if self.livemode else STRIPE_TEST_REQUESTS_PER_SECOND
+
+
+# --- Customer.io ------------------------------------------------------------------------------
+
+
+class CustomerIOSettings(SettingsSection):
+    """How to reach one Customer.io workspace through the Track API."""
+
+    section: Literal["customerio"] = "customerio"
+    site_id: str
+    api_key: SecretStr
+    region: Literal["us", "eu"] = "us"
+    track_url: str | None = None
+    requests_per_second: float = CUSTOMERIO_REQUESTS_PER_SECOND
+
+    @field_validator("site_id")
+    @classmethod
+    def _check_site_id(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("is empty")
+        if ":" in value or any(ch.isspace() for ch in value):
+            raise ValueError(
+                "must not contain ':' or spaces (copy it from Settings > API Credentials)"
+            )
+        return value
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _check_api_key(cls, value: Any) -> Any:
+        key = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if not isinstance(key, str) or not key.strip():
+            raise ValueError("is empty")
+        register_secret(key.strip())
+        return SecretStr(key.strip())
+
+    @field_validator("region", mode="before")
+    @classmethod
+    def _check_region(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return "us"
+        region = str(value).strip().lower()
+        if region not in CUSTOMERIO_TRACK_URLS:
+            raise ValueError("must be 'us' or 'eu' (the data center of your workspace)")
+        return region
+
+    @field_validator("track_url", mode="before")
+    @classmethod
+    def _check_track_url(cls, value: Any) -> Any:
+        value = empty_to_none(value)
+        return None if value is None else validate_base_url(str(value))
+
+    @field_validator("requests_per_second", mode="before")
+    @classmethod
+    def _default_rate(cls, value: Any) -> Any:
+        value = empty_to_none(value)
+        return CUSTOMERIO_REQUESTS_PER_SECOND if value is None else value
+
+    @field_validator("requests_per_second")
+    @classmethod
+    def _check_rate(cls, value: float) -> float:
+        validate_rate(value)
+        return value
+
+    @property
+    def base_url(self) -> str:
+        """The Track API base URL: the override when set, else the region's host."""
+        return self.track_url or CUSTOMERIO_TRACK_URLS[self.region]
+
+
+# --- ledger -----------------------------------------------------------------------------------
+
+
+def default_data_dir(env: Mapping[str, str]) -> Path:
+    """Where stripe-cio keeps local state when STRIPE_CIO_DATA_DIR is not set."""
+    base = env.get("XDG_DATA_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".local/share")
+    return Path(base) / "stripe-cio"
+
+
+class LedgerSettings(SettingsSection):
+    """Where the local ledger lives: any SQLAlchemy URL; SQLite by default."""
+
+    section: Literal["ledger"] = "ledger"
+    database_url: SecretStr  # may hold a database password
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _check_url(cls, value: Any) -> Any:
+        from ._database_url import normalise_database_url
+
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if not isinstance(raw, str) or not raw.strip():
+            raise ValueError("is empty")
+        return SecretStr(normalise_database_url(raw.strip()))
+
+    @property
+    def display_url(self) -> str:
+        """The URL with any password masked, safe for logs and tables."""
+        from ._database_url import display_database_url
+
+        return display_database_url(self.database_url.get_secret_value())
+
+
+# --- everything -------------------------------------------------------------------------------
+
+
+class Settings(BaseModel):
+    """All of stripe-cio's settings: each API section is present only when it was asked for."""
+
+    model_config = ConfigDict(frozen=True)
+    ledger: LedgerSettings
+    stripe: StripeSettings | None = None
+    customerio: CustomerIOSettings | None = None
+
+    @classmethod
+    def from_env(
+        cls,
+        env: Mapping[str, str] | None = None,
+        *,
+        stripe: bool = True,
+        customerio: bool = True,
+    ) -> Settings:
+        """Load settings from environment variables; `stripe`/`customerio` say which are needed."""
+        env = os.environ if env is None else env
+        return cls(
+            ledger=ledger_settings_from_env(env),
+            stripe=stripe_settings_from_env(env) if stripe else None,
+            customerio=customerio_settings_from_env(env) if customerio else None,
+        )
+
+
+def _section_env(env: Mapping[str, str], section: str) -> dict[str, str]:
+    return {
+        field: env[name]
+        for (sec, field), name in ENV_NAMES.items()
+        if sec == section and name in env
+    }
+
+
+def stripe_settings_from_env(env: Mapping[str, str] | None = None) -> StripeSettings:
+    """The Stripe settings from STRIPE_API_KEY, STRIPE_API_BASE, STRIPE_ACCOUNT, ..."""
+    env = os.environ if env is None else env
+    return StripeSettings.load(_section_env(env, "stripe"), EnvSource())
+
+
+def customerio_settings_from_env(env: Mapping[str, str] | None = None) -> CustomerIOSettings:
+    """The Customer.io settings from the CUSTOMERIO_* variables."""
+    env = os.environ if env is None else env
+    return CustomerIOSettings.load(_section_env(env, "customerio"), EnvSource())
+
+
+def ledger_settings_from_env(env: Mapping[str, str] | None = None) -> LedgerSettings:
+    """The ledger settings from STRIPE_CIO_DATABASE_URL, else a SQLite file in the data dir."""
+    env = os.environ if env is None else env
+    url = env.get("STRIPE_CIO_DATABASE_URL", "").strip()
+    if not url:
+        data_dir = Path(env["STRIPE_CIO_DATA_DIR"]) if env.get("STRIPE_CIO_DATA_DIR") else None
+        url = f"sqlite:///{(data_dir or default_data_dir(env)) / 'ledger.db'}"
+    return LedgerSettings.load({"database_url": url}, EnvSource())

@@ -1,0 +1,130 @@
+"""What every settings section shares: where a setting comes from, common checks, loading.
+
+A section is loaded only through :meth:`SettingsSection.load`, which turns pydantic's validation
+errors into a one-line :class:`ConfigError` naming the setting as its user sets it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Self
+
+import httpx
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ._exceptions import ConfigError
+
+__all__ = [
+    "ENV_NAMES",
+    "EnvSource",
+    "SettingSource",
+    "SettingsSection",
+    "empty_to_none",
+    "validate_base_url",
+    "validate_rate",
+]
+
+
+# --- where a setting comes from, so an error can say how to fix it -------------------------
+
+
+class SettingSource:
+    """Names a setting the way its user sets it; the base class names model fields."""
+
+    def setting_name(self, section: str, field: str) -> str:
+        return f"{section}.{field}"
+
+    def how_to_set(self, section: str, field: str) -> str:
+        return f"set {section}.{field}"
+
+
+@dataclass(frozen=True)
+class EnvSource(SettingSource):
+    """Settings read from environment variables."""
+
+    def setting_name(self, section: str, field: str) -> str:
+        return ENV_NAMES[(section, field)]
+
+    def how_to_set(self, section: str, field: str) -> str:
+        return f"set the environment variable {ENV_NAMES[(section, field)]}"
+
+
+ENV_NAMES: Mapping[tuple[str, str], str] = {
+    ("stripe", "api_key"): "STRIPE_API_KEY",
+    ("stripe", "api_base"): "STRIPE_API_BASE",
+    ("stripe", "account"): "STRIPE_ACCOUNT",
+    ("stripe", "requests_per_second"): "STRIPE_REQUESTS_PER_SECOND",
+    ("customerio", "site_id"): "CUSTOMERIO_SITE_ID",
+    ("customerio", "api_key"): "CUSTOMERIO_API_KEY",
+    ("customerio", "region"): "CUSTOMERIO_REGION",
+    ("customerio", "track_url"): "CUSTOMERIO_TRACK_URL",
+    ("customerio", "requests_per_second"): "CUSTOMERIO_REQUESTS_PER_SECOND",
+    ("ledger", "database_url"): "STRIPE_CIO_DATABASE_URL",
+    ("ledger", "data_dir"): "STRIPE_CIO_DATA_DIR",
+}
+
+
+# --- shared validation ------------------------------------------------------------------------
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def validate_base_url(value: str) -> str:
+    """Accept an https URL, or plain http on loopback only (the sandbox)."""
+    value = value.strip().rstrip("/")
+    if not value:
+        raise ValueError("is empty")
+    try:
+        url = httpx.URL(value)
+    except httpx.InvalidURL:
+        raise ValueError("is not a URL") from None
+    if url.scheme not in {"http", "https"} or not url.host:
+        raise ValueError("must be an http(s) URL such as https://api.example.com")
+    if url.scheme == "http" and not _is_loopback(url.host):
+        raise ValueError("must use https (plain http is allowed only on loopback, for the sandbox)")
+    return value
+
+
+def validate_rate(value: float | None) -> float | None:
+    if value is not None and not 0 < value <= 10_000:
+        raise ValueError("must be a number of requests per second between 0 and 10000")
+    return value
+
+
+def empty_to_none(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+class SettingsSection(BaseModel):
+    """A settings section: frozen, no unknown keys, built only through :meth:`load`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    section: str = ""
+
+    @classmethod
+    def load(cls, values: Mapping[str, Any], source: SettingSource | None = None) -> Self:
+        """Validate `values` into settings, or raise a one-line ConfigError."""
+        source = source or SettingSource()
+        section = cls.model_fields["section"].default
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            error = exc.errors(include_input=False, include_url=False, include_context=False)[0]
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            problem = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "missing":
+                problem = "is not set"
+            elif error["type"] == "extra_forbidden":
+                problem = "is not a known setting"
+            raise ConfigError(
+                source.setting_name(section, field), problem, source.how_to_set(section, field)
+            ) from None

@@ -1,0 +1,5 @@
+"""The `stripe-cio` command line."""
+
+from ._app import app, main
+
+__all__ = ["app", "main"]

@@ -1,0 +1,95 @@
+"""The root `stripe-cio` command and the engine's own commands."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .. import __version__
+from .._exceptions import ConfigError, StripeCioError
+from .._redact import install_log_redaction, redact
+from .._settings import Settings
+from ._demo import run_demo
+from ._plugins import PluginGroup
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="stripe-cio",
+    cls=PluginGroup,
+    help="Keep Customer.io in step with Stripe: profile attributes and lifecycle events.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+
+
+@app.callback()
+def _root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug detail."),
+) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    install_log_redaction()
+
+
+@app.command()
+def version() -> None:
+    """Print the stripe-cio version."""
+    console.print(f"stripe-cio {__version__}")
+
+
+@app.command("config")
+def show_config() -> None:
+    """Validate the settings from the environment and show them, secrets masked.
+
+    Example: STRIPE_API_KEY=sk_test_... CUSTOMERIO_SITE_ID=s CUSTOMERIO_API_KEY=k stripe-cio config
+    """
+    settings = Settings.from_env(os.environ)
+    table = Table("setting", "value", title="stripe-cio settings (from the environment)")
+    table.add_row("ledger database", settings.ledger.display_url)
+    if settings.stripe:
+        stripe = settings.stripe
+        table.add_row("Stripe API", stripe.api_base)
+        table.add_row(
+            "Stripe key", f"{'live' if stripe.livemode else 'test'} mode, {stripe.api_key}"
+        )
+        table.add_row("Stripe account", stripe.account or "(the key's own)")
+        table.add_row("Stripe requests/s", f"{stripe.effective_requests_per_second:g}")
+    if settings.customerio:
+        cio = settings.customerio
+        table.add_row("Customer.io site id", cio.site_id)
+        table.add_row("Customer.io region", cio.region)
+        table.add_row("Customer.io Track API", cio.base_url)
+        table.add_row("Customer.io requests/s", f"{cio.requests_per_second:g}")
+    console.print(table)
+
+
+@app.command()
+def demo() -> None:
+    """Run the main job against the built-in sandbox and report what happened.
+
+    Example: stripe-cio demo
+    """
+    run_demo(console)
+
+
+def main() -> None:
+    """Entry point of the `stripe-cio` console script: one clear line for expected errors."""
+    try:
+        app()
+    except StripeCioError as exc:
+        # Expected failures (bad settings, an API refusing us) are one line, never a traceback.
+        prefix = "configuration error" if isinstance(exc, ConfigError) else "error"
+        Console(stderr=True, soft_wrap=True).print(
+            f"[red]{prefix}:[/red] {redact(str(exc))}", highlight=False, markup=True
+        )
+        sys.exit(2)

@@ -1,0 +1,1 @@
+"""Thin Prefect tasks over the engine: retries, logging and artifacts; no business logic."""

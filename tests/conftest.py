@@ -1,0 +1,80 @@
+"""Test configuration shared by every test, set once here.
+
+- Prefect never touches the user's state: PREFECT_HOME points at a temporary folder and
+  analytics are off, set before anything imports Prefect.
+- Prefect's test harness (a temporary API server, ~12 s to start) starts once per session and
+  only when a test marked `prefect` runs; pure unit tests never start it.
+- No test reaches beyond loopback: connecting a socket anywhere else fails the test.
+- Credentials in the developer's environment never leak into a test.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import tempfile
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+_PREFECT_HOME = tempfile.mkdtemp(prefix="stripe-cio-tests-prefect-")
+os.environ["PREFECT_HOME"] = _PREFECT_HOME
+os.environ["DO_NOT_TRACK"] = "1"
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ.pop("PREFECT_API_URL", None)
+os.environ.pop("PREFECT_API_KEY", None)
+for _name in list(os.environ):
+    if _name.startswith(("STRIPE_", "CUSTOMERIO_")):
+        del os.environ[_name]
+
+
+# --- loopback only ----------------------------------------------------------------------------
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _check_loopback(sock: socket.socket, address: Any) -> None:
+    if sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return  # Unix sockets and the like stay on the machine
+    host = address[0]
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback:
+        raise OSError(f"tests may only connect to loopback, not {host!r}")
+
+
+def _guarded_connect(self: socket.socket, address: Any) -> None:
+    _check_loopback(self, address)
+    _real_connect(self, address)
+
+
+def _guarded_connect_ex(self: socket.socket, address: Any) -> int:
+    _check_loopback(self, address)
+    return _real_connect_ex(self, address)
+
+
+socket.socket.connect = _guarded_connect  # type: ignore[method-assign,assignment]
+socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign,assignment]
+
+
+# --- Prefect, once per session, only where asked for ---------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """Prefect's own test harness: a temporary database and API server for the session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _prefect_for_marked_tests(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("prefect") is not None:
+        request.getfixturevalue("prefect_harness")

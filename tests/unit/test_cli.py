@@ -1,0 +1,71 @@
+"""The `stripe-cio` command as a user runs it: a real process, its exit code and its output."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+SECRET = "sk_test_51CliSentinel0123456789"
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "CUSTOMERIO_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "stripe_cio", *args],
+        env={**base, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_bad_setting_is_one_line_on_stderr_with_exit_code_2(tmp_path: Path) -> None:
+    result = run_cli(
+        "config",
+        env={
+            "STRIPE_API_KEY": "pk_live_abcdef0123",
+            "CUSTOMERIO_SITE_ID": "s",
+            "CUSTOMERIO_API_KEY": "whatever-key",
+            "STRIPE_CIO_DATA_DIR": str(tmp_path),
+        },
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("configuration error: STRIPE_API_KEY: is a publishable key")
+    assert "Traceback" not in result.stderr
+
+
+def test_config_shows_settings_with_secrets_masked(tmp_path: Path) -> None:
+    result = run_cli(
+        "config",
+        env={
+            "STRIPE_API_KEY": SECRET,
+            "CUSTOMERIO_SITE_ID": "site-9",
+            "CUSTOMERIO_API_KEY": "cio-cli-sentinel-0123",
+            "CUSTOMERIO_REGION": "eu",
+            "STRIPE_CIO_DATA_DIR": str(tmp_path),
+            "COLUMNS": "200",
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    assert "https://track-eu.customer.io" in result.stdout
+    assert "site-9" in result.stdout
+    assert SECRET not in result.stdout + result.stderr
+    assert "cio-cli-sentinel-0123" not in result.stdout + result.stderr
+
+
+def test_help_lists_engine_and_plugin_commands() -> None:
+    result = run_cli("--help", env={"COLUMNS": "200"})
+    assert result.returncode == 0, result.stderr
+    for command in ("config", "demo", "version", "blocks"):
+        assert command in result.stdout
+
+
+def test_demo_runs_and_says_what_it_did() -> None:
+    result = run_cli("demo", env={"COLUMNS": "200"})
+    assert result.returncode == 0, result.stderr
+    assert "stripe-cio demo" in result.stdout
