@@ -16,6 +16,7 @@ from .._redact import install_log_redaction, redact
 from .._settings import Settings
 from ._demo import run_demo
 from ._plugins import PluginGroup
+from ._sandbox import sandbox_app
 
 __all__ = ["app", "main"]
 
@@ -28,6 +29,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
+app.add_typer(sandbox_app)
 
 
 @app.callback()

@@ -1,0 +1,10 @@
+"""The built-in sandbox: local Stripe and Customer.io APIs with a synthetic account.
+
+Each API runs as its own ASGI app under uvicorn (`stripe-cio sandbox stripe|customerio`), so the
+demo, the tests and the benchmarks exercise real HTTP on loopback without the internet.
+"""
+
+from ._faults import FaultConfig, FaultInjector, TokenBucket
+from ._process import SandboxProcess, free_port
+
+__all__ = ["FaultConfig", "FaultInjector", "SandboxProcess", "TokenBucket", "free_port"]
