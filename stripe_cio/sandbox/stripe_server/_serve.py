@@ -1,0 +1,97 @@
+"""`serve()`: build the account (generated or from a fixtures file) and run it under uvicorn."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import uvicorn
+
+from .._faults import FaultConfig
+from ._app import Account, StripeSandboxApp
+from ._fixtures import load_fixtures
+from ._store import StripeStore
+
+__all__ = ["COMPRESS_FROM_CUSTOMERS", "build_app", "serve"]
+
+log = logging.getLogger(__name__)
+
+# From this many customers, bodies are deflated so that 100,000 customers fit in 3 GB; smaller
+# accounts keep plain bodies, the fastest to serve.
+COMPRESS_FROM_CUSTOMERS = 20_000
+
+
+def build_app(
+    *,
+    seed: int = 42,
+    customers: int = 1000,
+    months: int = 12,
+    fixtures: Path | None = None,
+    now: int,
+    rps: float | None = 25.0,
+    latency_ms: float = 0.0,
+    fail_rate: float = 0.0,
+    api_key: str | None = None,
+) -> StripeSandboxApp:
+    """The sandbox app with its account loaded; raises ConfigError for a bad fixtures file."""
+    started = time.perf_counter()
+    account: Account | None = None
+    if fixtures is not None:
+        store = StripeStore()
+        load_fixtures(fixtures, store)
+    else:
+        from ..synthetic import SyntheticAccount  # lazy: only generated accounts need it
+
+        store = StripeStore(compress=customers >= COMPRESS_FROM_CUSTOMERS)
+        synthetic = SyntheticAccount(store, seed=seed, customers=customers, months=months, now=now)
+        synthetic.generate()
+        account = synthetic
+    log.info(
+        "stripe sandbox account ready in %.1fs: %s",
+        time.perf_counter() - started,
+        ", ".join(f"{n} {name}" for name, n in store.counts().items()),
+    )
+    faults = FaultConfig(rps=rps or None, latency_ms=latency_ms, fail_rate=fail_rate)
+    return StripeSandboxApp(
+        store, now=now, faults=faults, api_key=api_key, account=account, seed=seed
+    )
+
+
+def serve(
+    *,
+    host: str,
+    port: int,
+    seed: int,
+    customers: int,
+    months: int,
+    fixtures: Path | None,
+    now: int,
+    rps: float,
+    latency_ms: float,
+    fail_rate: float,
+    api_key: str | None,
+) -> None:
+    """Load the account, then serve it until interrupted (one process, one event loop)."""
+    app = build_app(
+        seed=seed,
+        customers=customers,
+        months=months,
+        fixtures=fixtures,
+        now=now,
+        rps=rps,
+        latency_ms=latency_ms,
+        fail_rate=fail_rate,
+        api_key=api_key,
+    )
+    print(f"stripe sandbox listening on http://{host}:{port}", flush=True)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        http="httptools",
+        loop="auto",
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+    )

@@ -1,0 +1,239 @@
+"""StripeStore: the sandbox's in-memory account, pre-serialised, with sorted list indexes.
+
+Order of every list, as on Stripe: newest first, i.e. `created` descending; objects created in
+the same second come in descending `id` order (Stripe does not document its tie-break; ours is
+deterministic so that cursors are stable). Each index is a list of records sorted ascending by
+(created, id), read backwards; a page is two bisections and a slice, O(log n + limit).
+
+A record is the tuple (created, id, body, values): it sorts by (created, id) because ids are
+unique within a resource, so the record itself is its sort key and no key objects are kept.
+Writes append; a replaced record stays in the lists as a stale entry until the next read sorts
+the list and drops entries that are no longer the current record of their id.
+"""
+
+from __future__ import annotations
+
+import heapq
+import sys
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import orjson
+
+from ._bodies import BodyCodec
+from ._resources import DEFAULT_VIEW, HIDDEN_SUBSCRIPTION_STATUSES, SPEC_BY_NAME, ResourceSpec
+
+__all__ = ["Probe", "Record", "StripeStore"]
+
+Record = tuple[int, str, bytes, tuple[str | None, ...] | None]
+Probe = tuple[int, str]  # a position between records: (created, id)
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, dict):
+        value = value.get("id")
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return sys.intern(value)  # customer ids, statuses, types repeat across many objects
+    return str(value) if isinstance(value, int) else None
+
+
+class _SortedRecords:
+    """An append-only list of records, sorted and purged of stale entries when read."""
+
+    __slots__ = ("_current", "_dirty", "_records", "_stale")
+
+    def __init__(self, current: dict[str, Record]) -> None:
+        self._records: list[Record] = []
+        self._current = current
+        self._dirty = False
+        self._stale = 0
+
+    def add(self, record: Record) -> None:
+        records = self._records
+        if records and record < records[-1]:
+            self._dirty = True
+        records.append(record)
+
+    def mark_stale(self) -> None:
+        self._stale += 1
+        self._dirty = True
+        if self._stale > 1000 and self._stale > len(self._records) // 2:
+            self._purge()  # keep replaced bodies from piling up between reads
+
+    def _purge(self) -> None:
+        current = self._current
+        self._records = [r for r in self._records if current.get(r[1]) is r]
+        self._stale = 0
+
+    def sorted(self) -> list[Record]:
+        if self._dirty:
+            if self._stale:
+                self._purge()
+            self._records.sort()
+            self._dirty = False
+        return self._records
+
+    def __len__(self) -> int:
+        return len(self._records) - self._stale
+
+    def __contains__(self, record: Record) -> bool:
+        records = self.sorted()
+        index = bisect_left(records, record)
+        return index < len(records) and records[index] is record
+
+
+class _Resource:
+    __slots__ = ("indexes", "listed", "records", "spec")
+
+    def __init__(self, spec: ResourceSpec) -> None:
+        self.spec = spec
+        self.records: dict[str, Record] = {}
+        self.listed = _SortedRecords(self.records)
+        self.indexes: dict[tuple[str, str], _SortedRecords] = {}
+
+    def entries(self, record: Record) -> Iterator[tuple[str, str]]:
+        values = record[3]
+        if values is None:
+            return
+        for field, value in zip(self.spec.filters, values, strict=True):
+            if value is not None:
+                yield field, value
+        if self.spec.name == "subscriptions" and values[1] not in HIDDEN_SUBSCRIPTION_STATUSES:
+            yield "status", DEFAULT_VIEW
+
+    def index(self, field: str, value: str) -> _SortedRecords:
+        key = (field, value)
+        found = self.indexes.get(key)
+        if found is None:
+            found = self.indexes[key] = _SortedRecords(self.records)
+        return found
+
+
+class StripeStore:
+    """Holds one Stripe account; `put` is the sink the synthetic generator writes into."""
+
+    def __init__(self, *, compress: bool = False) -> None:
+        self._codec = BodyCodec(compress=compress)
+        self._resources = {name: _Resource(spec) for name, spec in SPEC_BY_NAME.items()}
+
+    # --- writing -----------------------------------------------------------------------------
+
+    def put(self, resource: str, obj: dict[str, Any]) -> None:
+        """Insert or replace `obj` by its id; it is serialised at once and never read again."""
+        res = self._resources[resource]
+        object_id = sys.intern(obj["id"])
+        old = res.records.get(object_id)
+        created = obj.get("created")
+        if not isinstance(created, int):  # deleted stubs carry no `created`
+            created = old[0] if old is not None else 0
+        body = self._codec.encode(resource, orjson.dumps(obj))
+        values = (
+            tuple(_text(obj.get(field)) for field in res.spec.filters)
+            if obj.get("deleted") is not True
+            else None
+        )
+        record: Record = (created, object_id, body, values)
+        res.records[object_id] = record
+        if old is not None and old[3] is not None:
+            res.listed.mark_stale()
+            for field, value in res.entries(old):
+                res.index(field, value).mark_stale()
+        if values is not None:
+            res.listed.add(record)
+            for field, value in res.entries(record):
+                res.index(field, value).add(record)
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def get(self, resource: str, object_id: str) -> tuple[int, bytes] | None:
+        """(created, JSON body) of one object, deleted stubs included; None when unknown."""
+        record = self._resources[resource].records.get(object_id)
+        if record is None:
+            return None
+        return record[0], self._codec.decode(resource, record[2])
+
+    def created(self, resource: str, object_id: str) -> int | None:
+        record = self._resources[resource].records.get(object_id)
+        return None if record is None else record[0]
+
+    def values(self, resource: str, field: str) -> list[str]:
+        """Every value of an indexed field present in the store (e.g. all event types)."""
+        return sorted(
+            value
+            for (name, value), index in self._resources[resource].indexes.items()
+            if name == field and value != DEFAULT_VIEW and len(index)
+        )
+
+    def counts(self) -> dict[str, int]:
+        """Objects per resource, deleted stubs included."""
+        return {name: len(res.records) for name, res in self._resources.items()}
+
+    def page(
+        self,
+        resource: str,
+        *,
+        low: Probe,
+        high: Probe,
+        limit: int,
+        ascending: bool = False,
+        filters: dict[str, tuple[str, ...]] | None = None,
+    ) -> tuple[list[bytes], bool]:
+        """One list page: bodies newest first within [low, high), and whether more remain.
+
+        `filters` maps a field to the values it may take (several values: any of them); all
+        fields must match. `ascending` takes the page from the low end, for `ending_before`.
+        """
+        res = self._resources[resource]
+        groups = [
+            [res.indexes[(field, value)] for value in values if (field, value) in res.indexes]
+            for field, values in (filters or {}).items()
+        ] or [[res.listed]]
+        groups.sort(key=lambda group: sum(len(index) for index in group))
+        base, others = groups[0], groups[1:]
+        if len(base) == 1 and not others:
+            records = base[0].sorted()
+            start, stop = bisect_left(records, low), bisect_left(records, high)
+            if ascending:
+                chosen = records[start : min(stop, start + limit)]
+                more = start + limit < stop
+            else:
+                chosen = records[max(start, stop - limit) : stop]
+                more = stop - limit > start
+            chosen.reverse()
+        else:
+            found = self._scan(base, others, low, high, limit + 1, ascending)
+            chosen, more = found[:limit], len(found) > limit
+            if ascending:
+                chosen.reverse()
+        decode = self._codec.decode
+        return [decode(resource, record[2]) for record in chosen], more
+
+    @staticmethod
+    def _scan(
+        base: list[_SortedRecords],
+        others: list[list[_SortedRecords]],
+        low: Probe,
+        high: Probe,
+        wanted: int,
+        ascending: bool,
+    ) -> list[Record]:
+        """Walk the union of `base` in page order, keeping records that every other group has."""
+        streams: list[Iterable[Record]] = []
+        for index in base:
+            records = index.sorted()
+            start, stop = bisect_left(records, low), bisect_left(records, high)
+            span = range(start, stop) if ascending else range(stop - 1, start - 1, -1)
+            streams.append(map(records.__getitem__, span))
+        merged = heapq.merge(*streams, reverse=not ascending)
+        found: list[Record] = []
+        for record in merged:
+            if all(any(record in index for index in group) for group in others):
+                found.append(record)
+                if len(found) == wanted:
+                    break
+        return found
