@@ -1,0 +1,10 @@
+"""A local Customer.io Track API (v1 and v2) that records people and events for inspection.
+
+`stripe-cio sandbox customerio --port P` serves it; see docs/sandbox-customerio.md.
+"""
+
+from ._app import CioSandboxApp
+from ._serve import serve
+from ._state import Store
+
+__all__ = ["CioSandboxApp", "Store", "serve"]
