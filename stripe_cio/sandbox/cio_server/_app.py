@@ -18,6 +18,7 @@ from .._asgi import Receive, Scope, Send, drop_connection, send_json
 from .._faults import FaultConfig, FaultInjector
 from . import _v1, _v2
 from ._state import Store
+from ._views import events_view, people_view, requests_view
 
 __all__ = ["REGION_URLS", "CioSandboxApp"]
 
@@ -173,9 +174,9 @@ class CioSandboxApp:
         store = self.store
         views: dict[str, Callable[[], Any]] = {
             "/_sandbox/health": lambda: {"status": "ok", "api": "customerio"},
-            "/_sandbox/people": store.people_view,
-            "/_sandbox/events": store.events_view,
-            "/_sandbox/requests": store.requests_view,
+            "/_sandbox/people": lambda: people_view(store),
+            "/_sandbox/events": lambda: events_view(store),
+            "/_sandbox/requests": lambda: requests_view(store),
             "/_sandbox/objects": lambda: [
                 {"identifiers": {"object_type_id": t, "object_id": i}, "attributes": a}
                 for (t, i), a in store.objects.items()

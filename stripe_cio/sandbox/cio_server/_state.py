@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import orjson
 
-from ._limits import CONTROL_KEYS, Problem
+from ._limits import Problem
 
 __all__ = ["Event", "IdKind", "Person", "Store", "classify_identifier"]
 
@@ -147,26 +147,38 @@ class Store:
         may_clear: bool = True,
     ) -> Problem | None:
         """Create or update a person; `id`/`email` among the attributes attach identifiers."""
-        if self._is_suppressed(kind, value):
+        if self.suppressed and self._is_suppressed(kind, value):
             return None  # suppressed identifiers cannot be added back (docs: `suppress`)
+        stamp = int(time.time()) if timestamp is None else timestamp
+        person = self.by_id.get(value) if kind == "id" else self.find(kind, value)
+        if "id" not in attributes and "email" not in attributes:
+            # The hot path of a sync: no identifier changes, so no conflicts or merges.
+            if person is None:
+                if update_only or kind == "cio_id":
+                    return None  # `_update: true` "prevents accidental profile creation"
+                person = self._create(kind, value)
+            elif stamp < person.updated_at:
+                # Customer.io applies v2 attribute updates in `timestamp` order: older ones lose.
+                self.stale_updates_ignored += 1
+                return None
+            person.updated_at = stamp
+            self._apply(person.attributes, attributes, may_clear)
+            return None
         wanted: dict[str, str] = {}
         for key in _IDENTIFIER_KEYS:
             given = value if key == kind else attributes.get(key)
             if isinstance(given, str) and given:
                 wanted[key] = given
-        person = self.find(kind, value)
         if person is None:
             if update_only or kind == "cio_id":
-                return None  # `_update: true` "prevents accidental profile creation"
+                return None
             # Someone may already hold the other identifier: attach to them rather than split.
             other_kind: IdKind = "email" if kind == "id" else "id"
             if other_kind in wanted:
                 holder = self.find(other_kind, wanted[other_kind])
                 if holder is not None and getattr(holder, kind) is None:
                     person = holder
-        stamp = int(time.time()) if timestamp is None else timestamp
         if person is not None and stamp < person.updated_at:
-            # Customer.io applies v2 attribute updates in `timestamp` order: an older one loses.
             self.stale_updates_ignored += 1
             return None
         if person is not None:
@@ -180,7 +192,13 @@ class Store:
                 self._forget(person)
                 return problem
         person.updated_at = stamp
-        merged = person.attributes
+        self._apply(person.attributes, attributes, may_clear)
+        for name in _IDENTIFIER_KEYS:
+            person.attributes.pop(name, None)
+        return None
+
+    @staticmethod
+    def _apply(merged: dict[str, Any], attributes: dict[str, Any], may_clear: bool) -> None:
         merged.update(attributes)
         if may_clear:
             # A null or empty value removes the attribute (docs.customer.io/journeys/attributes;
@@ -188,9 +206,8 @@ class Store:
             for name, new in attributes.items():
                 if new is None or new == "":
                     del merged[name]
-        for name in (*_IDENTIFIER_KEYS, *CONTROL_KEYS):
-            merged.pop(name, None)
-        return None
+        if "_update" in attributes:
+            merged.pop("_update", None)
 
     def _attach(self, person: Person, wanted: dict[str, str]) -> Problem | None:
         """Give `person` the requested id/email unless another identified person holds it."""
@@ -286,42 +303,3 @@ class Store:
         self.events.append(
             Event(person.cio_id, person.identifiers(), name, event_id, stamp, data, event_type)
         )
-
-    # --- inspection ---------------------------------------------------------------------------
-
-    def people_view(self) -> list[dict[str, Any]]:
-        return [
-            {"identifiers": person.identifiers(), "attributes": person.attributes}
-            for person in self.people.values()
-        ]
-
-    def events_view(self) -> list[dict[str, Any]]:
-        out = []
-        for event in self.events:
-            person = self.people.get(event.person) if event.person is not None else None
-            out.append(
-                {
-                    "identifiers": person.identifiers() if person else event.identifiers,
-                    "type": event.type,
-                    "name": event.name,
-                    "id": event.id,
-                    "timestamp": event.timestamp,
-                    "data": event.data,
-                }
-            )
-        return out
-
-    def requests_view(self) -> dict[str, Any]:
-        by_endpoint: dict[str, dict[str, int]] = {}
-        for (endpoint, status), count in sorted(self.requests.items()):
-            by_endpoint.setdefault(endpoint, {})[str(status)] = count
-        return {
-            "total": sum(self.requests.values()),
-            "by_endpoint": by_endpoint,
-            "batch_requests": self.batch_requests,
-            "batch_items": self.batch_items,
-            "batch_items_rejected": self.batch_items_rejected,
-            "duplicate_event_ids": self.duplicate_event_ids,
-            "duplicate_event_ids_differing": self.duplicate_event_ids_differing,
-            "stale_updates_ignored": self.stale_updates_ignored,
-        }
