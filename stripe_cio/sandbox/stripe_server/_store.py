@@ -5,10 +5,12 @@ the same second come in descending `id` order (Stripe does not document its tie-
 deterministic so that cursors are stable). Each index is a list of records sorted ascending by
 (created, id), read backwards; a page is two bisections and a slice, O(log n + limit).
 
-A record is the tuple (created, id, body, values): it sorts by (created, id) because ids are
-unique within a resource, so the record itself is its sort key and no key objects are kept.
-Writes append; a replaced record stays in the lists as a stale entry until the next read sorts
-the list and drops entries that are no longer the current record of their id.
+A record is the tuple (created, id, slot, values): it sorts by (created, id) because ids are
+unique within a resource, so the record itself is its sort key and no key objects are kept. The
+body lives in the resource's body table at `slot`, so a new version of an object whose created
+and filter values did not change is a swap in that table. Other replacements append; the old
+record stays in the lists as a stale entry until the next read sorts the list and drops entries
+that are no longer the current record of their id.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from ._resources import DEFAULT_VIEW, HIDDEN_SUBSCRIPTION_STATUSES, SPEC_BY_NAME
 
 __all__ = ["Probe", "Record", "StripeStore"]
 
-Record = tuple[int, str, bytes, tuple[str | None, ...] | None]
+Record = tuple[int, str, int, tuple[str | None, ...] | None]
 Probe = tuple[int, str]  # a position between records: (created, id)
 
 
@@ -88,10 +90,11 @@ class _SortedRecords:
 
 
 class _Resource:
-    __slots__ = ("indexes", "listed", "records", "spec")
+    __slots__ = ("bodies", "indexes", "listed", "records", "spec")
 
     def __init__(self, spec: ResourceSpec) -> None:
         self.spec = spec
+        self.bodies: list[bytes] = []
         self.records: dict[str, Record] = {}
         self.listed = _SortedRecords(self.records)
         self.indexes: dict[tuple[str, str], _SortedRecords] = {}
@@ -131,13 +134,21 @@ class StripeStore:
         created = obj.get("created")
         if not isinstance(created, int):  # deleted stubs carry no `created`
             created = old[0] if old is not None else 0
-        body = self._codec.encode(resource, orjson.dumps(obj))
         values = (
             tuple(_text(obj.get(field)) for field in res.spec.filters)
             if obj.get("deleted") is not True
             else None
         )
-        record: Record = (created, object_id, body, values)
+        if old is None:
+            slot = len(res.bodies)
+            res.bodies.append(orjson.dumps(obj))
+        else:
+            slot = old[2]
+            res.bodies[slot] = orjson.dumps(obj)
+        self._codec.queue(resource, res.bodies, slot)
+        if old is not None and old[0] == created and old[3] == values:
+            return  # same place in every list: the body swap was all
+        record: Record = (created, object_id, slot, values)
         res.records[object_id] = record
         if old is not None and old[3] is not None:
             res.listed.mark_stale()
@@ -152,10 +163,12 @@ class StripeStore:
 
     def get(self, resource: str, object_id: str) -> tuple[int, bytes] | None:
         """(created, JSON body) of one object, deleted stubs included; None when unknown."""
-        record = self._resources[resource].records.get(object_id)
+        res = self._resources[resource]
+        record = res.records.get(object_id)
         if record is None:
             return None
-        return record[0], self._codec.decode(resource, record[2])
+        self._codec.settle()
+        return record[0], self._codec.decode(resource, res.bodies[record[2]])
 
     def created(self, resource: str, object_id: str) -> int | None:
         record = self._resources[resource].records.get(object_id)
@@ -210,8 +223,9 @@ class StripeStore:
             chosen, more = found[:limit], len(found) > limit
             if ascending:
                 chosen.reverse()
-        decode = self._codec.decode
-        return [decode(resource, record[2]) for record in chosen], more
+        self._codec.settle()
+        decode, bodies = self._codec.decode, res.bodies
+        return [decode(resource, bodies[record[2]]) for record in chosen], more
 
     @staticmethod
     def _scan(
