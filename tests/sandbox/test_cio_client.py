@@ -103,6 +103,25 @@ def test_batch_call_lands_and_partial_failure_is_207(
     assert [e["name"] for e in inspect.get("/_sandbox/events").json()] == ["signed_up"]
 
 
+def test_suppress_unsuppress_and_merge_customers(
+    server: SandboxProcess, inspect: httpx.Client
+) -> None:
+    cio = official(server)
+    cio.identify(id="keep", plan="pro")
+    cio.identify(id="dupe", plan="free", seats=2)
+    cio.merge_customers("id", "keep", "id", "dupe")
+    (person,) = inspect.get("/_sandbox/people").json()
+    assert person["attributes"] == {"plan": "pro", "seats": 2}
+    cio.suppress("keep")
+    cio.identify(id="keep", plan="back")
+    assert inspect.get("/_sandbox/people").json() == []
+    cio.unsuppress("keep")
+    cio.identify(id="keep", plan="back")
+    assert [p["attributes"] for p in inspect.get("/_sandbox/people").json()] == [{"plan": "back"}]
+    with pytest.raises(CustomerIOException, match=r"^400"):
+        cio.merge_customers("id", "nobody", "id", "keep")
+
+
 def test_client_sees_400_401_500_and_drops_as_errors(
     server: SandboxProcess, inspect: httpx.Client
 ) -> None:

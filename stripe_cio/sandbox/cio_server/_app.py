@@ -30,6 +30,14 @@ ENVIRONMENT_ID = 1
 _READ_CAP = 4 * 1024 * 1024
 _CUSTOMERS = "/api/v1/customers/"
 Handler = Callable[[Store, bytes], _v1.Response]
+PersonHandler = Callable[[Store, str, bytes], _v1.Response]
+_PERSON_ROUTES: dict[tuple[str, str], tuple[str, PersonHandler]] = {
+    ("PUT", ""): ("PUT /api/v1/customers/{identifier}", _v1.identify),
+    ("DELETE", ""): ("DELETE /api/v1/customers/{identifier}", _v1.remove),
+    ("POST", "events"): ("POST /api/v1/customers/{identifier}/events", _v1.track),
+    ("POST", "suppress"): ("POST /api/v1/customers/{identifier}/suppress", _v1.suppress),
+    ("POST", "unsuppress"): ("POST /api/v1/customers/{identifier}/unsuppress", _v1.unsuppress),
+}
 
 
 def _error(message: str) -> dict[str, Any]:
@@ -67,24 +75,15 @@ class CioSandboxApp:
     def _route(self, method: str, raw_path: str) -> tuple[str, Handler] | None:
         """(endpoint label for the request counts, handler) for a Track API path."""
         if raw_path.startswith(_CUSTOMERS):
-            rest = raw_path[len(_CUSTOMERS) :]
-            if rest.endswith("/events") and "/" not in rest[: -len("/events")]:
-                identifier = unquote(rest[: -len("/events")])
-                if method == "POST":
-                    return "POST /api/v1/customers/{identifier}/events", (
-                        lambda store, body: _v1.track(store, identifier, body)
-                    )
-            elif "/" not in rest and rest:
-                identifier = unquote(rest)
-                if method == "PUT":
-                    return "PUT /api/v1/customers/{identifier}", (
-                        lambda store, body: _v1.identify(store, identifier, body)
-                    )
-                if method == "DELETE":
-                    return "DELETE /api/v1/customers/{identifier}", (
-                        lambda store, body: _v1.remove(store, identifier, body)
-                    )
-            return None
+            identifier, _, sub = raw_path[len(_CUSTOMERS) :].partition("/")
+            action = _PERSON_ROUTES.get((method, sub)) if identifier else None
+            if action is None:
+                return None
+            label, function = action
+            name = unquote(identifier)
+            return label, lambda store, body: function(store, name, body)
+        if method == "POST" and raw_path == "/api/v1/merge_customers":
+            return "POST /api/v1/merge_customers", _v1.merge_customers
         if method == "POST" and raw_path == "/api/v2/batch":
             return "POST /api/v2/batch", _v2.batch
         if method == "POST" and raw_path == "/api/v2/entity":

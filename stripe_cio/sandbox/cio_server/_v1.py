@@ -21,10 +21,13 @@ __all__ = [
     "Response",
     "bad_request",
     "identify",
+    "merge_customers",
     "parse_object",
     "remove",
+    "suppress",
     "track",
     "track_anonymous",
+    "unsuppress",
 ]
 
 Response = tuple[int, Any]
@@ -153,3 +156,49 @@ def track_anonymous(store: Store, body: bytes) -> Response:
         payload.get("timestamp"),
     )
     return OK
+
+
+def suppress(store: Store, raw_identifier: str, body: bytes) -> Response:
+    """`POST /api/v1/customers/{identifier}/suppress`: delete and refuse the identifiers."""
+    try:
+        kind, value = _path_identifier(raw_identifier)
+    except Refused as refused:
+        return bad_request(refused.problem)
+    store.suppress(kind, value)
+    return OK
+
+
+def unsuppress(store: Store, raw_identifier: str, body: bytes) -> Response:
+    """`POST /api/v1/customers/{identifier}/unsuppress`: accept the identifiers again."""
+    try:
+        kind, value = _path_identifier(raw_identifier)
+    except Refused as refused:
+        return bad_request(refused.problem)
+    store.unsuppress(kind, value)
+    return OK
+
+
+def _reference(payload: dict[str, Any], side: str) -> tuple[IdKind, str]:
+    reference = payload.get(side)
+    if not isinstance(reference, dict) or len(reference) != 1:
+        raise Refused(("invalid", side, f"{side} must hold exactly one of id, email, cio_id"))
+    ((kind, value),) = reference.items()
+    if kind not in ("id", "email", "cio_id"):
+        raise Refused(("invalid", side, f"{side} must hold exactly one of id, email, cio_id"))
+    problem = check_identifier(value, f"{side}.{kind}")
+    if problem is not None:
+        raise Refused(problem)
+    return kind, value
+
+
+def merge_customers(store: Store, body: bytes) -> Response:
+    """`POST /api/v1/merge_customers`: fold `secondary` into `primary` (which must exist)."""
+    payload = parse_object(body, empty_ok=False)
+    if isinstance(payload, tuple):
+        return bad_request(payload)
+    try:
+        primary, secondary = _reference(payload, "primary"), _reference(payload, "secondary")
+    except Refused as refused:
+        return bad_request(refused.problem)
+    problem = store.merge(primary, secondary)
+    return bad_request(problem) if problem is not None else OK
