@@ -1,0 +1,119 @@
+"""SyntheticAccount: generates a Stripe account's history, then its activity as time advances."""
+
+from __future__ import annotations
+
+from . import _lifecycle, _shop
+from ._catalog import build_catalog
+from ._payments import Payments
+from ._people import People
+from ._timeline import arrival_times, end_rate
+from ._world import DAY, AccountSink, World
+
+MONTH = 2_629_746  # an average Gregorian month in seconds
+DORMANT_RATE = 0.10
+SUBSCRIBER_RATE = 0.45
+SUBSCRIBER_SHOPS = 0.3
+DELETION_RATE = 0.04
+GUESTS_PER_CUSTOMER = 0.12
+
+
+class _Arrivals:
+    """A sorted stream of arrival times; each arrival schedules the next (a short queue)."""
+
+    __slots__ = ("guest", "index", "times")
+
+    def __init__(self, times: list[int], guest: bool) -> None:
+        self.times = times
+        self.guest = guest
+        self.index = 0
+
+
+def _arrive(w: World, stream: _Arrivals, t: int) -> None:
+    stream.index += 1
+    if stream.index < len(stream.times):
+        w.at(stream.times[stream.index], _arrive, stream)
+    if stream.guest:
+        _shop.guest_purchase(w, w.people.guest(), t)
+        return
+    rng = w.rng
+    x = rng.random()
+    subscriber = DORMANT_RATE <= x < DORMANT_RATE + SUBSCRIBER_RATE
+    buyer = x >= DORMANT_RATE + SUBSCRIBER_RATE
+    person = w.people.customer(t, currency_known=buyer and rng.random() < 0.5)
+    assert person.obj is not None
+    w.touch("customers", person.obj)
+    w.emit("customer.created", person.obj, t)
+    if subscriber:
+        _lifecycle.start(w, person, t)
+        if rng.random() < SUBSCRIBER_SHOPS:
+            _shop.schedule(w, person, t, _shop.SUBSCRIBER_GAP_DAYS, _shop.subscriber_purchase)
+    elif buyer:
+        w.at(t + rng.randrange(60, 3600), _shop.buyer_purchase, person)
+    if rng.random() < DELETION_RATE:
+        w.at(t + int(rng.expovariate(1 / (45 * DAY))) + 3600, _shop.delete_customer, person)
+
+
+class SyntheticAccount:
+    """A realistic Stripe test-mode account, deterministic for a seed.
+
+    generate() writes `months` of history ending at `now` into the sink (events only for the
+    last 30 days, as Stripe keeps them); advance() then adds the activity of each new span.
+    """
+
+    def __init__(
+        self, sink: AccountSink, *, seed: int, customers: int, months: int, now: int
+    ) -> None:
+        if customers < 0 or months < 1:
+            raise ValueError("customers must be >= 0 and months >= 1")
+        self._w = World(sink, seed, now)
+        self._customers = customers
+        self._start = now - months * MONTH
+        self._generated = False
+
+    @property
+    def now(self) -> int:
+        """The account's clock (Unix seconds): the end of everything generated so far."""
+        return self._w.now
+
+    def generate(self) -> None:
+        """Generate `months` of history ending at `now` into the sink, in one pass."""
+        if self._generated:
+            raise RuntimeError("generate() runs once")
+        self._generated = True
+        w = self._w
+        w.catalog = build_catalog(w, self._start - DAY)
+        w.payments = Payments(w)
+        w.people = People(w)
+        guests = int(self._customers * GUESTS_PER_CUSTOMER)
+        for count, guest in ((self._customers, False), (guests, True)):
+            times = arrival_times(w.rng, count, self._start, w.now)
+            if times:
+                w.at(times[0], _arrive, _Arrivals(times, guest))
+        w.run_until(w.now)
+        w.flush()
+
+    def advance(self, seconds: int) -> int:
+        """Generate the activity of (now, now + seconds] with all its events; return the new now."""
+        if not self._generated:
+            raise RuntimeError("call generate() before advance()")
+        if seconds < 0:
+            raise ValueError("seconds must be >= 0")
+        w = self._w
+        end = w.now + seconds
+        w.event_floor = w.now  # every change from now on is recent enough to keep its event
+        rate = end_rate(self._customers, self._start, w.now)
+        for share, guest in ((1.0, False), (GUESTS_PER_CUSTOMER, True)):
+            times = []
+            t = float(w.now)
+            while rate > 0:
+                t += w.rng.expovariate(rate * share)
+                if t > end:
+                    break
+                times.append(int(t) + 1 if int(t) <= w.now else int(t))
+            times = [min(x, end) for x in times]
+            if times:
+                w.at(times[0], _arrive, _Arrivals(times, guest))
+        w.run_until(end)
+        w.now = end
+        w.flush()
+        return end

@@ -1,0 +1,68 @@
+"""Stripe-looking object ids: unique, deterministic for a seed, and cheap to make."""
+
+from __future__ import annotations
+
+import random
+
+_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]  # 62² two-character digits
+_HEAD_SPACE = 62**6
+# A multiplier coprime to 62, so `n * m + salt mod 62**6` is a bijection on counters: distinct
+# counters give distinct heads, which is what makes every id unique.
+_HEAD_MUL = 1_500_450_271
+_POOL = 4096  # random-looking tails, reused (uniqueness comes from the head)
+
+
+class IdFactory:
+    """Makes ids such as `ch_3Pgafu…` from one counter, a seed-derived account tag and tail.
+
+    Stripe's long ids (charges, events...) are 24 characters after the prefix, with the account
+    embedded in the middle; customer, product and subscription-item ids are 14 characters.
+    """
+
+    def __init__(self, rng: random.Random) -> None:
+        self._n = 0
+        self._h = rng.randrange(_HEAD_SPACE)
+        self.account = "".join(rng.choice(_ALPHABET) for _ in range(10))
+        self._tails = ["".join(rng.choices(_ALPHABET, k=8)) for _ in range(_POOL)]
+
+    def _head(self) -> str:
+        self._n += 1
+        # Equal to (n * _HEAD_MUL + salt) mod 62**6, kept incrementally.
+        self._h = head = (self._h + _HEAD_MUL) % _HEAD_SPACE
+        high, low = divmod(head, 3844)
+        high, mid = divmod(high, 3844)
+        return _PAIRS[mid] + _PAIRS[low] + _PAIRS[high]
+
+    def _tail(self) -> str:
+        return self._tails[(self._n * 2_654_435_761 >> 7) % _POOL]
+
+    def long(self, prefix: str) -> str:
+        """`prefix` + 24 characters, like `ch_3PgafuB7WZ01zgkW0XYmPNZs`."""
+        return prefix + self._head() + self.account + self._tail()
+
+    def short(self, prefix: str) -> str:
+        """`prefix` + 14 characters, like `cus_QXg1o8vcGmoR32`."""
+        return prefix + self._head() + self._tail()
+
+    def checkout(self) -> str:
+        """A Checkout Session id: `cs_test_a1` and 56 more characters, as Stripe's test ids."""
+        head = self._head()
+        tails = self._tails
+        n = self._n
+        body = head + self.account + "".join(tails[(n * k) % _POOL] for k in (3, 5, 7, 11, 13))
+        return "cs_test_a1" + body
+
+    def token(self, length: int = 24) -> str:
+        """A random-looking token (receipt and hosted-invoice URLs, client secrets)."""
+        head = self._head()
+        n = self._n
+        tails = self._tails
+        return (
+            head
+            + tails[(n * 17) % _POOL]
+            + tails[(n * 29) % _POOL]
+            + tails[(n * 41) % _POOL]
+            + tails[(n * 43) % _POOL]
+            + tails[(n * 47) % _POOL]
+        )[:length]

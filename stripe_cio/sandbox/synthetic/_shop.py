@@ -1,0 +1,108 @@
+"""One-off purchases (with Checkout or the API), for customers and guests; customer deletion."""
+
+from __future__ import annotations
+
+from . import _checkout
+from ._catalog import CURRENCIES, convert
+from ._disputes import plan_aftercare
+from ._payments import ChargeState, keep
+from ._people import Person
+from ._subs import end_subscription
+from ._world import DAY, Action, World
+
+_BASKETS = (1200, 1800, 2500, 3900, 6500, 9900)
+_AMOUNTS = {c: [convert(c, cents) for cents in _BASKETS] for c in CURRENCIES}
+FAILURE_RATE = 0.08
+MANUAL_CAPTURE_RATE = 0.025
+CHECKOUT_RATE = 0.4
+BUYER_GAP_DAYS = 9.0
+BUYER_CONTINUE = 0.95
+SUBSCRIBER_GAP_DAYS = 40.0
+GUEST_CONTINUE = 0.4
+
+
+def purchase(w: World, person: Person, t: int) -> None:
+    """One purchase at t: maybe declined (and retried), maybe authorised only."""
+    if person.deleted:
+        return
+    rng = w.rng
+    currency = person.currency
+    if rng.random() < 0.2:
+        price = rng.choice(w.catalog.one_off[currency])
+        amount, description = price["unit_amount"], "Gift card or setup fee"
+    else:
+        qty = rng.choice((1, 1, 1, 2, 3))
+        amount = rng.choice(_AMOUNTS[currency]) * qty
+        description = f"{qty} × {rng.choice(w.catalog.shop_products)}"  # noqa: RUF001
+    manual = rng.random() < MANUAL_CAPTURE_RATE
+    checkout = None
+    if rng.random() < CHECKOUT_RATE:
+        checkout = _checkout.session(
+            w, t - rng.randrange(30, 600), person, "payment", amount, currency
+        )
+    pay = w.payments
+    intent = pay.intent(t, person, amount, currency, description, manual=manual)
+    failure = pay.pick_failure() if rng.random() < FAILURE_RATE else None
+    charge = pay.attempt(t, intent, person, failure)
+    if failure is not None:
+        w.put("charges", charge)
+        if rng.random() < 0.6:
+            # Most customers try another card within minutes, on the same payment intent.
+            t += rng.randrange(30, 900)
+            charge = pay.attempt(t, intent, person, None)
+        else:
+            w.put("payment_intents", intent)
+            if checkout is not None:
+                w.touch("checkout_sessions", checkout)
+                w.at(checkout["expires_at"], _checkout.expire_action, checkout)
+            return
+    if checkout is not None:
+        _checkout.complete(w, checkout, t, payment_intent=intent["id"])
+    if manual:
+        state = ChargeState(charge, intent)
+        pay.schedule_capture(state, t)
+        keep(w, state)
+    else:
+        w.put("payment_intents", intent)
+        plan_aftercare(w, charge, t)
+
+
+def buyer_purchase(w: World, person: Person, t: int) -> None:
+    """A regular shopper's purchase, followed (usually) by the next one."""
+    purchase(w, person, t)
+    if not person.deleted and w.rng.random() < BUYER_CONTINUE:
+        schedule(w, person, t, BUYER_GAP_DAYS, buyer_purchase)
+
+
+def subscriber_purchase(w: World, person: Person, t: int) -> None:
+    """An occasional add-on purchase by a subscriber."""
+    purchase(w, person, t)
+    if not person.deleted and w.rng.random() < 0.9:
+        schedule(w, person, t, SUBSCRIBER_GAP_DAYS, subscriber_purchase)
+
+
+def guest_purchase(w: World, person: Person, t: int) -> None:
+    """A guest buys without an account, sometimes twice."""
+    purchase(w, person, t)
+    if w.rng.random() < GUEST_CONTINUE:
+        schedule(w, person, t, 20.0, guest_purchase)
+
+
+def schedule(w: World, person: Person, t: int, mean_days: float, action: Action) -> None:
+    """Schedule the person's next purchase after an exponential gap."""
+    gap = int(w.rng.expovariate(1 / (mean_days * DAY))) + 600
+    w.at(t + gap, action, person)
+
+
+def delete_customer(w: World, person: Person, t: int) -> None:
+    """Delete a customer: Stripe cancels its subscriptions, and the customer becomes a stub."""
+    customer = person.obj
+    if customer is None or person.deleted:
+        return
+    for st in list(person.subs):
+        end_subscription(w, st, t, "cancellation_requested", None)
+    person.deleted = True
+    # customer.deleted carries the full customer as it was; retrieving it returns the stub.
+    w.emit("customer.deleted", customer, t)
+    w.put("customers", {**w.tpl["deleted_customer"], "id": customer["id"]})
+    person.obj = None
