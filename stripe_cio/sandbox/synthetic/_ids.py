@@ -6,10 +6,6 @@ import random
 
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]  # 62² two-character digits
-_HEAD_SPACE = 62**6
-# A multiplier coprime to 62, so `n * m + salt mod 62**6` is a bijection on counters: distinct
-# counters give distinct heads, which is what makes every id unique.
-_HEAD_MUL = 1_500_450_271
 _POOL = 4096  # random-looking tails, reused (uniqueness comes from the head)
 
 
@@ -21,29 +17,38 @@ class IdFactory:
     """
 
     def __init__(self, rng: random.Random) -> None:
-        self._n = 0
-        self._h = rng.randrange(_HEAD_SPACE)
+        self._n = rng.randrange(3844)
         self.account = "".join(rng.choice(_ALPHABET) for _ in range(10))
         self._tails = ["".join(rng.choices(_ALPHABET, k=8)) for _ in range(_POOL)]
+        # Three independently shuffled tables of two-character digits: the counter's base-3844
+        # digits map through them, a bijection, so distinct counters give distinct heads.
+        self._digits = []
+        for _ in range(3):
+            table = list(_PAIRS)
+            rng.shuffle(table)
+            self._digits.append(table)
 
     def _head(self) -> str:
-        self._n += 1
-        # Equal to (n * _HEAD_MUL + salt) mod 62**6, kept incrementally.
-        self._h = head = (self._h + _HEAD_MUL) % _HEAD_SPACE
-        high, low = divmod(head, 3844)
-        high, mid = divmod(high, 3844)
-        return _PAIRS[mid] + _PAIRS[low] + _PAIRS[high]
-
-    def _tail(self) -> str:
-        return self._tails[(self._n * 2_654_435_761 >> 7) % _POOL]
+        self._n = n = self._n + 1
+        low, mid, high = self._digits
+        return low[n % 3844] + mid[n // 3844 % 3844] + high[n // 14_776_336 % 3844]
 
     def long(self, prefix: str) -> str:
         """`prefix` + 24 characters, like `ch_3PgafuB7WZ01zgkW0XYmPNZs`."""
-        return prefix + self._head() + self.account + self._tail()
+        self._n = n = self._n + 1
+        low, mid, high = self._digits
+        return (
+            prefix
+            + low[n % 3844]
+            + mid[n // 3844 % 3844]
+            + high[n // 14_776_336 % 3844]
+            + self.account
+            + self._tails[n % _POOL]
+        )
 
     def short(self, prefix: str) -> str:
         """`prefix` + 14 characters, like `cus_QXg1o8vcGmoR32`."""
-        return prefix + self._head() + self._tail()
+        return prefix + self._head() + self._tails[self._n % _POOL]
 
     def checkout(self) -> str:
         """A Checkout Session id: `cs_test_a1` and 56 more characters, as Stripe's test ids."""
