@@ -40,6 +40,9 @@ def _root(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not verbose:
+        # One line per HTTP request drowns what the commands report; --verbose shows them.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     install_log_redaction()
 
 

@@ -65,7 +65,9 @@ def test_help_lists_engine_and_plugin_commands() -> None:
         assert command in result.stdout
 
 
-def test_demo_runs_and_says_what_it_did() -> None:
+def test_demo_reads_the_sandbox_and_says_what_it_did() -> None:
     result = run_cli("demo", env={"COLUMNS": "200"})
     assert result.returncode == 0, result.stderr
-    assert "stripe-cio demo" in result.stdout
+    assert "Read through the Stripe API" in result.stdout
+    assert "Customer.io sandbox accepted 5 sample identifies" in result.stdout
+    assert "Not yet built, so not run" in result.stdout
