@@ -30,8 +30,10 @@ from ._settings import (
     ledger_settings_from_env,
     stripe_settings_from_env,
 )
+from ._ulid import ULID_PATTERN, encode_ulid
 
 __all__ = [
+    "ULID_PATTERN",
     "APIError",
     "ConfigError",
     "CustomerIOAPIError",
@@ -51,6 +53,7 @@ __all__ = [
     "StripeUnavailableError",
     "__version__",
     "customerio_settings_from_env",
+    "encode_ulid",
     "install_log_redaction",
     "ledger_settings_from_env",
     "redact",

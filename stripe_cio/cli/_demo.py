@@ -12,15 +12,16 @@ from rich.table import Table
 
 from .._settings import CustomerIOSettings, StripeSettings
 from ..cio_api import CustomerIOClient
-from ..sandbox import SandboxProcess
+from ..sandbox import (
+    SANDBOX_CIO_API_KEY,
+    SANDBOX_CIO_SITE_ID,
+    SANDBOX_STRIPE_KEY,
+    SandboxProcess,
+)
 from ..stripe_api import StripeClient
 
 __all__ = ["run_demo"]
 
-# Credentials of the built-in sandbox: recognisable, and useless anywhere else.
-SANDBOX_STRIPE_KEY = "sk_test_stripecioSandboxKey"
-SANDBOX_CIO_SITE_ID = "sandbox-site"
-SANDBOX_CIO_API_KEY = "sandbox-track-api-key"
 DEMO_RESOURCES = ("customers", "subscriptions", "charges", "invoices", "events")
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from ..sandbox import SANDBOX_CIO_API_KEY, SANDBOX_CIO_SITE_ID
+
 __all__ = ["parse_time", "sandbox_app"]
 
 sandbox_app = typer.Typer(
@@ -81,8 +83,8 @@ def customerio_sandbox(
     rps: float = typer.Option(100.0, help="Rate limit in requests/s (Customer.io: 100)."),
     latency_ms: float = typer.Option(0.0, help="Latency added to every response, in ms."),
     fail_rate: float = typer.Option(0.0, min=0, max=1, help="Fraction answered with HTTP 500."),
-    site_id: str = typer.Option("sandbox-site", help="Site id that the sandbox accepts."),
-    api_key: str = typer.Option("sandbox-track-api-key", help="Track API key it accepts."),
+    site_id: str = typer.Option(SANDBOX_CIO_SITE_ID, help="Site id that the sandbox accepts."),
+    api_key: str = typer.Option(SANDBOX_CIO_API_KEY, help="Track API key it accepts."),
 ) -> None:
     """Serve a Customer.io Track API that records people and events for inspection.
 

@@ -3,37 +3,20 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from stripe_cio.sandbox import SandboxProcess
+from stripe_cio import encode_ulid
+from stripe_cio.sandbox import SANDBOX_CIO_API_KEY, SANDBOX_CIO_SITE_ID
 
-SITE, KEY = "site-test", "key-test"
-CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-DEFAULTS = {"rps": None, "burst": None, "fail_rate": 0, "drop_rate": 0, "latency_ms": 0}
+SITE, KEY = SANDBOX_CIO_SITE_ID, SANDBOX_CIO_API_KEY
 
 
 def ulid(n: int, millis: int = 1_700_000_000_000) -> str:
     """A valid ULID whose random part is `n`: deterministic ids for tests."""
-    value = (millis << 80) | n
-    return "".join(CROCKFORD[(value >> (5 * i)) & 31] for i in reversed(range(26)))
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxProcess]:
-    with SandboxProcess("customerio", "--rps", "0", "--site-id", SITE, "--api-key", KEY) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def cio(server: SandboxProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, auth=(SITE, KEY), timeout=10) as client:
-        assert client.post("/_sandbox/reset").status_code == 200
-        assert client.post("/_sandbox/config", json={**DEFAULTS, "region": "us"}).is_success
-        yield client
+    return encode_ulid(millis, n)
 
 
 def people(cio: httpx.Client) -> list[dict[str, Any]]:

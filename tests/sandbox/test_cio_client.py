@@ -6,7 +6,6 @@ rewrites each URL to the loopback sandbox: its requests really travel over HTTP 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -17,15 +16,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from requests.adapters import HTTPAdapter
 
-from stripe_cio.sandbox import SandboxProcess
+from stripe_cio import encode_ulid
+from stripe_cio.sandbox import SANDBOX_CIO_API_KEY, SANDBOX_CIO_SITE_ID, SandboxProcess
 
-SITE, KEY = "site-client", "key-client"
-CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+SITE, KEY = SANDBOX_CIO_SITE_ID, SANDBOX_CIO_API_KEY
 
 
 def ulid(n: int) -> str:
-    value = (1_700_000_000_000 << 80) | n
-    return "".join(CROCKFORD[(value >> (5 * i)) & 31] for i in reversed(range(26)))
+    return encode_ulid(1_700_000_000_000, n)
 
 
 class LoopbackAdapter(HTTPAdapter):
@@ -43,30 +41,21 @@ class LoopbackAdapter(HTTPAdapter):
         return super().send(request, **kwargs)
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxProcess]:
-    with SandboxProcess("customerio", "--rps", "0", "--site-id", SITE, "--api-key", KEY) as sandbox:
-        yield sandbox
-
-
 @pytest.fixture
-def inspect(server: SandboxProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, auth=(SITE, KEY), timeout=10) as client:
-        client.post("/_sandbox/reset")
-        client.post("/_sandbox/config", json={"fail_rate": 0, "drop_rate": 0})
-        yield client
+def inspect(cio: httpx.Client) -> httpx.Client:
+    return cio
 
 
-def official(server: SandboxProcess, api_key: str = KEY) -> Any:
+def official(cio_server: SandboxProcess, api_key: str = KEY) -> Any:
     client = CustomerIO(SITE, api_key, retries=0)
-    client.http.mount("https://", LoopbackAdapter(server.url))
+    client.http.mount("https://", LoopbackAdapter(cio_server.url))
     return client
 
 
 def test_identify_track_delete_land_in_the_sandbox(
-    server: SandboxProcess, inspect: httpx.Client
+    cio_server: SandboxProcess, inspect: httpx.Client
 ) -> None:
-    cio = official(server)
+    cio = official(cio_server)
     cio.identify(id="cus_1", email="Ann@example.com", plan="pro", seats=3)
     cio.identify(id="cus_2", plan="free")
     cio.track(customer_id="cus_1", name="paid", data={"amount": 5}, id=ulid(1), timestamp=1_700)
@@ -87,9 +76,9 @@ def test_identify_track_delete_land_in_the_sandbox(
 
 
 def test_batch_call_lands_and_partial_failure_is_207(
-    server: SandboxProcess, inspect: httpx.Client
+    cio_server: SandboxProcess, inspect: httpx.Client
 ) -> None:
-    cio = official(server)
+    cio = official(cio_server)
     person = {"type": "person", "identifiers": {"id": "b1"}, "action": "identify"}
     event = {**person, "action": "event", "name": "signed_up", "id": ulid(9)}
     response = cio.batch([{**person, "attributes": {"plan": "pro"}}, event])
@@ -104,9 +93,9 @@ def test_batch_call_lands_and_partial_failure_is_207(
 
 
 def test_suppress_unsuppress_and_merge_customers(
-    server: SandboxProcess, inspect: httpx.Client
+    cio_server: SandboxProcess, inspect: httpx.Client
 ) -> None:
-    cio = official(server)
+    cio = official(cio_server)
     cio.identify(id="keep", plan="pro")
     cio.identify(id="dupe", plan="free", seats=2)
     cio.merge_customers("id", "keep", "id", "dupe")
@@ -123,18 +112,18 @@ def test_suppress_unsuppress_and_merge_customers(
 
 
 def test_client_sees_400_401_500_and_drops_as_errors(
-    server: SandboxProcess, inspect: httpx.Client
+    cio_server: SandboxProcess, inspect: httpx.Client
 ) -> None:
     with pytest.raises(CustomerIOException, match=r"^400"):
-        official(server).track(customer_id="c", name="n" * 101)
+        official(cio_server).track(customer_id="c", name="n" * 101)
     with pytest.raises(CustomerIOException, match=r"^401"):
-        official(server, api_key="wrong").identify(id="c")
+        official(cio_server, api_key="wrong").identify(id="c")
     inspect.post("/_sandbox/config", json={"fail_rate": 1})
     with pytest.raises(CustomerIOException, match=r"^500"):
-        official(server).identify(id="c")
+        official(cio_server).identify(id="c")
     inspect.post("/_sandbox/config", json={"fail_rate": 0, "drop_rate": 1})
     with pytest.raises(CustomerIOException, match="Failed to receive valid response"):
-        official(server).identify(id="c")
+        official(cio_server).identify(id="c")
     inspect.post("/_sandbox/config", json={"drop_rate": 0})
     assert inspect.get("/_sandbox/people").json() == []
 

@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import orjson
 import pytest
 
-from stripe_cio.sandbox import SandboxProcess
 from stripe_cio.sandbox.cio_server import _limits as limits
 
-SITE, KEY = "site-limits", "key-limits"
 ULID_OK = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxProcess]:
-    with SandboxProcess("customerio", "--rps", "0", "--site-id", SITE, "--api-key", KEY) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def cio(server: SandboxProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, auth=(SITE, KEY), timeout=10) as client:
-        client.post("/_sandbox/reset")
-        yield client
 
 
 def sized_item(size: int, person_id: str = "p") -> dict[str, Any]:

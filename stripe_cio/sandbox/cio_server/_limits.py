@@ -20,10 +20,11 @@ Every number here is Customer.io's published limit:
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import orjson
+
+from ..._ulid import ULID_PATTERN
 
 __all__ = [
     "MAX_ATTRIBUTES",
@@ -66,8 +67,7 @@ class Refused(Exception):
         self.problem = problem
 
 
-# Crockford base32, 26 characters; the first is at most 7 because a ULID holds 128 bits.
-_ULID = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}", re.IGNORECASE)
+_ULID = ULID_PATTERN
 # A UTF-8 character takes at most 4 bytes, so shorter strings need no encoding to be measured.
 _NAME_SAFE_CHARS = MAX_ATTRIBUTE_NAME_BYTES // 4
 _VALUE_SAFE_CHARS = MAX_ATTRIBUTE_VALUE_BYTES // 4

@@ -7,6 +7,7 @@ import importlib.util
 
 import uvicorn
 
+from .. import SANDBOX_CIO_API_KEY, SANDBOX_CIO_SITE_ID
 from .._faults import FaultConfig
 from ._app import CioSandboxApp
 
@@ -20,8 +21,8 @@ def serve(
     rps: float = 100.0,
     latency_ms: float = 0.0,
     fail_rate: float = 0.0,
-    site_id: str = "sandbox-site",
-    api_key: str = "sandbox-track-api-key",
+    site_id: str = SANDBOX_CIO_SITE_ID,
+    api_key: str = SANDBOX_CIO_API_KEY,
 ) -> None:
     """Serve until interrupted; `rps` 0 turns the rate limiter off.
 

@@ -1,0 +1,26 @@
+"""ULIDs: 48 bits of milliseconds and 80 bits of randomness, as 26 Crockford base32 characters.
+
+Customer.io de-duplicates events by a ULID `id`, so a ULID derived deterministically from a
+Stripe event (its `created` time and a hash of its id) makes every resend of that event the same
+Customer.io event. Spec: https://github.com/ulid/spec
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["ULID_PATTERN", "encode_ulid"]
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# The first character is at most 7 because a ULID holds 128 bits in 130 bits of base32.
+ULID_PATTERN = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}", re.IGNORECASE)
+
+
+def encode_ulid(millis: int, randomness: int) -> str:
+    """The ULID of a time in Unix milliseconds and an 80-bit random (or hashed) part."""
+    if not 0 <= millis < 1 << 48:
+        raise ValueError("ULID time must be between 0 and 2**48 - 1 milliseconds")
+    if not 0 <= randomness < 1 << 80:
+        raise ValueError("ULID randomness must be between 0 and 2**80 - 1")
+    value = (millis << 80) | randomness
+    return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
