@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import httpx
 
@@ -13,13 +12,13 @@ from .._exceptions import (
     CustomerIORequestError,
     CustomerIOUnavailableError,
 )
-from .._http import USER_AGENT, json_body
+from .._http import USER_AGENT, AsyncAPIClient, json_body
 from .._settings import CustomerIOSettings
 
 __all__ = ["CustomerIOClient"]
 
 
-class CustomerIOClient:
+class CustomerIOClient(AsyncAPIClient):
     """Talks to one Customer.io workspace: ``async with CustomerIOClient(settings) as cio``."""
 
     def __init__(
@@ -43,21 +42,6 @@ class CustomerIOClient:
     def __repr__(self) -> str:
         settings = self.settings
         return f"CustomerIOClient(base_url={settings.base_url!r}, site_id={settings.site_id!r})"
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._http.aclose()
 
     async def request(self, method: str, path: str, json: Any | None = None) -> Any:
         """Send one request and return the decoded JSON body (None when empty)."""

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import httpx
 
@@ -14,7 +13,7 @@ from .._exceptions import (
     StripeRequestError,
     StripeUnavailableError,
 )
-from .._http import USER_AGENT, json_body
+from .._http import USER_AGENT, AsyncAPIClient, json_body
 from .._settings import StripeSettings
 
 __all__ = ["STRIPE_API_VERSION", "StripeClient"]
@@ -28,7 +27,7 @@ ParamValue = str | int | float | bool | None
 Params = Mapping[str, ParamValue | list[str]]
 
 
-class StripeClient:
+class StripeClient(AsyncAPIClient):
     """Reads from one Stripe account; use as ``async with StripeClient(settings) as stripe``."""
 
     def __init__(
@@ -56,21 +55,6 @@ class StripeClient:
     def __repr__(self) -> str:
         mode = "live" if self.settings.livemode else "test"
         return f"StripeClient(api_base={self.settings.api_base!r}, mode={mode!r})"
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._http.aclose()
 
     async def get(self, path: str, params: Params | None = None) -> dict[str, Any]:
         """GET a Stripe path such as ``/v1/customers`` and return the decoded JSON object."""
