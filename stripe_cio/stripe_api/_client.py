@@ -1,22 +1,23 @@
-"""An async Stripe API client over httpx that checks every status code."""
+"""An async Stripe API client over httpx: rate-limited, retrying, and checking every status."""
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from .._exceptions import (
-    StripeAPIError,
-    StripeAuthError,
-    StripeRequestError,
-    StripeUnavailableError,
-)
+from .._exceptions import StripeUnavailableError
 from .._http import USER_AGENT, AsyncAPIClient, json_body
+from .._ratelimit import AsyncRateLimiter
+from .._retry import RetryPolicy, retry_after_seconds
 from .._settings import StripeSettings
+from ._errors import error_for, is_retryable
 
-__all__ = ["STRIPE_API_VERSION", "StripeClient"]
+__all__ = ["STRIPE_API_VERSION", "Params", "StripeClient", "StripeClientStats"]
 
 # Pinned so object shapes cannot change under us. Versions from 2025-03-31.basil on no longer book
 # the released remainder of a partial capture (or an expired authorisation) as refunded, which the
@@ -27,8 +28,24 @@ ParamValue = str | int | float | bool | None
 Params = Mapping[str, ParamValue | list[str]]
 
 
+@dataclass
+class StripeClientStats:
+    """What one client did: requests sent, retries, and why it retried."""
+
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0  # 429s received; with our own limiter these should stay at zero
+    server_errors: int = 0
+    transport_errors: int = 0
+
+
 class StripeClient(AsyncAPIClient):
-    """Reads from one Stripe account; use as ``async with StripeClient(settings) as stripe``."""
+    """Reads from one Stripe account; use as ``async with StripeClient(settings) as stripe``.
+
+    Every request waits for the shared rate limiter (the settings' requests per second), and
+    transient failures (429, 409, 5xx, timeouts, dropped connections) are retried with
+    exponential backoff and jitter, as Stripe's `Stripe-Should-Retry` header allows.
+    """
 
     def __init__(
         self,
@@ -36,8 +53,15 @@ class StripeClient(AsyncAPIClient):
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        max_connections: int = 64,
+        seed: int | None = None,
     ) -> None:
         self.settings = settings
+        self.retry = retry or RetryPolicy()
+        self.limiter = AsyncRateLimiter(settings.effective_requests_per_second)
+        self.stats = StripeClientStats()
+        self._rng = random.Random(seed)  # noqa: S311 - jitter, not security
         headers = {
             "Authorization": f"Bearer {settings.api_key.get_secret_value()}",
             "Stripe-Version": STRIPE_API_VERSION,
@@ -50,6 +74,9 @@ class StripeClient(AsyncAPIClient):
             headers=headers,
             timeout=timeout,
             transport=transport,
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
         )
 
     def __repr__(self) -> str:
@@ -58,60 +85,46 @@ class StripeClient(AsyncAPIClient):
 
     async def get(self, path: str, params: Params | None = None) -> dict[str, Any]:
         """GET a Stripe path such as ``/v1/customers`` and return the decoded JSON object."""
-        try:
-            response = await self._http.get(path, params=_encode(params or {}))
-        except httpx.TransportError as exc:
-            raise StripeUnavailableError(
-                f"could not reach Stripe at {self.settings.api_base} for GET {path}: "
-                f"{type(exc).__name__}",
-                method="GET",
-                path=path,
-            ) from None
-        return self._checked(response, "GET", path)
-
-    def _checked(self, response: httpx.Response, method: str, path: str) -> dict[str, Any]:
-        body = json_body(response)
-        status = response.status_code
-        if status == 200 and isinstance(body, dict):
-            return body
-        where = f"{method} {path}"
-        if status == 200:
-            raise StripeAPIError(
-                f"Stripe answered {where} with HTTP 200 but no JSON object "
-                f"(content-type {response.headers.get('content-type', 'none')})",
-                status_code=status,
-                method=method,
-                path=path,
-            )
-        error = body.get("error", {}) if isinstance(body, dict) else {}
-        error = error if isinstance(error, dict) else {}
-        message = str(error.get("message") or response.reason_phrase or "no message")
-        code = error.get("code")
-        kwargs: dict[str, Any] = {
-            "status_code": status,
-            "method": method,
-            "path": path,
-            "code": code,
-        }
-        if status == 401:
-            raise StripeAuthError(
-                f"Stripe rejected the API key on {where} (HTTP 401): {message}", **kwargs
-            )
-        if status == 403:
-            raise StripeAuthError(
-                f"the Stripe key may not read {path} (HTTP 403): {message}; "
-                "a restricted key needs read permission on this resource",
-                **kwargs,
-            )
-        if status == 429 or status >= 500:
-            raise StripeUnavailableError(
-                f"Stripe answered {where} with HTTP {status}: {message}", **kwargs
-            )
-        param = error.get("param")
-        detail = f" (param {param})" if param else ""
-        raise StripeRequestError(
-            f"Stripe refused {where} with HTTP {status}{detail}: {message}", **kwargs
+        query = _encode(params or {})
+        failure = "no attempt"
+        for attempt in range(self.retry.max_attempts):
+            await self.limiter.acquire()
+            self.stats.requests += 1
+            try:
+                response = await self._http.get(path, params=query)
+            except httpx.TransportError as exc:  # timeouts, refused and dropped connections
+                self.stats.transport_errors += 1
+                failure = type(exc).__name__
+                delay = self.retry.backoff(attempt, self._rng)
+            else:
+                body = json_body(response)
+                if response.status_code == 200 and isinstance(body, dict):
+                    return body
+                error = error_for(response, body, "GET", path)
+                # A 200 without JSON is a proxy or gateway page: transient, like a 502.
+                if response.status_code != 200 and not is_retryable(response):
+                    raise error
+                failure = str(error)
+                delay = self._delay_after(response, attempt)
+            if attempt + 1 < self.retry.max_attempts:
+                self.stats.retries += 1
+                await asyncio.sleep(delay)
+        raise StripeUnavailableError(
+            f"Stripe did not answer GET {path} at {self.settings.api_base} after "
+            f"{self.retry.max_attempts} attempts; last failure: {failure}",
+            method="GET",
+            path=path,
         )
+
+    def _delay_after(self, response: httpx.Response, attempt: int) -> float:
+        delay = self.retry.backoff(attempt, self._rng)
+        if response.status_code == 429:
+            self.stats.rate_limited += 1
+            delay = retry_after_seconds(response) or max(delay, self.retry.rate_limit_delay)
+            self.limiter.pause(delay)  # every task of this client backs off, not just this one
+        elif response.status_code >= 500:
+            self.stats.server_errors += 1
+        return delay
 
 
 def _encode(params: Params) -> list[tuple[str, str | int | float | bool | None]]:

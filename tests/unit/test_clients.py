@@ -23,6 +23,7 @@ from stripe_cio import (
     StripeSettings,
     StripeUnavailableError,
 )
+from stripe_cio._retry import RetryPolicy
 from stripe_cio.cio_api import CustomerIOClient
 from stripe_cio.stripe_api import STRIPE_API_VERSION, StripeClient
 
@@ -39,9 +40,14 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+NO_WAIT = RetryPolicy(max_attempts=3, base_delay=0, max_delay=0, rate_limit_delay=0)
+
+
 def stripe_client(handler: Handler, **settings: str) -> StripeClient:
     values = {"api_key": STRIPE_KEY, **settings}
-    return StripeClient(StripeSettings.load(values), transport=httpx.MockTransport(handler))
+    return StripeClient(
+        StripeSettings.load(values), transport=httpx.MockTransport(handler), retry=NO_WAIT
+    )
 
 
 def cio_client(handler: Handler, **settings: str) -> CustomerIOClient:
@@ -112,8 +118,73 @@ async def test_stripe_connection_failure_names_the_host() -> None:
         raise httpx.ConnectError("refused", request=request)
 
     async with stripe_client(handler) as stripe:
-        with pytest.raises(StripeUnavailableError, match="could not reach Stripe at https://api"):
+        with pytest.raises(StripeUnavailableError) as caught:
             await stripe.get("/v1/charges")
+    assert str(caught.value) == (
+        "Stripe did not answer GET /v1/charges at https://api.stripe.com after 3 attempts; "
+        "last failure: ConnectError"
+    )
+    assert stripe.stats.transport_errors == 3
+
+
+def scripted(*responses: httpx.Response | type[httpx.TransportError]) -> Handler:
+    """A handler that answers with each response in turn (an exception class is raised)."""
+    queue = list(responses)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        item = queue.pop(0)
+        if isinstance(item, httpx.Response):
+            return item
+        raise item("scripted failure", request=request)
+
+    return handler
+
+
+OK = httpx.Response(200, json={"object": "list", "data": [], "has_more": False})
+
+
+async def test_transient_failures_are_retried_until_success() -> None:
+    handler = scripted(
+        httpx.Response(500, json={"error": {"message": "boom"}}),
+        httpx.RemoteProtocolError,
+        httpx.Response(200, text="<html>gateway</html>"),
+        OK,
+    )
+    client = stripe_client(handler)
+    client.retry = RetryPolicy(max_attempts=4, base_delay=0, max_delay=0, rate_limit_delay=0)
+    async with client as stripe:
+        assert (await stripe.get("/v1/charges"))["object"] == "list"
+    assert (stripe.stats.requests, stripe.stats.retries) == (4, 3)
+    assert (stripe.stats.server_errors, stripe.stats.transport_errors) == (1, 1)
+
+
+async def test_stripe_should_retry_header_wins() -> None:
+    no = httpx.Response(500, headers={"Stripe-Should-Retry": "false"}, json={"error": {}})
+    async with stripe_client(scripted(no)) as stripe:
+        with pytest.raises(StripeUnavailableError, match="HTTP 500"):
+            await stripe.get("/v1/charges")
+    assert stripe.stats.requests == 1
+    yes = httpx.Response(400, headers={"Stripe-Should-Retry": "true"}, json={"error": {}})
+    async with stripe_client(scripted(yes, OK)) as stripe:
+        await stripe.get("/v1/charges")
+    assert stripe.stats.retries == 1
+
+
+async def test_auth_and_request_errors_are_never_retried() -> None:
+    for status in (400, 401, 403, 404):
+        async with stripe_client(scripted(stripe_error(status, "no"))) as stripe:
+            with pytest.raises(StripeAPIError):
+                await stripe.get("/v1/charges")
+        assert stripe.stats.requests == 1
+
+
+async def test_rate_limit_pauses_the_whole_client_for_retry_after() -> None:
+    limited = httpx.Response(
+        429, headers={"Retry-After": "0"}, json={"error": {"code": "rate_limit"}}
+    )
+    async with stripe_client(scripted(limited, OK)) as stripe:
+        await stripe.get("/v1/charges")
+    assert stripe.stats.rate_limited == 1
 
 
 async def test_customerio_client_uses_basic_auth_and_region_host() -> None:
