@@ -23,7 +23,8 @@ CUSTOMERS = [f"cus_{i:03d}" for i in range(6)]
 def build_store(compress: bool) -> tuple[StripeStore, list[dict[str, Any]]]:
     """300 charges over a narrow span, so many share a `created` second (ties)."""
     rnd = random.Random(7)
-    store = StripeStore(compress=compress)
+    # Compressed: small blocks and a small cache, so pages cross blocks and evict them.
+    store = StripeStore(compress=compress, block_bodies=16, cache_blocks=4)
     charges = []
     for i in range(300):
         charge: dict[str, Any] = {
@@ -40,6 +41,7 @@ def build_store(compress: bool) -> tuple[StripeStore, list[dict[str, Any]]]:
     for charge in charges[::10]:
         charge["amount"] += 1000
         store.put("charges", charge)
+    store.settle()
     return store, charges
 
 

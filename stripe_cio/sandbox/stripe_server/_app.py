@@ -161,6 +161,7 @@ class StripeSandboxApp:
     def stats(self) -> dict[str, Any]:
         return {
             "objects": self.store.counts(),
+            "storage": self.store.storage(),
             "requests": {str(status): n for status, n in sorted(self.status_counts.items())},
         }
 

@@ -46,6 +46,7 @@ def build_app(
         store = StripeStore(compress=customers >= COMPRESS_FROM_CUSTOMERS)
         synthetic = SyntheticAccount(store, seed=seed, customers=customers, months=months, now=now)
         synthetic.generate()
+        store.settle()
         account = synthetic
     log.info(
         "stripe sandbox account ready in %.1fs: %s",

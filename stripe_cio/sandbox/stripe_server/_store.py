@@ -5,25 +5,27 @@ the same second come in descending `id` order (Stripe does not document its tie-
 deterministic so that cursors are stable). Each index is a list of records sorted ascending by
 (created, id), read backwards; a page is two bisections and a slice, O(log n + limit).
 
-A record is the tuple (created, id, slot, values): it sorts by (created, id) because ids are
-unique within a resource, so the record itself is its sort key and no key objects are kept. The
-body lives in the resource's body table at `slot`, so a new version of an object whose created
-and filter values did not change is a swap in that table. Other replacements append; the old
-record stays in the lists as a stale entry until the next read sorts the list and drops entries
-that are no longer the current record of their id.
+A record is the tuple (created, id, handle, values): it sorts by (created, id) because ids are
+unique within a resource, so the record itself is its sort key and no key objects are kept.
+`locations[handle]` is where the current body sits in the resource's BodyTable (see _bodies), so
+a new version of an object whose created and filter values did not change only moves that
+location. Other replacements append a new record; the old one stays in the lists as a stale
+entry until the next read sorts the list and drops entries that are no longer the current
+record of their id.
 """
 
 from __future__ import annotations
 
 import heapq
 import sys
+from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import orjson
 
-from ._bodies import BodyCodec
+from ._bodies import BLOCK_BODIES, CACHE_BLOCKS, BodyCodec, BodyTable
 from ._resources import DEFAULT_VIEW, HIDDEN_SUBSCRIPTION_STATUSES, SPEC_BY_NAME, ResourceSpec
 
 __all__ = ["Probe", "Record", "StripeStore"]
@@ -90,11 +92,12 @@ class _SortedRecords:
 
 
 class _Resource:
-    __slots__ = ("bodies", "indexes", "listed", "records", "spec")
+    __slots__ = ("bodies", "indexes", "listed", "locations", "records", "spec")
 
-    def __init__(self, spec: ResourceSpec) -> None:
+    def __init__(self, spec: ResourceSpec, bodies: BodyTable) -> None:
         self.spec = spec
-        self.bodies: list[bytes] = []
+        self.bodies = bodies
+        self.locations = array("q")  # by handle: 8 bytes an object, not a Python int
         self.records: dict[str, Record] = {}
         self.listed = _SortedRecords(self.records)
         self.indexes: dict[tuple[str, str], _SortedRecords] = {}
@@ -120,9 +123,19 @@ class _Resource:
 class StripeStore:
     """Holds one Stripe account; `put` is the sink the synthetic generator writes into."""
 
-    def __init__(self, *, compress: bool = False) -> None:
-        self._codec = BodyCodec(compress=compress)
-        self._resources = {name: _Resource(spec) for name, spec in SPEC_BY_NAME.items()}
+    def __init__(
+        self,
+        *,
+        compress: bool = False,
+        block_bodies: int = BLOCK_BODIES,
+        cache_blocks: int = CACHE_BLOCKS,
+    ) -> None:
+        self._codec = BodyCodec(
+            compress=compress, block_bodies=block_bodies, cache_blocks=cache_blocks
+        )
+        self._resources = {
+            name: _Resource(spec, self._codec.table()) for name, spec in SPEC_BY_NAME.items()
+        }
 
     # --- writing -----------------------------------------------------------------------------
 
@@ -139,16 +152,17 @@ class StripeStore:
             if obj.get("deleted") is not True
             else None
         )
+        location = res.bodies.append(orjson.dumps(obj))
         if old is None:
-            slot = len(res.bodies)
-            res.bodies.append(orjson.dumps(obj))
+            handle = len(res.locations)
+            res.locations.append(location)
         else:
-            slot = old[2]
-            res.bodies[slot] = orjson.dumps(obj)
-        self._codec.queue(resource, res.bodies, slot)
-        if old is not None and old[0] == created and old[3] == values:
-            return  # same place in every list: the body swap was all
-        record: Record = (created, object_id, slot, values)
+            handle = old[2]
+            res.bodies.discard(res.locations[handle])
+            res.locations[handle] = location
+            if old[0] == created and old[3] == values:
+                return  # same place in every list: the new location was all
+        record: Record = (created, object_id, handle, values)
         res.records[object_id] = record
         if old is not None and old[3] is not None:
             res.listed.mark_stale()
@@ -167,8 +181,8 @@ class StripeStore:
         record = res.records.get(object_id)
         if record is None:
             return None
-        self._codec.settle()
-        return record[0], self._codec.decode(resource, res.bodies[record[2]])
+        self._codec.reap()
+        return record[0], res.bodies.get(res.locations[record[2]])
 
     def created(self, resource: str, object_id: str) -> int | None:
         record = self._resources[resource].records.get(object_id)
@@ -185,6 +199,22 @@ class StripeStore:
     def counts(self) -> dict[str, int]:
         """Objects per resource, deleted stubs included."""
         return {name: len(res.records) for name, res in self._resources.items()}
+
+    def settle(self) -> None:
+        """Wait until every full block is deflated (reads never need to: they use plain copies)."""
+        self._codec.reap(wait=True)
+
+    def storage(self) -> dict[str, Any]:
+        """Body storage: bytes held, garbage left by replacements, block cache misses."""
+        self._codec.reap()
+        tables = {name: res.bodies.stats() for name, res in self._resources.items()}
+        totals = {key: sum(t[key] for t in tables.values()) for key in next(iter(tables.values()))}
+        return {
+            "compressed": self._codec.compress,
+            **totals,
+            "inflated_blocks": self._codec.inflated,
+            "resources": tables,
+        }
 
     def page(
         self,
@@ -223,9 +253,9 @@ class StripeStore:
             chosen, more = found[:limit], len(found) > limit
             if ascending:
                 chosen.reverse()
-        self._codec.settle()
-        decode, bodies = self._codec.decode, res.bodies
-        return [decode(resource, bodies[record[2]]) for record in chosen], more
+        self._codec.reap()
+        body, locations = res.bodies.get, res.locations
+        return [body(locations[record[2]]) for record in chosen], more
 
     @staticmethod
     def _scan(

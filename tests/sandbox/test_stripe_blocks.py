@@ -1,0 +1,124 @@
+"""StripeStore's block storage: replacements, reads across blocks, LRU eviction, on versus off."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stripe_cio.sandbox.stripe_server import StripeStore
+
+NOW = 1_767_225_600
+CUSTOMERS = ["cus_a", "cus_b", "cus_c"]
+LOW, HIGH = (0, ""), (1 << 62, "")
+
+
+def history(seed: int = 3) -> list[tuple[str, dict[str, Any]]]:
+    """Subscriptions created over time, many changed later: same place, new status, deleted."""
+    rnd = random.Random(seed)
+    puts: list[tuple[str, dict[str, Any]]] = []
+    live: list[dict[str, Any]] = []
+    for i in range(400):
+        sub = {
+            "id": f"sub_{i:04d}",
+            "object": "subscription",
+            "created": NOW - 10_000 + i * 7,
+            "customer": rnd.choice(CUSTOMERS),
+            "status": "active",
+            "note": "line one\nline two " + "y" * rnd.randint(0, 300),  # escaped newlines
+        }
+        live.append(sub)
+        puts.append(("subscriptions", dict(sub)))
+        if live and rnd.random() < 0.5:  # an older subscription changes
+            old = rnd.choice(live)
+            change = rnd.random()
+            if change < 0.5:
+                old["note"] += "!"  # same created and filters: only its body moves
+            elif change < 0.8:
+                old["status"] = rnd.choice(["past_due", "canceled", "trialing"])
+            else:
+                old["customer"] = rnd.choice(CUSTOMERS)
+            puts.append(("subscriptions", dict(old)))
+    return puts
+
+
+def build(puts: list[tuple[str, dict[str, Any]]], **options: Any) -> StripeStore:
+    store = StripeStore(**options)
+    for resource, obj in puts:
+        store.put(resource, obj)
+    store.settle()
+    return store
+
+
+PUTS = history()
+PLAIN = build(PUTS)
+PACKED = build(PUTS, compress=True, block_bodies=8, cache_blocks=3)
+LATEST = {obj["id"]: obj for _, obj in PUTS}
+
+
+def test_compressed_store_is_smaller_and_counts_garbage() -> None:
+    storage = PACKED.storage()
+    assert storage["compressed"] is True
+    assert storage["garbage"] == len(PUTS) - len(LATEST)
+    assert storage["stored_bytes"] < storage["plain_bytes"] / 3
+    assert storage["blocks"] >= len(PUTS) // 8
+    assert PLAIN.storage()["garbage"] == storage["garbage"]
+
+
+def test_every_object_reads_back_as_its_latest_version() -> None:
+    ids = list(LATEST)
+    random.Random(1).shuffle(ids)  # random order: most reads miss the 3-block cache
+    before = PACKED.storage()["inflated_blocks"]
+    for object_id in ids:
+        found = PACKED.get("subscriptions", object_id)
+        assert found is not None
+        assert orjson.loads(found[1]) == LATEST[object_id]
+    assert PACKED.storage()["inflated_blocks"] - before > PACKED.storage()["blocks"]
+
+
+def test_a_full_walk_equals_the_latest_versions_in_order() -> None:
+    for store in (PLAIN, PACKED):
+        bodies, more = store.page("subscriptions", low=LOW, high=HIGH, limit=10_000)
+        want = sorted(LATEST.values(), key=lambda s: (s["created"], s["id"]), reverse=True)
+        assert [orjson.loads(body) for body in bodies] == want
+        assert not more
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    limit=st.integers(1, 100),
+    start=st.integers(NOW - 10_100, NOW),
+    span=st.integers(0, 3_000),
+    customer=st.one_of(st.none(), st.sampled_from(CUSTOMERS)),
+    status=st.one_of(st.none(), st.sampled_from(["active", "canceled", "past_due"])),
+    ascending=st.booleans(),
+)
+def test_compression_on_and_off_give_identical_pages(
+    limit: int, start: int, span: int, customer: str | None, status: str | None, ascending: bool
+) -> None:
+    filters = {
+        field: (value,) for field, value in (("customer", customer), ("status", status)) if value
+    }
+    query: dict[str, Any] = {
+        "low": (start, ""),
+        "high": (start + span, ""),
+        "limit": limit,
+        "ascending": ascending,
+        "filters": filters or None,
+    }
+    assert PACKED.page("subscriptions", **query) == PLAIN.page("subscriptions", **query)
+
+
+def test_reads_before_blocks_are_deflated_and_after_agree() -> None:
+    store = StripeStore(compress=True, block_bodies=4, cache_blocks=1)
+    for resource, obj in PUTS[:60]:
+        store.put(resource, obj)
+        found = store.get(resource, obj["id"])  # at once: its block may still be plain
+        assert found is not None
+        assert orjson.loads(found[1]) == obj
+    first = store.page("subscriptions", low=LOW, high=HIGH, limit=100)
+    store.settle()
+    assert store.page("subscriptions", low=LOW, high=HIGH, limit=100) == first
