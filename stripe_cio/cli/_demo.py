@@ -29,9 +29,8 @@ def run_demo(console: Console, *, customers: int = 2000, months: int = 18) -> No
     """Start both sandboxes, read the synthetic account over HTTP, push a sample, report."""
     console.print(f"[bold]stripe-cio demo[/bold]: sandbox account of {customers} customers")
     started = time.monotonic()
-    # The client-side rate limiter arrives with extraction; until then the demo's sandbox does
-    # not limit, so the sequential reads below are never refused.
-    stripe_args = ("--customers", str(customers), "--months", str(months), "--rps", "100000")
+    # The sandbox limits like a live Stripe account (100 requests/s) and so does our client.
+    stripe_args = ("--customers", str(customers), "--months", str(months), "--rps", "100")
     cio_args = ("--site-id", SANDBOX_CIO_SITE_ID, "--api-key", SANDBOX_CIO_API_KEY)
     with (
         SandboxProcess("stripe", *stripe_args) as stripe_box,
@@ -41,7 +40,9 @@ def run_demo(console: Console, *, customers: int = 2000, months: int = 18) -> No
             f"  sandboxes up in {time.monotonic() - started:.1f}s: "
             f"Stripe {stripe_box.url}, Customer.io {cio_box.url}"
         )
-        stripe = StripeSettings.load({"api_key": SANDBOX_STRIPE_KEY, "api_base": stripe_box.url})
+        stripe = StripeSettings.load(
+            {"api_key": SANDBOX_STRIPE_KEY, "api_base": stripe_box.url, "requests_per_second": 100}
+        )
         cio = CustomerIOSettings.load(
             {
                 "site_id": SANDBOX_CIO_SITE_ID,
