@@ -1,16 +1,17 @@
-"""Stripe sandbox at scale: account generation time and peak RSS, then list pages per second.
+"""Stripe sandbox at scale: account generation time, peak RSS and store size, then list pages/s.
 
     .venv/bin/python bench/bench_sandbox.py --customers 100000 --seconds 10
 
-1. Generates the account into a StripeStore in this process (the synthetic generator when it is
-   installed, else ~10 fake charges per customer built from Stripe's example charge) and reports
-   time and peak RSS.
-2. Serves it in a subprocess (`stripe-cio sandbox stripe --rps 100000` for the synthetic account)
-   and walks `GET /v1/charges?limit=100` with `starting_after` from several concurrent clients,
-   each over its own `created` window, counting pages per second.
-3. Baseline, same run: a starlette app holding charges as dicts and answering each page with
-   `JSONResponse` (stdlib json per request), walked the same way.
-The last line prints the figures and the ratio to the baseline.
+1. Starts `stripe-cio sandbox stripe --customers N` (the synthetic account) and reads from its
+   `/_sandbox/stats` how long the account took to generate, the server's peak RSS and the bytes
+   its bodies take (compressed from 20,000 customers on).
+2. Walks `GET /v1/charges?limit=100` with `starting_after` over several `created` windows at
+   once, counting pages per second. The server is pinned to one core and this client to the
+   other, and the client is light (hand-built HTTP/1.1 over keep-alive asyncio streams, the
+   cursor found by a bytes search, no JSON parsing), so it is the server that is measured.
+3. Baseline, same run and same walk: a starlette app holding a smaller synthetic account's
+   charges as dicts and answering each page with `JSONResponse` (stdlib json per request).
+The last line has every figure and the ratio to the baseline.
 """
 
 from __future__ import annotations
@@ -18,88 +19,38 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
-import copy
-import json
-import random
-import resource
+import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 
-from stripe_cio.sandbox import SandboxProcess, free_port
-from stripe_cio.sandbox.stripe_server import StripeSandboxApp, StripeStore
+from stripe_cio.sandbox import SandboxProcess
 
 NOW = 1_767_225_600
 YEAR = 365 * 86_400
 KEY = "sk_test_bench000000000000"
-TEMPLATES = Path(__file__).resolve().parents[2] / "shared" / "stripe" / "fixtures3.json"
+BASELINE_CUSTOMERS = 5_000  # page cost does not depend on account size; dicts are memory-hungry
 
 
-def synthetic_available() -> bool:
-    try:
-        from stripe_cio.sandbox.synthetic import SyntheticAccount  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def fake_account(store: StripeStore, customers: int, seed: int = 1) -> None:
-    """~10 charges per customer in Stripe's example shape, spread over a year."""
-    rnd = random.Random(seed)
-    template: dict[str, Any] = {"object": "charge", "amount": 0, "currency": "usd"}
-    if TEMPLATES.exists():
-        template = json.loads(TEMPLATES.read_text())["resources"]["charge"]
-    for c in range(customers):
-        customer = f"cus_{c:08d}{rnd.getrandbits(32):08x}"
-        store.put("customers", {"id": customer, "object": "customer", "created": NOW - YEAR})
-        for _ in range(rnd.randint(5, 15)):
-            charge = copy.deepcopy(template)
-            charge.update(
-                id=f"ch_{rnd.getrandbits(96):024x}",
-                created=NOW - rnd.randint(0, YEAR),
-                customer=customer,
-                amount=rnd.randint(100, 50_000),
-                payment_intent=f"pi_{rnd.getrandbits(96):024x}",
-                receipt_email=f"c{c}@example.com",
-            )
-            store.put("charges", charge)
-
-
-def build(customers: int, synthetic: bool) -> tuple[StripeStore, float]:
-    started = time.perf_counter()
-    store = StripeStore(compress=customers >= 20_000)
-    if synthetic:
-        from stripe_cio.sandbox.synthetic import SyntheticAccount
-
-        SyntheticAccount(store, seed=42, customers=customers, months=12, now=NOW).generate()
-    else:
-        fake_account(store, customers)
-    return store, time.perf_counter() - started
-
-
-def baseline_app(store: StripeStore, count: int) -> Any:
-    """Charges as dicts, sorted; pages answered with starlette's JSONResponse (stdlib json)."""
+def baseline_app(customers: int) -> Any:
+    """The synthetic account's charges as dicts; pages via starlette's JSONResponse."""
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
-    bodies, _ = store.page("charges", low=(0, ""), high=(1 << 62, ""), limit=100)
-    charges: list[dict[str, Any]] = []
-    high: tuple[int, str] = (1 << 62, "")
-    while len(charges) < count:
-        bodies, more = store.page("charges", low=(0, ""), high=high, limit=100)
-        page = [orjson.loads(body) for body in bodies]
-        charges.extend(page)
-        if not more:
-            break
-        high = (page[-1]["created"], page[-1]["id"])
-    charges.sort(key=lambda c: (c["created"], c["id"]))
+    from stripe_cio.sandbox.stripe_server import StripeStore
+    from stripe_cio.sandbox.synthetic import SyntheticAccount
+
+    store = StripeStore()
+    SyntheticAccount(store, seed=42, customers=customers, months=12, now=NOW).generate()
+    bodies, _ = store.page("charges", low=(0, ""), high=(1 << 62, ""), limit=1 << 30)
+    charges = sorted((orjson.loads(body) for body in bodies), key=lambda c: (c["created"], c["id"]))
+    del store, bodies
     keys = [(c["created"], c["id"]) for c in charges]
     by_id = {c["id"]: c for c in charges}
 
@@ -118,68 +69,81 @@ def baseline_app(store: StripeStore, count: int) -> Any:
         )
 
     async def health(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok"})
+        return JSONResponse({"status": "ok", "pid": os.getpid()})
 
     return Starlette(routes=[Route("/v1/charges", list_charges), Route("/_sandbox/health", health)])
 
 
-def serve(mode: str, customers: int, port: int) -> None:
-    import uvicorn
+class BaselineServer(SandboxProcess):
+    """This script in `--serve-baseline` mode, under uvicorn like the sandbox."""
 
-    store, _ = build(customers, synthetic=False)
-    app = StripeSandboxApp(store, now=NOW) if mode == "fast" else baseline_app(store, 50_000)
-    uvicorn.run(app, host="127.0.0.1", port=port, http="httptools", log_level="warning")
-
-
-async def walk(url: str, window: tuple[int, int], deadline: float, counter: list[int]) -> None:
-    headers = {"Authorization": f"Bearer {KEY}"}
-    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as client:
-        cursor: str | None = None
-        while time.perf_counter() < deadline:
-            params: dict[str, Any] = {"limit": 100, "created[gte]": window[0]}
-            params["created[lt]"] = window[1]
-            if cursor:
-                params["starting_after"] = cursor
-            response = await client.get("/v1/charges", params=params)
-            response.raise_for_status()
-            body = orjson.loads(response.content)
-            counter[0] += 1
-            cursor = body["data"][-1]["id"] if body["has_more"] else None
-
-
-def pages_per_second(url: str, seconds: float, walkers: int, span: tuple[int, int]) -> float:
-    step = (span[1] - span[0]) // walkers
-    windows = [(span[0] + i * step, span[0] + (i + 1) * step) for i in range(walkers)]
-    counter = [0]
-
-    async def run() -> None:
-        deadline = time.perf_counter() + seconds
-        await asyncio.gather(*(walk(url, w, deadline, counter) for w in windows))
-
-    started = time.perf_counter()
-    asyncio.run(run())
-    return counter[0] / (time.perf_counter() - started)
-
-
-class _BenchServer(SandboxProcess):
-    """This script in `--serve` mode, for the fake account or the baseline."""
-
-    def __init__(self, mode: str, customers: int) -> None:
-        super().__init__("stripe")
-        self.mode, self.customers = mode, customers
+    def __init__(self, customers: int) -> None:
+        super().__init__("stripe", startup_timeout=600)
+        self.customers = customers
 
     def start(self) -> None:
-        command = [sys.executable, __file__, "--serve", self.mode, "--port", str(self.port)]
-        command += ["--customers", str(self.customers)]
-        self._process = subprocess.Popen(command)
+        command = [sys.executable, __file__, "--serve-baseline", "--port", str(self.port)]
+        self._process = subprocess.Popen([*command, "--customers", str(self.customers)])
         deadline = time.monotonic() + self.startup_timeout
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and self._process.poll() is None:
             try:
                 if httpx.get(f"{self.url}/_sandbox/health", timeout=1).status_code == 200:
                     return
             except httpx.TransportError:
                 time.sleep(0.2)
-        raise RuntimeError("bench server did not start")
+        raise RuntimeError("baseline server did not start")
+
+
+async def walk(port: int, window: tuple[int, int], deadline: list[float], count: list[int]) -> None:
+    """Page through `window` again and again over one keep-alive connection."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    base = f"/v1/charges?limit=100&created%5Bgte%5D={window[0]}&created%5Blt%5D={window[1]}"
+    tail = f" HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {KEY}\r\n\r\n".encode()
+    cursor = b""
+    while time.perf_counter() < deadline[0]:
+        target = base.encode() + (b"&starting_after=" + cursor if cursor else b"")
+        writer.write(b"GET " + target + tail)
+        head = await reader.readuntil(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 200"):
+            raise RuntimeError(head.decode("latin-1"))
+        start = head.lower().index(b"content-length:") + 15
+        body = await reader.readexactly(int(head[start : head.index(b"\r\n", start)]))
+        count[0] += 1
+        cursor = b""
+        if body.rfind(b'"has_more":true', len(body) - 100) >= 0:
+            at = body.rindex(b'"id":"ch_') + 6  # the last charge's own id (refunds nest)
+            cursor = body[at : body.index(b'"', at)]
+    writer.close()
+
+
+def pages_per_second(port: int, seconds: float, walkers: int) -> tuple[float, float]:
+    """(pages/s, CPU share of one core this client used) over `seconds` after a warm-up."""
+    step = YEAR // walkers
+    windows = [(NOW - YEAR + i * step, NOW - YEAR + (i + 1) * step) for i in range(walkers)]
+    count = [0]
+
+    async def run() -> tuple[int, float, float]:
+        deadline = [time.perf_counter() + seconds + 1.0]
+        tasks = [asyncio.create_task(walk(port, w, deadline, count)) for w in windows]
+        await asyncio.sleep(1.0)  # warm-up: connections open, first blocks inflated
+        pages, cpu, started = count[0], time.process_time(), time.perf_counter()
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - started
+        return count[0] - pages, (time.process_time() - cpu) / elapsed, elapsed
+
+    try:
+        import uvloop
+
+        pages, cpu, elapsed = uvloop.run(run())
+    except ImportError:
+        pages, cpu, elapsed = asyncio.run(run())
+    return pages / elapsed, cpu
+
+
+def pin(pid: int, core: int) -> None:
+    """One core each for server and client, when there are two (Linux only)."""
+    if hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 2:
+        os.sched_setaffinity(pid, {sorted(os.sched_getaffinity(0))[core]})
 
 
 def main() -> None:
@@ -187,35 +151,45 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--walkers", type=int, default=8)
-    parser.add_argument("--serve", choices=["fast", "baseline"])
+    parser.add_argument("--serve-baseline", action="store_true")
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
-    if args.serve:
-        serve(args.serve, args.customers, args.port or free_port())
+    if args.serve_baseline:
+        import uvicorn
+
+        app = baseline_app(args.customers)
+        uvicorn.run(app, host="127.0.0.1", port=args.port, http="httptools", log_level="warning")
         return
-    synthetic = synthetic_available()
-    store, generation = build(args.customers, synthetic)
-    rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-    counts = store.counts()
-    print(f"generated {counts} in {generation:.1f}s, peak RSS {rss_gb:.2f} GB", flush=True)
-    del store
-    span = (NOW - YEAR, NOW + 1)
-    if synthetic:
-        server: SandboxProcess = SandboxProcess(
-            "stripe", "--customers", str(args.customers), "--now", str(NOW), "--rps", "100000"
+    pin(0, 1)
+    started = time.perf_counter()
+    command = ("--customers", str(args.customers), "--now", str(NOW), "--rps", "0")
+    with SandboxProcess("stripe", *command, startup_timeout=900) as server:
+        startup = time.perf_counter() - started
+        stats = httpx.get(f"{server.url}/_sandbox/stats").json()
+        process, storage = stats["process"], stats["storage"]
+        print(
+            f"sandbox up in {startup:.1f}s: {stats['objects']}, storage {storage['stored_bytes']:,}"
+            f" of {storage['plain_bytes']:,} plain bytes, garbage {storage['garbage']}",
+            flush=True,
         )
-    else:
-        server = _BenchServer("fast", args.customers)
-    with server:
-        fast = pages_per_second(server.url, args.seconds, args.walkers, span)
-    with _BenchServer("baseline", min(args.customers, 5_000)) as base:
-        slow = pages_per_second(base.url, args.seconds, args.walkers, span)
-    source = "synthetic" if synthetic else "fake charges"
+        pin(process["pid"], 0)
+        fast, fast_cpu = pages_per_second(server.port, args.seconds, args.walkers)
+    base_customers = min(args.customers, BASELINE_CUSTOMERS)
+    with BaselineServer(base_customers) as base:
+        pin(httpx.get(f"{base.url}/_sandbox/health").json()["pid"], 0)
+        slow, slow_cpu = pages_per_second(base.port, args.seconds, args.walkers)
+    rss = process["peak_rss_bytes"]
     print(
-        f"customers={args.customers} ({source}) charges={counts['charges']} "
-        f"generation={generation:.1f}s peak_rss={rss_gb:.2f}GB | "
-        f"sandbox {fast:.0f} pages/s vs baseline (starlette JSONResponse of dicts) "
-        f"{slow:.0f} pages/s: ratio {fast / slow:.1f}x"
+        f"client CPU per core: {fast_cpu:.0%} against the sandbox, {slow_cpu:.0%} against the "
+        f"baseline ({base_customers} customers)",
+        flush=True,
+    )
+    print(
+        f"customers={args.customers} charges={stats['objects']['charges']} "
+        f"objects={sum(stats['objects'].values())} generation={process['load_seconds']:.1f}s "
+        f"peak_rss={rss / 1024**3:.2f}GB store={storage['stored_bytes'] / 1024**2:.0f}MB "
+        f"(plain {storage['plain_bytes'] / 1024**2:.0f}MB) | sandbox {fast:.0f} pages/s vs "
+        f"baseline (starlette JSONResponse of dicts) {slow:.0f} pages/s: ratio {fast / slow:.1f}x"
     )
 
 

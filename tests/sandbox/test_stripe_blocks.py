@@ -122,3 +122,23 @@ def test_reads_before_blocks_are_deflated_and_after_agree() -> None:
     first = store.page("subscriptions", low=LOW, high=HIGH, limit=100)
     store.settle()
     assert store.page("subscriptions", low=LOW, high=HIGH, limit=100) == first
+
+
+def test_late_objects_across_many_days_and_few_open_blocks() -> None:
+    """Objects arrive out of `created` order over 30 days; only two blocks stay open at once."""
+    rnd = random.Random(5)
+    store = StripeStore(compress=True, block_bodies=4, cache_blocks=2, open_blocks=2)
+    charges: dict[str, dict[str, Any]] = {}
+    for i in range(300):
+        charge: dict[str, Any] = {"id": f"ch_{i:04d}", "n": i}
+        charge["created"] = NOW - rnd.randint(0, 30 * 86_400)
+        charges[charge["id"]] = charge
+        store.put("charges", charge)
+    for charge in rnd.sample(list(charges.values()), 60):  # and some change later
+        charge["n"] = -charge["n"]
+        store.put("charges", charge)
+    store.settle()
+    bodies, _ = store.page("charges", low=LOW, high=HIGH, limit=1000)
+    want = sorted(charges.values(), key=lambda c: (c["created"], c["id"]), reverse=True)
+    assert [orjson.loads(body) for body in bodies] == want
+    assert store.storage()["garbage"] == 60

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import os
 import re
+import resource
 from collections import Counter
 from typing import Any, Protocol
 
@@ -61,6 +62,7 @@ class StripeSandboxApp:
         self._accepted: set[bytes] = set()  # Authorization headers already checked
         self._request_prefix = f"req_{os.urandom(4).hex()}"
         self._request_count = 0
+        self.load_seconds: float | None = None  # set by build_app: how long the account took
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -162,6 +164,11 @@ class StripeSandboxApp:
         return {
             "objects": self.store.counts(),
             "storage": self.store.storage(),
+            "process": {  # for benchmarks: which process to pin, and its memory high-water mark
+                "pid": os.getpid(),
+                "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                "load_seconds": self.load_seconds,
+            },
             "requests": {str(status): n for status, n in sorted(self.status_counts.items())},
         }
 

@@ -4,16 +4,17 @@ A large account (100,000 customers, ~3 million objects of ~2 KB) does not fit th
 as plain JSON. Deflating each body on its own costs 35-90 us (setting up the compressor
 dominates); deflating 64 consecutive bodies at once at level 1 costs ~9 us a body and shrinks
 them ~10x, because neighbours of one resource share most of their text. So bodies are appended
-to the resource's open block; a full block is deflated on a worker thread (zlib releases the GIL,
-so it runs on another core while the generator goes on) and swapped in when done.
+to an open block of their resource and `created` day; a full block is deflated on a worker
+thread (zlib releases the GIL, so it runs on another core while the generator goes on) and
+swapped in when done.
 
-A body's location is `(block << 8) | index`. A block is either a list of plain bodies (the open
+A body's location is `(block << 8) | index`. A block is either a list of plain bodies (an open
 block, one being deflated, or every block when compression is off) or the deflated bytes of its
 bodies joined by b"\\n": compact JSON never holds a raw newline, so a split restores them. Bodies
 are never overwritten, so a deflated block never changes: a new version of an object goes to a
 new location and the old one is garbage (blanked if still plain, counted in `stats()`).
-Reads inflate whole blocks through a small LRU cache; the generator writes roughly in `created`
-order, so a walk over a list inflates each block about once.
+Reads inflate whole blocks through a small LRU cache; blocks follow `created` closely, so a walk
+over a list inflates each block about once.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ __all__ = ["BodyCodec", "BodyTable"]
 
 BLOCK_BODIES = 64
 BLOCK_BYTES = 128 * 1024
-CACHE_BLOCKS = 128  # ~16 MB of inflated blocks: a page touches at most 100 blocks
+CACHE_BLOCKS = 256  # ~32 MB of inflated blocks: several walkers, each with late blocks
+OPEN_BLOCKS = 64  # per resource
 _MAX_IN_FLIGHT = 16  # blocks queued before appending waits: bounds the plain bytes held
 
 _Job = tuple["BodyTable", int, bytes] | None
@@ -53,8 +55,10 @@ class BodyCodec:
         level: int = 1,
         block_bodies: int = BLOCK_BODIES,
         cache_blocks: int = CACHE_BLOCKS,
+        open_blocks: int = OPEN_BLOCKS,
     ) -> None:
         self.compress = compress
+        self.open_blocks = open_blocks
         self.level = level
         self.block_bodies = min(block_bodies, 256)  # the index has 8 bits of a location
         self.cache_blocks = cache_blocks
@@ -111,39 +115,51 @@ class BodyCodec:
         return bodies
 
 
+class _Open:
+    __slots__ = ("bodies", "number", "size")
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+        self.bodies: list[bytes] = []
+        self.size = 0
+
+
 class BodyTable:
     """One resource's bodies: append returns a location, get reads it back."""
 
-    __slots__ = (
-        "_blocks",
-        "_codec",
-        "_open",
-        "_open_bytes",
-        "garbage",
-        "key",
-        "packed_bytes",
-        "plain_bytes",
-    )
+    __slots__ = ("_blocks", "_codec", "_open", "garbage", "key", "packed_bytes", "plain_bytes")
 
     def __init__(self, codec: BodyCodec, key: int) -> None:
         self._codec = codec
         self.key = key
-        self._open: list[bytes] = []
-        self._open_bytes = 0
-        self._blocks: list[list[bytes] | bytes] = [self._open]
+        # Open blocks by `created` day, least recently written first. The generator writes in
+        # time order but puts some objects days late (once they stop changing); a block of
+        # their own day keeps them next to their neighbours in list order, so a page touches
+        # a few blocks instead of one per late object.
+        self._open: dict[int, _Open] = {}
+        self._blocks: list[list[bytes] | bytes] = []
         self.plain_bytes = 0  # of every body appended, garbage included
         self.packed_bytes = 0  # of the deflated blocks
         self.garbage = 0
 
-    def append(self, body: bytes) -> int:
-        if len(self._open) >= self._codec.block_bodies or self._open_bytes >= BLOCK_BYTES:
-            self._codec.seal(self, len(self._blocks) - 1, self._open)
-            self._open = []
-            self._open_bytes = 0
-            self._blocks.append(self._open)
-        location = (len(self._blocks) - 1) << 8 | len(self._open)
-        self._open.append(body)
-        self._open_bytes += len(body)
+    def append(self, body: bytes, created: int) -> int:
+        day = created // 86_400
+        opened = self._open.pop(day, None)  # put back last: the dict stays in write order
+        if opened is not None and (
+            len(opened.bodies) >= self._codec.block_bodies or opened.size >= BLOCK_BYTES
+        ):
+            self._codec.seal(self, opened.number, opened.bodies)
+            opened = None
+        if opened is None:
+            opened = _Open(len(self._blocks))
+            self._blocks.append(opened.bodies)
+            if len(self._open) >= self._codec.open_blocks:  # bounds the plain bytes held
+                stale = self._open.pop(next(iter(self._open)))
+                self._codec.seal(self, stale.number, stale.bodies)
+        self._open[day] = opened
+        location = opened.number << 8 | len(opened.bodies)
+        opened.bodies.append(body)
+        opened.size += len(body)
         self.plain_bytes += len(body)
         return location
 

@@ -48,15 +48,18 @@ def build_app(
         synthetic.generate()
         store.settle()
         account = synthetic
+    load_seconds = time.perf_counter() - started
     log.info(
         "stripe sandbox account ready in %.1fs: %s",
-        time.perf_counter() - started,
+        load_seconds,
         ", ".join(f"{n} {name}" for name, n in store.counts().items()),
     )
     faults = FaultConfig(rps=rps or None, latency_ms=latency_ms, fail_rate=fail_rate)
-    return StripeSandboxApp(
+    app = StripeSandboxApp(
         store, now=now, faults=faults, api_key=api_key, account=account, seed=seed
     )
+    app.load_seconds = load_seconds
+    return app
 
 
 def serve(

@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from ._bodies import BLOCK_BODIES, CACHE_BLOCKS, BodyCodec, BodyTable
+from ._bodies import BLOCK_BODIES, CACHE_BLOCKS, OPEN_BLOCKS, BodyCodec, BodyTable
 from ._resources import DEFAULT_VIEW, HIDDEN_SUBSCRIPTION_STATUSES, SPEC_BY_NAME, ResourceSpec
 
 __all__ = ["Probe", "Record", "StripeStore"]
@@ -129,9 +129,13 @@ class StripeStore:
         compress: bool = False,
         block_bodies: int = BLOCK_BODIES,
         cache_blocks: int = CACHE_BLOCKS,
+        open_blocks: int = OPEN_BLOCKS,
     ) -> None:
         self._codec = BodyCodec(
-            compress=compress, block_bodies=block_bodies, cache_blocks=cache_blocks
+            compress=compress,
+            block_bodies=block_bodies,
+            cache_blocks=cache_blocks,
+            open_blocks=open_blocks,
         )
         self._resources = {
             name: _Resource(spec, self._codec.table()) for name, spec in SPEC_BY_NAME.items()
@@ -152,7 +156,7 @@ class StripeStore:
             if obj.get("deleted") is not True
             else None
         )
-        location = res.bodies.append(orjson.dumps(obj))
+        location = res.bodies.append(orjson.dumps(obj), created)
         if old is None:
             handle = len(res.locations)
             res.locations.append(location)
