@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any
 
 from ._world import DAY, Obj, World
@@ -33,7 +34,7 @@ _PLANS: tuple[tuple[str, str, int, int, bool, str | None, str | None, int], ...]
     ("Magazine", "month", 3, 2400, False, "Magazine quarterly", "magazine_quarterly", 4),
 )
 _ONE_OFF: tuple[tuple[str, int], ...] = (("Gift card", 5000), ("Setup fee", 4900))
-_SHOP_PRODUCTS = ("Coffee beans", "Mug", "Tote bag", "Sticker pack", "Cookbook", "T-shirt")
+SHOP_PRODUCTS = ("Coffee beans", "Mug", "Tote bag", "Sticker pack", "Cookbook", "T-shirt")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +55,10 @@ class Catalog:
     """Recurring plans and one-off prices per currency."""
 
     plans: dict[str, list[Plan]]
-    plan_weights: list[int]
+    plan_bounds: list[int]  # cumulative weights of the plans (the same order in every currency)
     one_off: dict[str, list[Obj]]
-    shop_products: list[str]
+    # (price id, quantity, trial) → an invoice line's description and `pricing` (see _invoices)
+    lines: dict[tuple[str, int, bool], tuple[str, Obj]] = field(default_factory=dict)
 
 
 def convert(currency: str, usd_cents: int) -> int:
@@ -161,7 +163,7 @@ def build_catalog(w: World, created: int) -> Catalog:
         w.put("products", {**product, "default_price": first["id"]})
     for price in prices:
         w.put("prices", price)
-    return Catalog(plans, [p[7] for p in _PLANS], one_off, list(_SHOP_PRODUCTS))
+    return Catalog(plans, list(accumulate(p[7] for p in _PLANS)), one_off)
 
 
 def add_interval(t: int, interval: str, count: int) -> int:

@@ -17,54 +17,43 @@ def session(
     """An open session (not yet put); complete() or expire() finishes it."""
     customer = person.obj
     sid = w.ids.checkout()
-    return {
-        **w.tpl["checkout_sessions"],
-        "amount_subtotal": amount,
-        "amount_total": amount,
-        "cancel_url": "https://shop.example.com/cart",
-        "client_reference_id": None,
-        "created": created,
-        "currency": currency,
-        "customer": customer["id"] if customer is not None else None,
+    obj = w.payments.checkout_t.copy()
+    obj["amount_subtotal"] = amount
+    obj["amount_total"] = amount
+    obj["created"] = created
+    obj["currency"] = currency
+    if customer is not None:
+        obj["customer"] = customer["id"]
+        obj["customer_creation"] = None
+    else:
         # Guests pay without a Stripe customer; their email is only in customer_details.
-        "customer_creation": "if_required" if customer is None else None,
-        "customer_details": {
-            "address": w.tpl["address"],
-            "business_name": None,
-            "email": person.email,
-            "individual_name": None,
-            "name": person.billing["name"],
-            "phone": None,
-            "tax_exempt": "none",
-            "tax_ids": [],
-        },
-        "customer_email": None,
-        "expires_at": created + DAY,
-        "id": sid,
-        "mode": mode,
-        "payment_status": "unpaid",
-        "status": "open",
-        "success_url": "https://shop.example.com/thanks?session_id={CHECKOUT_SESSION_ID}",
-        "url": f"https://checkout.stripe.com/c/pay/{sid}",
+        obj["customer"] = None
+        obj["customer_creation"] = "if_required"
+    obj["customer_details"] = {
+        "address": w.tpl["address"],
+        "business_name": None,
+        "email": person.email,
+        "individual_name": None,
+        "name": person.billing["name"],
+        "phone": None,
+        "tax_exempt": "none",
+        "tax_ids": [],
     }
+    obj["expires_at"] = created + DAY
+    obj["id"] = sid
+    obj["mode"] = mode
+    obj["url"] = f"https://checkout.stripe.com/c/pay/{sid}"
+    return obj
 
 
 def complete(w: World, obj: Obj, t: int, **refs: object) -> None:
     """The customer paid (or started a trial): status complete, event, put for good."""
-    paid = "no_payment_required" if obj["amount_total"] == 0 else "paid"
-    w.change(
-        "checkout_sessions",
-        obj,
-        t,
-        None,
-        {
-            **refs,
-            "payment_status": paid,
-            "status": "complete",
-            "url": None,
-        },
-    )
-    w.emit("checkout.session.completed", obj, t)
+    obj.update(refs)
+    obj["payment_status"] = "no_payment_required" if obj["amount_total"] == 0 else "paid"
+    obj["status"] = "complete"
+    obj["url"] = None
+    if t > w.event_floor:
+        w.emit("checkout.session.completed", obj, t)
     w.put("checkout_sessions", obj)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from math import log
+
 from ._payments import ChargeState, finish, keep
 from ._world import DAY, Obj, World
 
@@ -22,26 +24,26 @@ DISPUTE_RATE = 0.015
 def plan_aftercare(w: World, charge: Obj, t: int) -> None:
     """Decide a succeeded, captured charge's future now, so that it is the same whenever it runs;
     a charge with nothing ahead is put at once."""
-    x = w.rng.random()
+    x = w.rnd()
     if x >= REFUND_RATE + DISPUTE_RATE:
         w.put("charges", charge)
         return
     state = ChargeState(charge, None)
     state.pending = 1
     if x < REFUND_RATE:
-        delay = min(int(w.rng.expovariate(1 / (6 * DAY))), 45 * DAY) + 60
+        delay = min(int(-log(1.0 - w.rnd()) * 6 * DAY), 45 * DAY) + 60  # expovariate()
         w.at(t + delay, _refund, state)
     else:
-        w.at(t + w.rng.randrange(2 * DAY, 50 * DAY), _open_dispute, state)
+        w.at(t + 2 * DAY + int(w.rnd() * 48 * DAY), _open_dispute, state)
     keep(w, state)
 
 
 def _refund(w: World, state: ChargeState, t: int) -> None:
     charge = state.charge
-    rng = w.rng
+    rnd = w.rnd
     remaining = charge["amount_captured"] - charge["amount_refunded"]
-    partial = charge["amount_refunded"] == 0 and rng.random() < 0.4 and remaining > 1
-    amount = max(1, int(remaining * rng.uniform(0.1, 0.9))) if partial else remaining
+    partial = charge["amount_refunded"] == 0 and rnd() < 0.4 and remaining > 1
+    amount = max(1, int(remaining * (0.1 + 0.8 * rnd()))) if partial else remaining
     refund = {
         **w.tpl["refunds"],
         "amount": amount,
@@ -53,7 +55,7 @@ def _refund(w: World, state: ChargeState, t: int) -> None:
         "id": w.ids.long("re_"),
         "payment_intent": charge["payment_intent"],
         "payment_method": charge["payment_method"],
-        "reason": rng.choice(_REFUND_REASONS),
+        "reason": w.pick(_REFUND_REASONS),
     }
     w.put("refunds", refund)
     refunded = charge["amount_refunded"] + amount
@@ -70,17 +72,17 @@ def _refund(w: World, state: ChargeState, t: int) -> None:
             "refunds": {**old, "data": [refund, *old["data"]]},
         },
     )
-    if partial and rng.random() < 0.2:
-        w.at(t + rng.randrange(DAY, 20 * DAY), _refund, state)
+    if partial and rnd() < 0.2:
+        w.at(t + w.between(DAY, 20 * DAY), _refund, state)
         return
     finish(w, state)
 
 
 def _open_dispute(w: World, state: ChargeState, t: int) -> None:
     charge = state.charge
-    rng = w.rng
-    reason, code = rng.choice(_REASONS)
-    due_by = t + rng.randrange(7, 21) * DAY
+    rnd = w.rnd
+    reason, code = w.pick(_REASONS)
+    due_by = t + w.between(7, 21) * DAY
     card = charge["payment_method_details"]["card"]
     dispute = {
         **w.tpl["disputes"],
@@ -111,10 +113,10 @@ def _open_dispute(w: World, state: ChargeState, t: int) -> None:
     w.change("charges", charge, t, None, {"disputed": True})
     w.touch("disputes", dispute)
     w.emit("charge.dispute.created", dispute, t)
-    if rng.random() < 0.75:
+    if rnd() < 0.75:
         # Merchants tend to answer close to the deadline.
         w.at(
-            rng.randrange(max(t + DAY, due_by - 6 * DAY), due_by),
+            w.between(max(t + DAY, due_by - 6 * DAY), due_by),
             _submit_evidence,
             (state, dispute),
         )
@@ -136,8 +138,8 @@ def _submit_evidence(w: World, arg: tuple[ChargeState, Obj], t: int) -> None:
         },
     )
     # The card network decides within a couple of months of the evidence.
-    outcome = "won" if w.rng.random() < 0.45 else "lost"
-    w.at(t + w.rng.randrange(20 * DAY, 75 * DAY), _close, (state, dispute, outcome))
+    outcome = "won" if w.rnd() < 0.45 else "lost"
+    w.at(t + w.between(20 * DAY, 75 * DAY), _close, (state, dispute, outcome))
 
 
 def _close(w: World, arg: tuple[ChargeState, Obj, str], t: int) -> None:

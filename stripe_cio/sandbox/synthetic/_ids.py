@@ -27,24 +27,33 @@ class IdFactory:
             table = list(_PAIRS)
             rng.shuffle(table)
             self._digits.append(table)
+        self._low = self._digits[0]
+        # 40-character tails made of five short ones, for the longer ids and tokens.
+        tails = self._tails
+        self._tails40 = [
+            "".join(tails[(i * k) % _POOL] for k in (3, 5, 7, 11, 13)) for i in range(_POOL)
+        ]
+        self._upper = ""  # the head's two upper digits and the account, for the current n
+        self._set_upper(self._n)
+
+    def _set_upper(self, n: int) -> None:
+        _, mid, high = self._digits
+        self._upper = mid[n // 3844 % 3844] + high[n // 14_776_336 % 3844] + self.account
 
     def _head(self) -> str:
         self._n = n = self._n + 1
-        low, mid, high = self._digits
-        return low[n % 3844] + mid[n // 3844 % 3844] + high[n // 14_776_336 % 3844]
+        low = n % 3844
+        if low == 0:
+            self._set_upper(n)
+        return self._digits[0][low] + self._upper[:4]
 
     def long(self, prefix: str) -> str:
         """`prefix` + 24 characters, like `ch_3PgafuB7WZ01zgkW0XYmPNZs`."""
         self._n = n = self._n + 1
-        low, mid, high = self._digits
-        return (
-            prefix
-            + low[n % 3844]
-            + mid[n // 3844 % 3844]
-            + high[n // 14_776_336 % 3844]
-            + self.account
-            + self._tails[n % _POOL]
-        )
+        low = n % 3844
+        if low == 0:
+            self._set_upper(n)  # the upper digits change once every 3844 ids
+        return prefix + self._low[low] + self._upper + self._tails[n % _POOL]
 
     def short(self, prefix: str) -> str:
         """`prefix` + 14 characters, like `cus_QXg1o8vcGmoR32`."""
@@ -53,21 +62,9 @@ class IdFactory:
     def checkout(self) -> str:
         """A Checkout Session id: `cs_test_a1` and 56 more characters, as Stripe's test ids."""
         head = self._head()
-        tails = self._tails
-        n = self._n
-        body = head + self.account + "".join(tails[(n * k) % _POOL] for k in (3, 5, 7, 11, 13))
-        return "cs_test_a1" + body
+        return "cs_test_a1" + head + self.account + self._tails40[self._n % _POOL]
 
     def token(self, length: int = 24) -> str:
         """A random-looking token (receipt and hosted-invoice URLs, client secrets)."""
         head = self._head()
-        n = self._n
-        tails = self._tails
-        return (
-            head
-            + tails[(n * 17) % _POOL]
-            + tails[(n * 29) % _POOL]
-            + tails[(n * 41) % _POOL]
-            + tails[(n * 43) % _POOL]
-            + tails[(n * 47) % _POOL]
-        )[:length]
+        return (head + self._tails40[(self._n * 17) % _POOL])[:length]

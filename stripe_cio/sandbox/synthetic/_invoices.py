@@ -23,21 +23,15 @@ class InvoiceState:
         self.intent: Obj | None = None
 
 
-def open_invoice(w: World, st: SubState, t: int, reason: str, start: int, end: int) -> Obj:
-    """A finalised (open) invoice for st's coming period; a trial's first invoice is $0."""
-    customer = st.person.obj
-    assert customer is not None
-    seq = customer["next_invoice_sequence"]
-    # Invoice numbers are the customer's prefix and a per-customer sequence.
-    customer["next_invoice_sequence"] = seq + 1
-    w.touch("customers", customer)
+def _line_text(w: World, st: SubState, trial: bool) -> tuple[str, Obj]:
+    """The line description and `pricing` for st's plan and quantity (cached: few distinct)."""
     plan, qty = st.plan, st.quantity
-    trial = st.obj["status"] == "trialing" and reason == "subscription_create"
+    key = (plan.price["id"], qty, trial)
+    found = w.catalog.lines.get(key)
+    if found is not None:
+        return found
     unit = 0 if trial else plan.unit_amount
-    amount = unit * qty
     currency = plan.price["currency"]
-    sub_id = st.obj["id"]
-    inv_id = w.ids.long("in_")
     every = (
         plan.interval
         if plan.interval_count == 1
@@ -48,100 +42,125 @@ def open_invoice(w: World, st: SubState, t: int, reason: str, start: int, end: i
     else:
         # Stripe's own wording, multiplication sign included.
         description = f"{qty} × {plan.product_name} (at {money(currency, unit)} / {every})"  # noqa: RUF001
-    line = {
-        **w.tpl["invoice_line_item"],
-        "amount": amount,
-        "currency": currency,
-        "description": description,
-        "id": w.ids.long("il_"),
-        "invoice": inv_id,
-        "parent": {
-            "invoice_item_details": None,
-            "subscription_item_details": {
-                "invoice_item": None,
-                "proration": False,
-                "proration_details": {"credited_items": None},
-                "subscription": sub_id,
-                "subscription_item": st.obj["items"]["data"][0]["id"],
+    pricing = {
+        "price_details": {"price": plan.price["id"], "product": plan.price["product"]},
+        "type": "price_details",
+        "unit_amount_decimal": str(unit),
+    }
+    w.catalog.lines[key] = found = (description, pricing)
+    return found
+
+
+def _parents(st: SubState) -> tuple[Obj, Obj]:
+    """The `parent` of st's invoices and of their lines (the same for all its invoices)."""
+    if st.parents is None:
+        sub_id = st.obj["id"]
+        st.parents = (
+            {
+                "quote_details": None,
+                "subscription_details": {"metadata": None, "subscription": sub_id},
+                "type": "subscription_details",
             },
-            "type": "subscription_item_details",
-        },
-        "period": {"end": end, "start": start},
-        "pricing": {
-            "price_details": {"price": plan.price["id"], "product": plan.price["product"]},
-            "type": "price_details",
-            "unit_amount_decimal": str(unit),
-        },
-        "quantity": qty,
-        "subscription": sub_id,
-        "subtotal": amount,
+            {
+                "invoice_item_details": None,
+                "subscription_item_details": {
+                    "invoice_item": None,
+                    "proration": False,
+                    "proration_details": {"credited_items": None},
+                    "subscription": sub_id,
+                    "subscription_item": st.obj["items"]["data"][0]["id"],
+                },
+                "type": "subscription_item_details",
+            },
+        )
+    return st.parents
+
+
+def open_invoice(w: World, st: SubState, t: int, reason: str, start: int, end: int) -> Obj:
+    """A finalised (open) invoice for st's coming period; a trial's first invoice is $0."""
+    customer = st.person.obj
+    assert customer is not None
+    seq = customer["next_invoice_sequence"]
+    # Invoice numbers are the customer's prefix and a per-customer sequence.
+    customer["next_invoice_sequence"] = seq + 1
+    w.touch("customers", customer)
+    plan, qty = st.plan, st.quantity
+    trial = st.obj["status"] == "trialing" and reason == "subscription_create"
+    amount = 0 if trial else plan.unit_amount * qty
+    currency = plan.price["currency"]
+    sub_id = st.obj["id"]
+    ids = w.ids
+    inv_id = ids.long("in_")
+    description, pricing = _line_text(w, st, trial)
+    inv_parent, line_parent = _parents(st)
+    tpl = w.tpl
+    line: Obj = tpl["invoice_line_item"].copy()
+    line["amount"] = amount
+    line["currency"] = currency
+    line["description"] = description
+    line["id"] = ids.long("il_")
+    line["invoice"] = inv_id
+    line["parent"] = line_parent
+    line["period"] = {"end": end, "start": start}
+    line["pricing"] = pricing
+    line["quantity"] = qty
+    line["subscription"] = sub_id
+    line["subtotal"] = amount
+    # The hosted page's token: the invoice id's counter part and a random-looking tail.
+    token = inv_id[3:] + ids.token(16)
+    account = ids.account
+    inv: Obj = tpl["invoices"].copy()
+    inv["amount_due"] = amount
+    inv["amount_remaining"] = amount
+    inv["billing_reason"] = reason
+    inv["created"] = t
+    inv["currency"] = currency
+    inv["customer"] = customer["id"]
+    inv["customer_email"] = customer["email"]
+    inv["customer_name"] = customer["name"]
+    inv["default_payment_method"] = None
+    inv["effective_at"] = t
+    inv["hosted_invoice_url"] = f"https://invoice.stripe.com/i/acct_{account}/test_{token}?s=ap"
+    inv["id"] = inv_id
+    inv["invoice_pdf"] = f"https://pay.stripe.com/invoice/acct_{account}/test_{token}/pdf?s=ap"
+    inv["lines"] = {
+        "data": [line],
+        "has_more": False,
+        "object": "list",
+        "url": f"/v1/invoices/{inv_id}/lines",
     }
-    token = w.ids.token(40)
-    account = w.ids.account
-    return {
-        **w.tpl["invoices"],
-        "amount_due": amount,
-        "amount_remaining": amount,
-        "billing_reason": reason,
-        "created": t,
-        "currency": currency,
-        "customer": customer["id"],
-        "customer_email": customer["email"],
-        "customer_name": customer["name"],
-        "default_payment_method": None,
-        "effective_at": t,
-        "hosted_invoice_url": f"https://invoice.stripe.com/i/acct_{account}/test_{token}?s=ap",
-        "id": inv_id,
-        "invoice_pdf": f"https://pay.stripe.com/invoice/acct_{account}/test_{token}/pdf?s=ap",
-        "lines": {
-            "data": [line],
-            "has_more": False,
-            "object": "list",
-            "url": f"/v1/invoices/{inv_id}/lines",
-        },
-        "next_payment_attempt": None if amount == 0 else t + 3600,
-        "number": f"{customer['invoice_prefix']}-{seq:04d}",
-        # Since 2025-03-31.basil an invoice names its subscription under `parent`.
-        "parent": {
-            "quote_details": None,
-            "subscription_details": {"metadata": None, "subscription": sub_id},
-            "type": "subscription_details",
-        },
-        "period_end": end,
-        "period_start": start,
-        "status": "open",
-        "status_transitions": {
-            "finalized_at": t,
-            "marked_uncollectible_at": None,
-            "paid_at": None,
-            "voided_at": None,
-        },
-        "subscription": sub_id,
-        "subtotal": amount,
-        "subtotal_excluding_tax": amount,
-        "total": amount,
-        "total_excluding_tax": amount,
-        "webhooks_delivered_at": t,
+    inv["next_payment_attempt"] = None if amount == 0 else t + 3600
+    inv["number"] = f"{customer['invoice_prefix']}-{seq:04d}"
+    # Since 2025-03-31.basil an invoice names its subscription under `parent`.
+    inv["parent"] = inv_parent
+    inv["period_end"] = end
+    inv["period_start"] = start
+    inv["status"] = "open"
+    inv["status_transitions"] = {
+        "finalized_at": t,
+        "marked_uncollectible_at": None,
+        "paid_at": None,
+        "voided_at": None,
     }
+    inv["subscription"] = sub_id
+    inv["subtotal"] = amount
+    inv["subtotal_excluding_tax"] = amount
+    inv["total"] = amount
+    inv["total_excluding_tax"] = amount
+    inv["webhooks_delivered_at"] = t
+    return inv
 
 
 def mark_paid(w: World, inv: Obj, t: int) -> None:
     """Invoice paid at t (with its invoice.paid event), then put for good."""
-    w.change(
-        "invoices",
-        inv,
-        t,
-        None,
-        {
-            "amount_paid": inv["amount_due"],
-            "amount_remaining": 0,
-            "attempted": True,
-            "next_payment_attempt": None,
-            "status": "paid",
-            "status_transitions": {**inv["status_transitions"], "paid_at": t},
-        },
-    )
-    w.emit("invoice.paid", inv, t)
+    inv["amount_paid"] = inv["amount_due"]
+    inv["amount_remaining"] = 0
+    inv["attempted"] = True
+    inv["next_payment_attempt"] = None
+    inv["status"] = "paid"
+    inv["status_transitions"] = {**inv["status_transitions"], "paid_at": t}
+    if t > w.event_floor:
+        w.emit("invoice.paid", inv, t)
     w.put("invoices", inv)
 
 
@@ -152,7 +171,6 @@ def pay(w: World, state: InvoiceState, t: int) -> None:
     if person.deleted:
         w.put("invoices", inv)
         return
-    rng = w.rng
     intent = state.intent
     if intent is None:
         first = inv["billing_reason"] == "subscription_create"
@@ -162,13 +180,13 @@ def pay(w: World, state: InvoiceState, t: int) -> None:
         fail_rate = 0.0 if first else RENEWAL_FAILURE_RATE
     else:
         fail_rate = 1 - RETRY_SUCCESS_RATE
-    failure = w.payments.pick_failure() if rng.random() < fail_rate else None
+    failure = w.payments.pick_failure() if w.rnd() < fail_rate else None
     charge = w.payments.attempt(t, intent, person, failure)
     attempts = inv["attempt_count"] + 1
     if failure is None:
         plan_aftercare(w, charge, t)
         w.put("payment_intents", intent)
-        w.change("invoices", inv, t, None, {"attempt_count": attempts})
+        inv["attempt_count"] = attempts
         mark_paid(w, inv, t)
         set_status(w, st, "active", t)
         set_delinquent(w, person, False, t)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bisect import bisect
+
 from . import _checkout
 from ._catalog import Plan, add_interval
 from ._invoices import InvoiceState, mark_paid, open_invoice, pay
@@ -18,8 +20,9 @@ RESUBSCRIBE_RATE = 0.2
 
 def _choose_plan(w: World, currency: str, other_than: Plan | None = None) -> Plan:
     plans = w.catalog.plans[currency]
+    bounds = w.catalog.plan_bounds
     while True:
-        plan = w.rng.choices(plans, w.catalog.plan_weights)[0]
+        plan = plans[bisect(bounds, w.rnd() * bounds[-1])]
         if plan is not other_than:
             return plan
 
@@ -29,10 +32,10 @@ def start(w: World, person: Person, t: int) -> None:
     customer = person.obj
     if customer is None or person.deleted:
         return
-    rng = w.rng
+    rnd = w.rnd
     plan = _choose_plan(w, person.currency)
-    qty = rng.randint(2, 12) if plan.seats else 1
-    trial = rng.random() < TRIAL_RATE
+    qty = w.between(2, 13) if plan.seats else 1
+    trial = rnd() < TRIAL_RATE
     sub_id = w.ids.long("sub_")
     end = t + TRIAL_DAYS * DAY if trial else add_interval(t, plan.interval, plan.interval_count)
     item = build_item(w, sub_id, w.ids.short("si_"), t, plan, qty, t, end)
@@ -57,8 +60,8 @@ def start(w: World, person: Person, t: int) -> None:
         # A customer's currency is fixed by its first subscription.
         w.change("customers", customer, t, "customer.updated", {"currency": person.currency})
     checkout = None
-    if rng.random() < 0.6:
-        created = t - rng.randrange(60, 900)
+    if rnd() < 0.6:
+        created = t - w.between(60, 900)
         amount = 0 if trial else plan.unit_amount * qty
         checkout = _checkout.session(w, created, person, "subscription", amount, person.currency)
     invoice = open_invoice(w, st, t, "subscription_create", t, end)
@@ -91,7 +94,7 @@ def _renew(w: World, st: SubState, t: int) -> None:
         _maybe_resubscribe(w, st.person, t)
         return
     plan = st.plan
-    if w.rng.random() < 0.04:
+    if w.rnd() < 0.04:
         # A plan switch taking effect at renewal, possibly monthly ↔ yearly.
         plan = _choose_plan(w, st.person.currency, plan)
     qty = st.quantity if plan.seats else 1
@@ -121,31 +124,31 @@ def _renew(w: World, st: SubState, t: int) -> None:
 def _plan_period(w: World, st: SubState, start: int, end: int) -> None:
     """Decide what the customer does during this period (changes are drawn now, so that they
     are the same whether the period is generated in one pass or through advance())."""
-    rng = w.rng
+    rnd = w.rnd
     months = (end - start) / MONTH
-    if rng.random() < 1 - (1 - MONTHLY_CHURN) ** months:
-        when = rng.randrange(start + 1, end)
-        if rng.random() < 0.3:
+    if rnd() < 1 - (1 - MONTHLY_CHURN) ** months:
+        when = w.between(start + 1, end)
+        if rnd() < 0.3:
             w.at(when, _cancel_now, st)
         else:
             w.at(when, _schedule_cancel, st)
-            if rng.random() < 0.25:
-                w.at(rng.randrange(when, end), _unschedule_cancel, st)
+            if rnd() < 0.25:
+                w.at(w.between(when, end), _unschedule_cancel, st)
         return
-    if rng.random() < 0.04 * months + 0.01:
-        w.at(rng.randrange(start + 1, end), _change_plan, st)
-    if st.plan.seats and rng.random() < 0.2 * months:
-        w.at(rng.randrange(start + 1, end), _change_quantity, st)
+    if rnd() < 0.04 * months + 0.01:
+        w.at(w.between(start + 1, end), _change_plan, st)
+    if st.plan.seats and rnd() < 0.2 * months:
+        w.at(w.between(start + 1, end), _change_quantity, st)
 
 
 def _cancel_now(w: World, st: SubState, t: int) -> None:
-    end_subscription(w, st, t, "cancellation_requested", w.rng.choice(FEEDBACK))
+    end_subscription(w, st, t, "cancellation_requested", w.pick(FEEDBACK))
     _maybe_resubscribe(w, st.person, t)
 
 
 def _maybe_resubscribe(w: World, person: Person, t: int) -> None:
-    if w.rng.random() < RESUBSCRIBE_RATE:
-        w.at(t + int(w.rng.expovariate(1 / (30 * DAY))) + 3600, _resubscribe, person)
+    if w.rnd() < RESUBSCRIBE_RATE:
+        w.at(t + w.expo(30 * DAY) + 3600, _resubscribe, person)
 
 
 def _resubscribe(w: World, person: Person, t: int) -> None:
@@ -157,7 +160,7 @@ def _schedule_cancel(w: World, st: SubState, t: int) -> None:
         return
     details = {
         "comment": None,
-        "feedback": w.rng.choice(FEEDBACK),
+        "feedback": w.pick(FEEDBACK),
         "reason": "cancellation_requested",
     }
     w.change(
@@ -205,7 +208,7 @@ def _change_plan(w: World, st: SubState, t: int) -> None:
     ]
     if not same:
         return
-    plan = w.rng.choice(same)
+    plan = w.pick(same)
     qty = st.quantity if plan.seats else 1
     item = st.obj["items"]["data"][0]
     items = set_items(w, st, plan, qty, item["current_period_start"], st.period_end)
@@ -215,7 +218,7 @@ def _change_plan(w: World, st: SubState, t: int) -> None:
 def _change_quantity(w: World, st: SubState, t: int) -> None:
     if st.ended:
         return
-    qty = max(1, st.quantity + w.rng.choice((-2, -1, 1, 1, 2, 3)))
+    qty = max(1, st.quantity + w.pick((-2, -1, 1, 1, 2, 3)))
     if qty == st.quantity:
         return
     item = st.obj["items"]["data"][0]

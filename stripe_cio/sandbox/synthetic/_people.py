@@ -133,19 +133,19 @@ class People:
             self.cards.append({"card": card, "type": "card"})
 
     def _currency(self) -> str:
-        x = self.w.rng.random()
+        x = self.w.rnd()
         return next(code for code, bound in _CURRENCY_CUM if x < bound)
 
     def _email(self, first: str, last: str) -> str | None:
         """A new email, or a messy variant of an earlier one (Stripe allows duplicates)."""
-        rng = self.w.rng
-        x = rng.random()
+        w = self.w
+        x = w.rnd()
         if x < 0.03:
             return None
         if x < 0.07 and self.emails:
-            base = rng.choice(self.emails)
+            base = w.pick(self.emails)
             local, _, domain = base.partition("@")
-            return rng.choice(
+            return w.pick(
                 (
                     f" {local.capitalize()}@{domain.capitalize()}",
                     f"{local.upper()}@{domain.upper()}",
@@ -153,8 +153,8 @@ class People:
                     base,
                 )
             )
-        n = rng.randrange(1000)
-        email = f"{first.lower()}.{last.lower()}{n}@{rng.choice(_DOMAINS)}"
+        n = w.between(0, 1000)
+        email = f"{first.lower()}.{last.lower()}{n}@{w.pick(_DOMAINS)}"
         self.emails.append(email)
         return email
 
@@ -170,16 +170,16 @@ class People:
     def customer(self, t: int, *, currency_known: bool) -> Person:
         """A new customer created at t (not yet put; the caller emits customer.created)."""
         w = self.w
-        rng = w.rng
-        first, last = rng.choice(_FIRST), rng.choice(_LAST)
-        name = None if rng.random() < 0.05 else f"{first} {last}"
+        rnd = w.rnd
+        first, last = w.pick(_FIRST), w.pick(_LAST)
+        name = None if rnd() < 0.05 else f"{first} {last}"
         email = self._email(first, last)
         currency = self._currency()
         metadata = {}
-        if rng.random() < 0.9:
+        if rnd() < 0.9:
             metadata = {
-                "app_user_id": f"u_{rng.randrange(10**8):08d}",
-                "signup_source": rng.choice(_SOURCES),
+                "app_user_id": f"u_{w.between(0, 10**8):08d}",
+                "signup_source": w.pick(_SOURCES),
             }
         cid = w.ids.short("cus_")
         obj = {
@@ -194,19 +194,19 @@ class People:
             "name": name,
         }
         person = Person(obj, email, currency, self._billing(name, email))
-        person.pm = rng.choice(self.cards)
+        person.pm = w.pick(self.cards)
         person.pm_id = w.ids.long("pm_")
         return person
 
     def guest(self) -> Person:
         """A buyer without a Stripe customer; a third reuse a customer's email."""
-        rng = self.w.rng
-        first, last = rng.choice(_FIRST), rng.choice(_LAST)
-        if self.emails and rng.random() < 0.3:
-            email = rng.choice(self.emails)
+        w = self.w
+        first, last = w.pick(_FIRST), w.pick(_LAST)
+        if self.emails and w.rnd() < 0.3:
+            email = w.pick(self.emails)
         else:
-            email = f"{first.lower()}{rng.randrange(10**4)}@{rng.choice(_DOMAINS)}"
+            email = f"{first.lower()}{w.between(0, 10**4)}@{w.pick(_DOMAINS)}"
         person = Person(None, email, self._currency(), self._billing(f"{first} {last}", email))
-        person.pm = rng.choice(self.cards)
+        person.pm = w.pick(self.cards)
         person.pm_id = self.w.ids.long("pm_")
         return person

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from math import log
+
 from . import _checkout
-from ._catalog import CURRENCIES, convert
+from ._catalog import CURRENCIES, SHOP_PRODUCTS, convert
 from ._disputes import plan_aftercare
 from ._payments import ChargeState, keep
 from ._people import Person
@@ -12,6 +14,8 @@ from ._world import DAY, Action, World
 
 _BASKETS = (1200, 1800, 2500, 3900, 6500, 9900)
 _AMOUNTS = {c: [convert(c, cents) for cents in _BASKETS] for c in CURRENCIES}
+# Every line description ("2 x Mug" with a multiplication sign), made once.
+_DESCRIPTIONS = [[f"{qty} × {name}" for name in SHOP_PRODUCTS] for qty in (1, 2, 3)]  # noqa: RUF001
 FAILURE_RATE = 0.08
 MANUAL_CAPTURE_RATE = 0.025
 CHECKOUT_RATE = 0.4
@@ -25,30 +29,32 @@ def purchase(w: World, person: Person, t: int) -> None:
     """One purchase at t: maybe declined (and retried), maybe authorised only."""
     if person.deleted:
         return
-    rng = w.rng
+    rnd = w.rnd  # plain draws: choice() and randrange() cost ten times as much
     currency = person.currency
-    if rng.random() < 0.2:
-        price = rng.choice(w.catalog.one_off[currency])
-        amount, description = price["unit_amount"], "Gift card or setup fee"
+    if rnd() < 0.2:
+        one_off = w.catalog.one_off[currency]
+        amount = one_off[int(rnd() * len(one_off))]["unit_amount"]
+        description = "Gift card or setup fee"
     else:
-        qty = rng.choice((1, 1, 1, 2, 3))
-        amount = rng.choice(_AMOUNTS[currency]) * qty
-        description = f"{qty} × {rng.choice(w.catalog.shop_products)}"  # noqa: RUF001
-    manual = rng.random() < MANUAL_CAPTURE_RATE
+        x = rnd()
+        qty = 1 if x < 0.6 else 2 if x < 0.8 else 3
+        amounts = _AMOUNTS[currency]
+        amount = amounts[int(rnd() * len(amounts))] * qty
+        description = _DESCRIPTIONS[qty - 1][int(rnd() * len(SHOP_PRODUCTS))]
+    manual = rnd() < MANUAL_CAPTURE_RATE
     checkout = None
-    if rng.random() < CHECKOUT_RATE:
-        checkout = _checkout.session(
-            w, t - rng.randrange(30, 600), person, "payment", amount, currency
-        )
+    if rnd() < CHECKOUT_RATE:
+        created = t - 30 - int(rnd() * 570)
+        checkout = _checkout.session(w, created, person, "payment", amount, currency)
     pay = w.payments
     intent = pay.intent(t, person, amount, currency, description, manual=manual)
-    failure = pay.pick_failure() if rng.random() < FAILURE_RATE else None
+    failure = pay.pick_failure() if rnd() < FAILURE_RATE else None
     charge = pay.attempt(t, intent, person, failure)
     if failure is not None:
         w.put("charges", charge)
-        if rng.random() < 0.6:
+        if rnd() < 0.6:
             # Most customers try another card within minutes, on the same payment intent.
-            t += rng.randrange(30, 900)
+            t += 30 + int(rnd() * 870)
             charge = pay.attempt(t, intent, person, None)
         else:
             w.put("payment_intents", intent)
@@ -70,27 +76,27 @@ def purchase(w: World, person: Person, t: int) -> None:
 def buyer_purchase(w: World, person: Person, t: int) -> None:
     """A regular shopper's purchase, followed (usually) by the next one."""
     purchase(w, person, t)
-    if not person.deleted and w.rng.random() < BUYER_CONTINUE:
+    if not person.deleted and w.rnd() < BUYER_CONTINUE:
         schedule(w, person, t, BUYER_GAP_DAYS, buyer_purchase)
 
 
 def subscriber_purchase(w: World, person: Person, t: int) -> None:
     """An occasional add-on purchase by a subscriber."""
     purchase(w, person, t)
-    if not person.deleted and w.rng.random() < 0.9:
+    if not person.deleted and w.rnd() < 0.9:
         schedule(w, person, t, SUBSCRIBER_GAP_DAYS, subscriber_purchase)
 
 
 def guest_purchase(w: World, person: Person, t: int) -> None:
     """A guest buys without an account, sometimes twice."""
     purchase(w, person, t)
-    if w.rng.random() < GUEST_CONTINUE:
+    if w.rnd() < GUEST_CONTINUE:
         schedule(w, person, t, 20.0, guest_purchase)
 
 
 def schedule(w: World, person: Person, t: int, mean_days: float, action: Action) -> None:
     """Schedule the person's next purchase after an exponential gap."""
-    gap = int(w.rng.expovariate(1 / (mean_days * DAY))) + 600
+    gap = int(-log(1.0 - w.rnd()) * mean_days * DAY) + 600  # expovariate(), inlined
     w.at(t + gap, action, person)
 
 

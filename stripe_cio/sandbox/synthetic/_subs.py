@@ -12,7 +12,7 @@ FEEDBACK = ("too_expensive", "missing_features", "switched_service", "unused", "
 class SubState:
     """A live subscription: its working object and what the generator needs to bill it."""
 
-    __slots__ = ("ended", "obj", "period_end", "person", "plan", "quantity")
+    __slots__ = ("ended", "obj", "parents", "period_end", "person", "plan", "quantity")
 
     def __init__(self, obj: Obj, person: Person, plan: Plan, quantity: int) -> None:
         self.obj = obj
@@ -21,6 +21,7 @@ class SubState:
         self.quantity = quantity
         self.period_end = 0
         self.ended = False
+        self.parents: tuple[Obj, Obj] | None = None  # its invoices' and lines' `parent`
 
 
 def build_item(
@@ -34,17 +35,16 @@ def build_item(
     end: int,
 ) -> Obj:
     """A subscription item; in this API version the billing period lives on the item."""
-    return {
-        **w.tpl["subscription_item"],
-        "created": created,
-        "current_period_end": end,
-        "current_period_start": start,
-        "id": item_id,
-        "plan": plan.plan,
-        "price": plan.price,
-        "quantity": quantity,
-        "subscription": sub_id,
-    }
+    item: Obj = w.tpl["subscription_item"].copy()
+    item["created"] = created
+    item["current_period_end"] = end
+    item["current_period_start"] = start
+    item["id"] = item_id
+    item["plan"] = plan.plan
+    item["price"] = plan.price
+    item["quantity"] = quantity
+    item["subscription"] = sub_id
+    return item
 
 
 def items_list(sub_id: str, item: Obj) -> Obj:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import heapq
 import random
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable, Sequence
+from heapq import heapify, heappop, heappush
+from math import log
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ._ids import IdFactory
 from ._templates import load_templates
@@ -18,8 +19,12 @@ if TYPE_CHECKING:
 API_VERSION = "2026-10-28.endive"
 DAY = 86_400
 EVENT_RETENTION = 30 * DAY  # Stripe keeps events for 30 days only
+# The queue is a calendar of buckets of 2**_SHIFT seconds: a big heap of every pending action
+# costs microseconds a push and a pop (cache misses), a small heap per bucket a fraction.
+_SHIFT = 12
 
 Obj = dict[str, Any]
+T = TypeVar("T")
 # Events raised by automatic processes (renewals, retries) carry no API request.
 _NO_REQUEST: Obj = {"id": None, "idempotency_key": None}
 
@@ -45,12 +50,15 @@ class World:
 
     def __init__(self, sink: AccountSink, seed: int, now: int) -> None:
         self.rng = random.Random(seed)
+        self.rnd = self.rng.random  # the one draw the hot paths use (choice() costs 10 times more)
         self.ids = IdFactory(self.rng)
         self.tpl: dict[str, Any] = load_templates()
         self.sink = sink
         self.now = now
         self.event_floor = now - EVENT_RETENTION  # events only for changes after this moment
-        self._queue: list[tuple[int, int, Action, Any]] = []
+        self._buckets: dict[int, list[tuple[int, int, Action, Any]]] = {}
+        self._bucket = -1  # the bucket being run: its actions are in _heap
+        self._heap: list[tuple[int, int, Action, Any]] = []
         self._seq = 0
         self._dirty: dict[str, tuple[str, Obj]] = {}
         self._event_t = self.tpl["events"]
@@ -59,19 +67,52 @@ class World:
         self.payments: Payments
         self.people: People
 
+    # -- random draws (each from one random(): Random.choice() and randrange() cost far more) --
+    def pick(self, seq: Sequence[T]) -> T:
+        """A uniformly chosen item of seq."""
+        return seq[int(self.rnd() * len(seq))]
+
+    def between(self, low: int, high: int) -> int:
+        """A uniformly chosen integer in [low, high)."""
+        return low + int(self.rnd() * (high - low))
+
+    def expo(self, mean: float) -> int:
+        """An exponentially distributed whole number of seconds with the given mean."""
+        return int(-log(1.0 - self.rnd()) * mean)
+
     # -- scheduling -------------------------------------------------------------------------
     def at(self, t: int, action: Action, arg: Any) -> None:
         """Run `action(world, arg, t)` when the clock reaches t (ties in scheduling order)."""
-        self._seq += 1
-        heapq.heappush(self._queue, (t, self._seq, action, arg))
+        self._seq = seq = self._seq + 1
+        bucket = t >> _SHIFT
+        if bucket <= self._bucket:
+            heappush(self._heap, (t, seq, action, arg))
+            return
+        entries = self._buckets.get(bucket)
+        if entries is None:
+            self._buckets[bucket] = [(t, seq, action, arg)]
+        else:
+            entries.append((t, seq, action, arg))
 
     def run_until(self, end: int) -> None:
         """Run every scheduled action due at or before `end`, in time order."""
-        queue = self._queue
-        pop = heapq.heappop
-        while queue and queue[0][0] <= end:
-            t, _, action, arg = pop(queue)
-            action(self, arg, t)
+        last = end >> _SHIFT
+        buckets = self._buckets
+        if self._bucket < 0:
+            self._bucket = min(buckets, default=last) - 1
+        heap = self._heap
+        while True:
+            while heap and heap[0][0] <= end:
+                t, _, action, arg = heappop(heap)
+                action(self, arg, t)
+            if self._bucket >= last:
+                return  # what is left in this bucket comes after `end`
+            # The bucket is done (every action in it was due): open the next one.
+            self._bucket += 1
+            entries = buckets.pop(self._bucket, None)
+            if entries:
+                heapify(entries)
+                self._heap = heap = entries
 
     # -- output -----------------------------------------------------------------------------
     def put(self, resource: str, obj: Obj) -> None:
@@ -94,17 +135,16 @@ class World:
         """Send the event Stripe would send for a change of `obj` at t (data.object = snapshot)."""
         if t <= self.event_floor:
             return
-        data: Obj = {"object": dict(obj)}
-        if previous is not None:
-            data["previous_attributes"] = previous
-        event = {
-            **self._event_t,
-            "created": t,
-            "data": data,
-            "id": self.ids.long("evt_"),
-            "request": _NO_REQUEST,
-            "type": kind,
-        }
+        event = self._event_t.copy()
+        event["created"] = t
+        event["data"] = (
+            {"object": obj.copy()}
+            if previous is None
+            else {"object": obj.copy(), "previous_attributes": previous}
+        )
+        event["id"] = self.ids.long("evt_")
+        event["request"] = _NO_REQUEST
+        event["type"] = kind
         self.sink.put("events", event)
 
     def change(self, resource: str, obj: Obj, t: int, kind: str | None, changes: Obj) -> None:
