@@ -35,14 +35,15 @@ OPEN_BLOCKS = 64  # per resource
 _MAX_IN_FLIGHT = 16  # blocks queued before appending waits: bounds the plain bytes held
 
 _Job = tuple["BodyTable", int, bytes] | None
+_Packed = tuple[bytes, int]  # deflated block, and its plain size: inflating needs no regrowth
 
 
 def _deflate_forever(
-    jobs: SimpleQueue[_Job], done: SimpleQueue[tuple[BodyTable, int, bytes]], level: int
+    jobs: SimpleQueue[_Job], done: SimpleQueue[tuple[BodyTable, int, _Packed]], level: int
 ) -> None:
     while (job := jobs.get()) is not None:
         table, number, plain = job
-        done.put((table, number, zlib.compress(plain, level)))
+        done.put((table, number, (zlib.compress(plain, level), len(plain))))
 
 
 class BodyCodec:
@@ -65,7 +66,7 @@ class BodyCodec:
         self.inflated = 0  # cache misses, for stats
         self._cache: OrderedDict[tuple[int, int], list[bytes]] = OrderedDict()
         self._jobs: SimpleQueue[_Job] = SimpleQueue()
-        self._done: SimpleQueue[tuple[BodyTable, int, bytes]] = SimpleQueue()
+        self._done: SimpleQueue[tuple[BodyTable, int, _Packed]] = SimpleQueue()
         self._in_flight = 0
         self._worker: threading.Thread | None = None
         self._tables = 0
@@ -101,14 +102,14 @@ class BodyCodec:
             self._in_flight -= 1
             table.packed(number, packed)
 
-    def inflate(self, table: BodyTable, number: int, packed: bytes) -> list[bytes]:
+    def inflate(self, table: BodyTable, number: int, packed: _Packed) -> list[bytes]:
         key = (table.key, number)
         cache = self._cache
         bodies = cache.get(key)
         if bodies is not None:
             cache.move_to_end(key)
             return bodies
-        bodies = cache[key] = zlib.decompress(packed).split(b"\n")
+        bodies = cache[key] = zlib.decompress(packed[0], bufsize=packed[1]).split(b"\n")
         self.inflated += 1
         if len(cache) > self.cache_blocks:
             cache.popitem(last=False)
@@ -137,7 +138,7 @@ class BodyTable:
         # their own day keeps them next to their neighbours in list order, so a page touches
         # a few blocks instead of one per late object.
         self._open: dict[int, _Open] = {}
-        self._blocks: list[list[bytes] | bytes] = []
+        self._blocks: list[list[bytes] | _Packed] = []
         self.plain_bytes = 0  # of every body appended, garbage included
         self.packed_bytes = 0  # of the deflated blocks
         self.garbage = 0
@@ -176,9 +177,9 @@ class BodyTable:
             return block[location & 255]
         return self._codec.inflate(self, location >> 8, block)[location & 255]  # type: ignore[arg-type]
 
-    def packed(self, number: int, packed: bytes) -> None:
+    def packed(self, number: int, packed: _Packed) -> None:
         self._blocks[number] = packed
-        self.packed_bytes += len(packed)
+        self.packed_bytes += len(packed[0])
 
     def stats(self) -> dict[str, Any]:
         plain = sum(len(b) for block in self._blocks if type(block) is list for b in block)
