@@ -1,0 +1,154 @@
+"""Incremental sync: apply the events created since the cursor (minus an overlap) to the ledger.
+
+- Events are listed with `created[gte] = cursor - overlap`: Stripe may make an event visible a
+  little after its `created` (https://docs.stripe.com/webhooks#event-ordering: delivery order is
+  not guaranteed), so a sync that only asked for `created > cursor` would skip an event that
+  turned up late. Re-listed events are skipped by id (`processed_event_ids`).
+- Events are applied oldest first, in batches; `apply_events` records the batch and moves the
+  cursor to the batch's newest `created` in one transaction, so a crash loses nothing and
+  repeats nothing.
+- Stripe keeps events for 30 days (https://docs.stripe.com/api/events). A cursor older than
+  that means changes were lost from the events API; objects carry no `updated` field, so only a
+  full re-read finds which old objects changed: the sync runs a backfill of every resource,
+  then continues from its T0 minus the overlap.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from contextlib import aclosing
+from typing import Any
+
+from .._exceptions import StripeAPIError
+from ..stripe_api import StripeClient
+from ._backfill import backfill, run_id_for
+from ._clock import EVENT_RETENTION_SECONDS, stripe_now
+from ._contract import LedgerLike
+from ._pages import iter_pages
+from ._progress import ProgressCallback
+from ._summary import SyncSummary
+
+__all__ = ["DEFAULT_OVERLAP_SECONDS", "gap_message", "oldest_first", "sync_events"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_OVERLAP_SECONDS = 600
+DAY = 86_400
+
+
+def gap_message(cursor: int, now: int) -> str | None:
+    """The warning for a cursor past Stripe's retention (relative to Stripe time `now`), or None."""
+    age = now - cursor
+    if age <= EVENT_RETENTION_SECONDS:
+        return None
+    return (
+        f"the events cursor is {age / DAY:.1f} days old, past Stripe's 30-day retention; "
+        "running a backfill of the gap"
+    )
+
+
+def oldest_first(page_order: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Events listed newest first (Stripe's order), reversed: same-second ties keep list order."""
+    return page_order[::-1]
+
+
+async def sync_events(
+    client: StripeClient,
+    ledger: LedgerLike,
+    *,
+    overlap: int = DEFAULT_OVERLAP_SECONDS,
+    since: int | None = None,
+    batch_size: int = 500,
+    window: int = DAY,
+    workers: int = 16,
+    progress: ProgressCallback | None = None,
+    clock: Callable[[], float] = time.time,
+) -> SyncSummary:
+    """Bring the ledger up to date from `/v1/events`; see the module docstring.
+
+    Without a cursor (never synced) the listing starts at `since`, default Stripe's present
+    minus the overlap. `window` bounds how many seconds of events are held in memory at once.
+    """
+    now = await stripe_now(client, clock)
+    cursor = ledger.events_cursor()
+    summary = SyncSummary(cursor_before=cursor, cursor_after=cursor, start=0, stripe_now=now)
+    if cursor is None:
+        start = since if since is not None else now - overlap
+    elif (message := gap_message(cursor, now)) is not None:
+        log.warning(message)
+        summary.messages.append(message)
+        result = await backfill(
+            client, ledger, run=run_id_for(now), t0=now, workers=workers, progress=progress
+        )
+        summary.gap_backfill = result
+        if not result.complete:
+            raise StripeAPIError(
+                f"the gap backfill left {len(result.failed)} slice(s) unread "
+                f"(first: {result.failed[0].resource} {result.failed[0].start}-"
+                f"{result.failed[0].end}: {result.failed[0].error}); the events cursor stays at "
+                f"{cursor}; run the sync again to resume run {result.run}"
+            )
+        # The ledger now holds every object as of T0, so events before T0 - overlap are done.
+        ledger.set_events_cursor(now - overlap)
+        summary.cursor_after = ledger.events_cursor()
+        start = now - overlap
+    else:
+        start = cursor - overlap
+    summary.start = start
+    low = start
+    while True:
+        high = low + window if low + window <= now else None
+        await _sync_window(client, ledger, low, high, batch_size, summary)
+        if high is None:
+            return summary
+        low = high
+
+
+async def _sync_window(
+    client: StripeClient,
+    ledger: LedgerLike,
+    low: int,
+    high: int | None,
+    batch_size: int,
+    summary: SyncSummary,
+) -> None:
+    """List the events created in `[low, high)` (no upper bound when None) and apply the new."""
+    params: dict[str, str | int] = {"created[gte]": low}
+    if high is not None:
+        params["created[lt]"] = high
+    fresh: list[dict[str, Any]] = []
+    newest: int | None = None
+    pages = iter_pages(client, "/v1/events", params)
+    async with aclosing(pages):
+        async for data in pages:
+            summary.pages += 1
+            summary.events_listed += len(data)
+            ids = [e["id"] for e in data if isinstance(e.get("id"), str)]
+            done = ledger.processed_event_ids(ids)
+            summary.duplicates += len(done)
+            fresh.extend(e for e in data if e.get("id") not in done)
+            created = [e["created"] for e in data if isinstance(e.get("created"), int)]
+            if created:
+                newest = max(created) if newest is None else max(newest, max(created))
+    events = oldest_first(fresh)
+    applied_up_to: int | None = None
+    for i in range(0, len(events), batch_size):
+        batch = events[i : i + batch_size]
+        stamps = [e["created"] for e in batch if isinstance(e.get("created"), int)]
+        if stamps:
+            applied_up_to = max(stamps) if applied_up_to is None else max(applied_up_to, *stamps)
+        if applied_up_to is None:
+            applied_up_to = low  # a batch without timestamps: keep the cursor where it starts
+        result = ledger.apply_events(batch, cursor=applied_up_to)
+        summary.batches += 1
+        summary.applied += result.applied
+        summary.duplicates += result.duplicates
+        summary.rejected.update(result.rejected)
+        summary.cursor_after = result.cursor
+    if newest is not None and (summary.cursor_after is None or newest > summary.cursor_after):
+        # Only already-processed events remain newer than the last batch: nothing to record but
+        # the cursor itself.
+        ledger.set_events_cursor(newest)
+        summary.cursor_after = ledger.events_cursor()
