@@ -159,7 +159,9 @@ class BodyTable:
                 self._codec.seal(self, stale.number, stale.bodies)
         self._open[day] = opened
         location = opened.number << 8 | len(opened.bodies)
-        opened.bodies.append(body)
+        # A copy: orjson returns bytes inside an allocation several times their length (a 2 KB
+        # body holds ~8 KB), and plain bodies wait in open blocks for a while.
+        opened.bodies.append(memoryview(body).tobytes())
         opened.size += len(body)
         self.plain_bytes += len(body)
         return location
