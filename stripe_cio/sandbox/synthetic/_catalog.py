@@ -58,7 +58,7 @@ class Catalog:
     plan_bounds: list[int]  # cumulative weights of the plans (the same order in every currency)
     one_off: dict[str, list[Obj]]
     # (price id, quantity, trial) → an invoice line's description and `pricing` (see _invoices)
-    lines: dict[tuple[str, int, bool], tuple[str, Obj]] = field(default_factory=dict)
+    lines: dict[tuple[str, int, bool], tuple[str, Any]] = field(default_factory=dict)
 
 
 def convert(currency: str, usd_cents: int) -> int:

@@ -30,7 +30,7 @@ def session(
         obj["customer"] = None
         obj["customer_creation"] = "if_required"
     obj["customer_details"] = {
-        "address": w.tpl["address"],
+        "address": w.people.address,
         "business_name": None,
         "email": person.email,
         "individual_name": None,

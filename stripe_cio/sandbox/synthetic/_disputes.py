@@ -83,7 +83,7 @@ def _open_dispute(w: World, state: ChargeState, t: int) -> None:
     rnd = w.rnd
     reason, code = w.pick(_REASONS)
     due_by = t + w.between(7, 21) * DAY
-    card = charge["payment_method_details"]["card"]
+    brand, network = w.people.networks[id(charge["payment_method_details"])]
     dispute = {
         **w.tpl["disputes"],
         "amount": charge["amount_captured"],
@@ -101,9 +101,9 @@ def _open_dispute(w: World, state: ChargeState, t: int) -> None:
         "payment_intent": charge["payment_intent"],
         "payment_method_details": {
             "card": {
-                "brand": card["brand"],
+                "brand": brand,
                 "case_type": "chargeback",
-                "network": card["network"],
+                "network": network,
                 "network_reason_code": code,
             },
             "type": "card",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ._catalog import money
 from ._disputes import plan_aftercare
 from ._subs import SubState, end_subscription, set_delinquent, set_status
-from ._world import DAY, Obj, World
+from ._world import DAY, Obj, World, frozen
 
 RENEWAL_FAILURE_RATE = 0.1
 RETRY_SUCCESS_RATE = 0.45
@@ -23,7 +25,7 @@ class InvoiceState:
         self.intent: Obj | None = None
 
 
-def _line_text(w: World, st: SubState, trial: bool) -> tuple[str, Obj]:
+def _line_text(w: World, st: SubState, trial: bool) -> tuple[str, Any]:
     """The line description and `pricing` for st's plan and quantity (cached: few distinct)."""
     plan, qty = st.plan, st.quantity
     key = (plan.price["id"], qty, trial)
@@ -42,36 +44,42 @@ def _line_text(w: World, st: SubState, trial: bool) -> tuple[str, Obj]:
     else:
         # Stripe's own wording, multiplication sign included.
         description = f"{qty} × {plan.product_name} (at {money(currency, unit)} / {every})"  # noqa: RUF001
-    pricing = {
-        "price_details": {"price": plan.price["id"], "product": plan.price["product"]},
-        "type": "price_details",
-        "unit_amount_decimal": str(unit),
-    }
+    pricing = frozen(
+        {
+            "price_details": {"price": plan.price["id"], "product": plan.price["product"]},
+            "type": "price_details",
+            "unit_amount_decimal": str(unit),
+        }
+    )
     w.catalog.lines[key] = found = (description, pricing)
     return found
 
 
-def _parents(st: SubState) -> tuple[Obj, Obj]:
+def _parents(st: SubState) -> tuple[Any, Any]:
     """The `parent` of st's invoices and of their lines (the same for all its invoices)."""
     if st.parents is None:
         sub_id = st.obj["id"]
         st.parents = (
-            {
-                "quote_details": None,
-                "subscription_details": {"metadata": None, "subscription": sub_id},
-                "type": "subscription_details",
-            },
-            {
-                "invoice_item_details": None,
-                "subscription_item_details": {
-                    "invoice_item": None,
-                    "proration": False,
-                    "proration_details": {"credited_items": None},
-                    "subscription": sub_id,
-                    "subscription_item": st.obj["items"]["data"][0]["id"],
-                },
-                "type": "subscription_item_details",
-            },
+            frozen(
+                {
+                    "quote_details": None,
+                    "subscription_details": {"metadata": None, "subscription": sub_id},
+                    "type": "subscription_details",
+                }
+            ),
+            frozen(
+                {
+                    "invoice_item_details": None,
+                    "subscription_item_details": {
+                        "invoice_item": None,
+                        "proration": False,
+                        "proration_details": {"credited_items": None},
+                        "subscription": sub_id,
+                        "subscription_item": st.obj["items"]["data"][0]["id"],
+                    },
+                    "type": "subscription_item_details",
+                }
+            ),
         )
     return st.parents
 
@@ -204,6 +212,7 @@ def pay(w: World, state: InvoiceState, t: int) -> None:
             "next_payment_attempt": t + RETRY_DELAYS[attempts - 1] if retry else None,
         },
     )
+    w.touch("payment_intents", intent)  # retried later, or put below
     w.emit("invoice.payment_failed", inv, t)
     set_delinquent(w, person, True, t)
     if retry:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ._people import Person
-from ._world import DAY, Obj, World
+from ._world import DAY, Obj, World, frozen
 
 # (failure_code, outcome.reason, failure_message, weight) as Stripe reports card declines.
 FAILURES: tuple[tuple[str, str, str, int], ...] = (
@@ -19,6 +21,8 @@ FAILURES: tuple[tuple[str, str, str, int], ...] = (
     ),
 )
 _FAILURE_TOTAL = sum(f[3] for f in FAILURES)
+# (failure_code, failure_message, the charge's `outcome`, decline reason)
+Failure = tuple[str, str, Any, str]
 
 
 class ChargeState:
@@ -38,13 +42,15 @@ class Payments:
     def __init__(self, w: World) -> None:
         self.w = w
         outcome = w.tpl["charge_outcome"]
-        self.ok_outcome = {
-            **outcome,
-            "network_status": "approved_by_network",
-            "seller_message": "Payment complete.",
-            "type": "authorized",
-        }
-        self.failures: list[tuple[str, str, Obj]] = []
+        self.ok_outcome = frozen(
+            {
+                **outcome,
+                "network_status": "approved_by_network",
+                "seller_message": "Payment complete.",
+                "type": "authorized",
+            }
+        )
+        self.failures: list[Failure] = []
         for code, reason, message, _ in FAILURES:
             network = "not_sent_to_network" if code == "processing_error" else "declined_by_network"
             failed = {
@@ -54,7 +60,7 @@ class Payments:
                 "seller_message": "The bank did not return any further details with this decline.",
                 "type": "issuer_declined",
             }
-            self.failures.append((code, message, failed))
+            self.failures.append((code, message, frozen(failed), reason))
         self.receipt_base = f"https://pay.stripe.com/receipts/payment/CAca{w.ids.account}"
         self.intent_t: Obj = w.tpl["payment_intents"]
         # The charge template as an ordinary succeeded charge; attempt() sets what differs.
@@ -70,7 +76,7 @@ class Payments:
             "success_url": "https://shop.example.com/thanks?session_id={CHECKOUT_SESSION_ID}",
         }
 
-    def pick_failure(self) -> tuple[str, str, Obj]:
+    def pick_failure(self) -> Failure:
         """A decline, weighted as card declines are in practice."""
         x = self.w.rnd() * _FAILURE_TOTAL
         for (_, _, _, weight), failure in zip(FAILURES, self.failures, strict=True):
@@ -109,10 +115,10 @@ class Payments:
             obj["customer"] = customer["id"]
         return obj
 
-    def attempt(
-        self, t: int, intent: Obj, person: Person, failure: tuple[str, str, Obj] | None
-    ) -> Obj:
-        """Confirm `intent` at t: a new charge, the intent updated, and their events."""
+    def attempt(self, t: int, intent: Obj, person: Person, failure: Failure | None) -> Obj:
+        """Confirm `intent` at t: a new charge, the intent updated, and their events.
+
+        The caller puts the intent, or touches it while it may still change (a retry later)."""
         w = self.w
         cid = w.ids.long("ch_")
         tail = cid[3:]
@@ -139,7 +145,7 @@ class Payments:
         intent["latest_charge"] = cid
         recent = t > w.event_floor
         if failure is not None:
-            code, message, outcome = failure
+            code, message, outcome, reason = failure
             charge["captured"] = False
             charge["failure_code"] = code
             charge["failure_message"] = message
@@ -149,12 +155,11 @@ class Payments:
             intent["last_payment_error"] = {
                 "charge": cid,
                 "code": code,
-                "decline_code": outcome["reason"],
+                "decline_code": reason,
                 "message": message,
                 "type": "card_error",
             }
             intent["status"] = "requires_payment_method"
-            w.touch("payment_intents", intent)
             if recent:
                 w.emit("charge.failed", charge, t)
                 w.emit("payment_intent.payment_failed", intent, t)
@@ -173,7 +178,6 @@ class Payments:
             intent["amount_received"] = amount
             intent["status"] = "succeeded"
             kind = "payment_intent.succeeded"
-        w.touch("payment_intents", intent)
         if recent:
             w.emit("charge.succeeded", charge, t)
             w.emit(kind, intent, t)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._world import Obj, World
+from ._world import Obj, World, frozen
 
 _FIRST = [
     "Ann",
@@ -95,7 +95,7 @@ class Person:
         self.currency = currency
         self.billing = billing  # shared billing_details for this person's charges
         self.deleted = False
-        self.pm: Obj = {}
+        self.pm: Any = None  # the card's payment_method_details (see People.cards)
         self.pm_id = ""
         self.subs: list[Any] = []
 
@@ -107,7 +107,9 @@ class People:
         self.w = w
         self.emails: list[str] = []
         tpl = w.tpl["card_details"]
-        self.cards: list[Obj] = []
+        self.cards: list[Any] = []
+        self.networks: dict[int, tuple[str, str]] = {}
+        self.address = frozen(w.tpl["address"])  # nobody's address is known
         for i, (brand, network, last4, country, funding) in enumerate(_CARDS):
             card = {
                 **tpl,
@@ -130,7 +132,9 @@ class People:
                 "three_d_secure": None,
                 "wallet": None,
             }
-            self.cards.append({"card": card, "type": "card"})
+            # Charges embed the card as pre-serialised JSON; disputes read its brand and network.
+            self.cards.append(frozen({"card": card, "type": "card"}))
+            self.networks[id(self.cards[-1])] = (brand, network)
 
     def _currency(self) -> str:
         x = self.w.rnd()
@@ -160,7 +164,7 @@ class People:
 
     def _billing(self, name: str | None, email: str | None) -> Obj:
         return {
-            "address": self.w.tpl["address"],
+            "address": self.address,
             "email": email,
             "name": name,
             "phone": None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ._catalog import Plan
 from ._people import Person
 from ._world import Obj, World
@@ -21,7 +23,7 @@ class SubState:
         self.quantity = quantity
         self.period_end = 0
         self.ended = False
-        self.parents: tuple[Obj, Obj] | None = None  # its invoices' and lines' `parent`
+        self.parents: tuple[Any, Any] | None = None  # its invoices' and lines' `parent`
 
 
 def build_item(

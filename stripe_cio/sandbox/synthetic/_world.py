@@ -8,6 +8,8 @@ from heapq import heapify, heappop, heappush
 from math import log
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+import orjson
+
 from ._ids import IdFactory
 from ._templates import load_templates
 
@@ -30,11 +32,20 @@ _NO_REQUEST: Obj = {"id": None, "idempotency_key": None}
 
 
 class AccountSink(Protocol):
-    """Where the generated objects go (the fake Stripe server's store)."""
+    """Where the generated objects go (the fake Stripe server's store).
+
+    The sink serialises with orjson: a few nested parts shared by many objects (card details,
+    charge outcomes) are `orjson.Fragment`s holding their JSON, serialised once for all.
+    """
 
     def put(self, resource: str, obj: dict[str, Any]) -> None:
         """Insert or replace by obj["id"]; the dict is serialised at once and never mutated."""
         ...
+
+
+def frozen(part: Obj) -> Any:
+    """A nested part shared by many objects, as pre-serialised JSON (see AccountSink)."""
+    return orjson.Fragment(orjson.dumps(part))
 
 
 Action = Callable[["World", Any, int], None]
