@@ -1,0 +1,67 @@
+"""Creates the ledger's schema on first use and migrates it forward, recording its version.
+
+A fresh ledger gets the current models' tables and is stamped with the latest version. An
+existing ledger runs, in order and in one transaction, every migration above its version.
+Migration N takes a ledger from version N-1 to N; version 1 is the schema as first shipped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from sqlalchemy import Connection, Engine, func, insert, inspect, select, text
+
+from ._engine import write_transaction
+from ._tables import LEDGER_METADATA, table
+
+__all__ = ["BASE_VERSION", "MIGRATIONS", "LedgerVersionError", "ensure_schema", "latest_version"]
+
+Migration = Callable[[Connection], None]
+
+BASE_VERSION = 1
+# {N: function taking the ledger from N-1 to N}. Add entries; never edit or remove one.
+# Example: MIGRATIONS[2] = lambda conn: conn.execute(text("ALTER TABLE charges ADD COLUMN x TEXT"))
+MIGRATIONS: dict[int, Migration] = {}
+
+# Any constant will do: it names the lock PostgreSQL sessions take while migrating.
+_PG_LOCK_KEY = 0x5C10_1ED9
+
+
+class LedgerVersionError(RuntimeError):
+    """The ledger was written by a newer stripe-cio than this one."""
+
+
+def latest_version() -> int:
+    """The schema version this code writes."""
+    return max([BASE_VERSION, *MIGRATIONS])
+
+
+def ensure_schema(engine: Engine) -> int:
+    """Create or migrate the schema; return the version the ledger is now at."""
+    with write_transaction(engine) as conn:
+        if conn.dialect.name == "postgresql":
+            # Two processes opening a new ledger at once would race on CREATE TABLE.
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+        version_table = table("schema_version")
+        target = latest_version()
+        if not inspect(conn).has_table(version_table.name):
+            LEDGER_METADATA.create_all(conn)
+            _stamp(conn, target)
+            return target
+        current = conn.execute(select(func.max(version_table.c.version))).scalar() or 0
+        if current > target:
+            raise LedgerVersionError(
+                f"the ledger is at schema version {current}, newer than this stripe-cio "
+                f"understands ({target}); upgrade stripe-cio"
+            )
+        for number in sorted(n for n in MIGRATIONS if n > current):
+            MIGRATIONS[number](conn)
+            _stamp(conn, number)
+        return max(current, target)
+
+
+def _stamp(conn: Connection, version: int) -> None:
+    conn.execute(
+        insert(table("schema_version")).values(version=version, applied_at=int(time.time()))
+    )
