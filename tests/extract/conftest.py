@@ -225,6 +225,17 @@ def list_api(
     return handle
 
 
+async def control(url: str, route: str, payload: dict[str, Any] | None = None) -> Any:
+    """Call a sandbox control route: POST with a payload, else GET."""
+    async with httpx.AsyncClient(base_url=url) as http:
+        if payload is None:
+            response = await http.get(f"/_sandbox/{route}")
+        else:
+            response = await http.post(f"/_sandbox/{route}", json=payload)
+        response.raise_for_status()
+        return response.json()
+
+
 class Kit:
     """Helpers for test modules (importlib mode: test files cannot import this conftest)."""
 
@@ -233,6 +244,7 @@ class Kit:
     client_for = staticmethod(client_for)
     list_all = staticmethod(list_all)
     list_api = staticmethod(list_api)
+    control = staticmethod(control)
 
 
 @pytest.fixture

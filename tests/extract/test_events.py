@@ -56,10 +56,11 @@ async def test_sync_after_advance_picks_up_exactly_the_new_changes(
     async with kit.client_for(live.url) as client:
         first = await backfill(client, ledger)
         start = await sync_events(client, ledger, since=first.t0 - 600)
-        assert start.cursor_after is not None and start.cursor_after >= first.t0
+        assert start.cursor_after is not None
+        assert start.cursor_after >= first.t0
         before = account(kit, live.url)
         assert ledger_view(ledger) == before
-        httpx.post(f"{live.url}/_sandbox/advance", json={"seconds": DAY}).raise_for_status()
+        await kit.control(live.url, "advance", {"seconds": DAY})
         after = account(kit, live.url)
         synced = await sync_events(client, ledger)
         assert synced.applied > 0
@@ -82,7 +83,7 @@ async def test_a_cursor_past_thirty_days_runs_a_gap_backfill(
     kit: Any, live: SandboxProcess, make_ledger: Any
 ) -> None:
     ledger = make_ledger()
-    now = httpx.get(f"{live.url}/_sandbox/clock").json()["now"]
+    now = (await kit.control(live.url, "clock"))["now"]
     ledger.set_events_cursor(now - 31 * DAY)
     async with kit.client_for(live.url) as client:
         summary = await sync_events(client, ledger)
@@ -90,9 +91,11 @@ async def test_a_cursor_past_thirty_days_runs_a_gap_backfill(
         "past Stripe's 30-day retention; running a backfill of the gap" in m
         for m in summary.messages
     )
-    assert summary.gap_backfill is not None and summary.gap_backfill.complete
+    assert summary.gap_backfill is not None
+    assert summary.gap_backfill.complete
     assert summary.start == summary.gap_backfill.t0 - 600
-    assert summary.cursor_after is not None and summary.cursor_after >= summary.gap_backfill.t0
+    assert summary.cursor_after is not None
+    assert summary.cursor_after >= summary.gap_backfill.t0
     assert without_silent_fields(ledger_view(ledger)) == without_silent_fields(
         account(kit, live.url)
     )
@@ -140,8 +143,10 @@ async def test_events_that_turn_up_late_inside_the_overlap_are_not_lost(
             return await sync_events(client, ledger, since=now - 3600)
 
     first = await sync_against([on_time])
-    assert first.applied == 1 and first.cursor_after == now - 100
+    assert first.applied == 1
+    assert first.cursor_after == now - 100
     second = await sync_against([on_time, late])  # evt_late became visible only now
-    assert second.applied == 1 and second.duplicates == 1
+    assert second.applied == 1
+    assert second.duplicates == 1
     assert ledger.raw_objects("customers")["cus_late"]["name"] == "Renamed"
     assert ledger.events_cursor() == now - 100  # never moves backwards

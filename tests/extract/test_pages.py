@@ -63,7 +63,8 @@ async def test_an_html_200_is_retried_by_the_client(kit: Any) -> None:
             return httpx.Response(
                 200, content=b"<html>gateway</html>", headers={"content-type": "text/html"}
             )
-        return good(request)
+        response: httpx.Response = good(request)
+        return response
 
     pages = await _collect(kit, handler)
     assert pages == [[{"id": "ch_1", "created": 5}]]
