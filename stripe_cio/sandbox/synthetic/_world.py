@@ -45,7 +45,9 @@ class AccountSink(Protocol):
 
 def frozen(part: Obj) -> Any:
     """A nested part shared by many objects, as pre-serialised JSON (see AccountSink)."""
-    return orjson.Fragment(orjson.dumps(part))
+    # orjson.dumps() returns its working buffer (kilobytes even for a short text): keep a copy
+    # of the exact size, as these parts live as long as the account.
+    return orjson.Fragment(bytes(memoryview(orjson.dumps(part))))
 
 
 Action = Callable[["World", Any, int], None]
