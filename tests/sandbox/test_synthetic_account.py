@@ -43,7 +43,7 @@ class ListSink:
 @cache
 def small() -> tuple[ListSink, dict[str, dict[str, dict[str, Any]]]]:
     sink = ListSink()
-    SyntheticAccount(sink, seed=2, customers=300, months=12, now=NOW).generate()
+    SyntheticAccount(sink, seed=2, customers=1000, months=12, now=NOW).generate()
     return sink, sink.latest()
 
 
