@@ -58,7 +58,9 @@ class Batch:
             _keep_latest(self.stubs, key, row)
             return None
         if deleted:
+            # A deletion event sets the flag even when a newer state is already stored.
             row["deleted"] = True
+            _keep_latest(self.stubs, key, row)
         if _keep_latest(self.rows, key, row):
             self.items[key] = result.items
         return None

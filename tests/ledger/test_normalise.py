@@ -231,7 +231,8 @@ def test_checkout_session(example: Example) -> None:
     row = row_of(normalise_checkout_session(example("checkout.session"), None))
     assert row["customer_email"] == "example@example.com"
     assert (row["mode"], row["status"], row["payment_status"]) == ("payment", "open", "unpaid")
-    assert row["currency"] is None and row["amount_total"] is None
+    assert row["currency"] is None
+    assert row["amount_total"] is None
 
 
 def test_payment_intent(example: Example) -> None:

@@ -1,4 +1,4 @@
-"""write_objects, stubs, items, rejects, slices, cursors and the schema, on SQLite and PostgreSQL."""
+"""write_objects, stubs, items, rejects, slices, cursors and schema, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ EXAMPLE_OF = {
 
 def snapshot(ledger: Ledger, table: str, order: str = "id") -> list[tuple[Any, ...]]:
     with ledger.engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(text(f"SELECT * FROM {table} ORDER BY {order}"))]
+        return [tuple(r) for r in conn.execute(text(f"SELECT * FROM {table} ORDER BY {order}"))]  # noqa: S608
 
 
 def charges(example: Example, n: int) -> list[dict[str, Any]]:
@@ -136,7 +136,7 @@ def test_subscription_items_are_replaced_wholesale(ledger: Ledger, example: Exam
 
 def test_rejects_never_stop_the_rest(ledger: Ledger, example: Example) -> None:
     good = example("charge")
-    bad = [
+    bad: list[Any] = [
         example("charge") | {"id": "ch_neg", "amount": -1},
         example("charge") | {"id": "ch_cur", "currency": "zzz"},
         {"id": "ch_short", "object": "charge"},
