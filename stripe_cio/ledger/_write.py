@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -105,8 +106,10 @@ def write_batch(conn: Connection, batch: Batch) -> tuple[int, int]:
         for start in range(0, len(rows), CHUNK):
             chunk = rows[start : start + CHUNK]
             # Straight to the driver's executemany: SQLAlchemy's per-row parameter processing
-            # would cost more than SQLite's own work. All ledger types bind natively.
-            params = [tuple(row[k] for k in keys) for row in chunk] if keys else chunk
+            # would cost more than SQLite's own work. All ledger types bind natively. (On
+            # PostgreSQL, SQLAlchemy's multi-row VALUES pages measured 2.5x slower than
+            # psycopg's pipelined executemany.)
+            params = list(map(keys, chunk)) if keys else chunk
             written += conn.exec_driver_sql(sql, params).rowcount
     stubs = [batch.stubs[key] for key in sorted(batch.stubs)]
     stub_ids: set[str] = set()
@@ -121,11 +124,12 @@ def write_batch(conn: Connection, batch: Batch) -> tuple[int, int]:
 
 
 @cache
-def _compiled_upsert(dialect: Dialect, target: Table) -> tuple[str, tuple[str, ...] | None]:
-    """The upsert as driver SQL, with the parameter order for positional paramstyles."""
+def _compiled_upsert(dialect: Dialect, target: Table) -> tuple[str, Callable[[Row], Any] | None]:
+    """The upsert as driver SQL, with a row-to-tuple getter for positional paramstyles."""
     compiled = _upsert(dialect.name, target, returning=False).compile(dialect=dialect)
-    keys = tuple(compiled.positiontup) if compiled.positiontup else None
-    return str(compiled), keys
+    if not compiled.positiontup:
+        return str(compiled), None
+    return str(compiled), itemgetter(*compiled.positiontup)
 
 
 def _insert(dialect: str, target: Table) -> Any:
