@@ -15,6 +15,7 @@ from .._exceptions import ConfigError, StripeCioError
 from .._redact import install_log_redaction, redact
 from .._settings import Settings
 from ._demo import run_demo
+from ._extract import backfill_command, sync_command
 from ._plugins import PluginGroup
 from ._sandbox import sandbox_app
 
@@ -30,6 +31,8 @@ app = typer.Typer(
 )
 console = Console()
 app.add_typer(sandbox_app)
+app.command("backfill")(backfill_command)
+app.command("sync")(sync_command)
 
 
 @app.callback()
