@@ -11,13 +11,25 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import socket
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+# ../shared/stripe/fixtures3.json beside the checkout (Stripe's OpenAPI fixtures, MIT), as CI lays
+# it out; STRIPE_EXAMPLES_FILE points elsewhere
+# (read before the STRIPE_ variables are cleared below).
+STRIPE_EXAMPLES_FILE = Path(
+    os.environ.get(
+        "STRIPE_EXAMPLES_FILE",
+        Path(__file__).resolve().parents[2] / "shared" / "stripe" / "fixtures3.json",
+    )
+)
 
 _PREFECT_HOME = tempfile.mkdtemp(prefix="stripe-cio-tests-prefect-")
 os.environ["PREFECT_HOME"] = _PREFECT_HOME
@@ -60,6 +72,28 @@ def _guarded_connect_ex(self: socket.socket, address: Any) -> int:
 
 socket.socket.connect = _guarded_connect  # type: ignore[method-assign,assignment]
 socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign,assignment]
+
+
+# --- Stripe's published example objects -----------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def stripe_fixtures_file() -> dict[str, Any]:
+    """The whole parsed fixtures file; missing, it skips locally and fails under CI=true."""
+    if not STRIPE_EXAMPLES_FILE.exists():
+        message = f"Stripe's example objects are missing: {STRIPE_EXAMPLES_FILE}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    parsed: dict[str, Any] = json.loads(STRIPE_EXAMPLES_FILE.read_text(encoding="utf-8"))
+    return parsed
+
+
+@pytest.fixture(scope="session")
+def stripe_examples(stripe_fixtures_file: dict[str, Any]) -> dict[str, Any]:
+    """Stripe's published example object of every resource, by object type (charge, ...)."""
+    resources: dict[str, Any] = stripe_fixtures_file["resources"]
+    return resources
 
 
 # --- Prefect, once per session, only where asked for ---------------------------------------------

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-import json
 import os
 import shutil
 import socket
@@ -25,17 +24,9 @@ import pytest
 from stripe_cio import LedgerSettings
 from stripe_cio.ledger import Ledger
 
-FIXTURES = Path("/work/shared/stripe/fixtures3.json")
 PG_BIN = Path(os.environ.get("STRIPE_CIO_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
 LedgerFactory = Callable[[], Ledger]
-
-
-@pytest.fixture(scope="session")
-def stripe_examples() -> dict[str, dict[str, Any]]:
-    """Stripe's published example objects, by object type (resources.charge, ...)."""
-    resources: dict[str, dict[str, Any]] = json.loads(FIXTURES.read_text())["resources"]
-    return resources
 
 
 @pytest.fixture

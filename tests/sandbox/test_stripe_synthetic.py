@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -15,7 +14,6 @@ from stripe_cio.sandbox.stripe_server import SPECS, ResourceSpec, StripeStore
 
 NOW = 1_767_225_600
 KEY = "sk_test_synthetic000000001"
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "stripe" / "fixtures3.json"
 
 
 @pytest.fixture(scope="module")
@@ -38,11 +36,12 @@ def every_body(store: StripeStore, resource: str) -> list[bytes]:
     return store.page(resource, low=(0, ""), high=(1 << 62, ""), limit=10**9)[0]
 
 
-@pytest.mark.skipif(not EXAMPLES.exists(), reason="../shared/stripe/fixtures3.json is absent")
 @pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)
-def test_served_objects_have_stripes_top_level_keys(store: StripeStore, spec: ResourceSpec) -> None:
+def test_served_objects_have_stripes_top_level_keys(
+    store: StripeStore, spec: ResourceSpec, stripe_examples: dict[str, Any]
+) -> None:
     name = spec.name
-    example = json.loads(EXAMPLES.read_text())["resources"][spec.object_name]
+    example = stripe_examples[spec.object_name]
     bodies = every_body(store, name)
     assert bodies, f"the synthetic account has no {name}"
     for body in bodies:

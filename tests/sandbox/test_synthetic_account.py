@@ -8,12 +8,10 @@ from functools import cache
 from typing import Any
 
 import orjson
-import pytest
 
 from stripe_cio.sandbox.synthetic import RESOURCES, SyntheticAccount
 from stripe_cio.sandbox.synthetic._templates import (
     FIXTURE_NAMES,
-    FIXTURES_FILE,
     TEMPLATE_FILE,
     build_templates,
 )
@@ -59,15 +57,13 @@ def test_same_seed_gives_identical_output_and_another_seed_differs() -> None:
     assert run(3) != run(4)
 
 
-@pytest.mark.skipif(not FIXTURES_FILE.exists(), reason="../shared/stripe/fixtures3.json absent")
-def test_shipped_templates_match_the_fixtures() -> None:
-    fixtures = json.loads(FIXTURES_FILE.read_text(encoding="utf-8"))
+def test_shipped_templates_match_the_fixtures(stripe_fixtures_file: dict[str, Any]) -> None:
+    fixtures = stripe_fixtures_file
     assert json.loads(TEMPLATE_FILE.read_text(encoding="utf-8")) == build_templates(fixtures)
 
 
-@pytest.mark.skipif(not FIXTURES_FILE.exists(), reason="../shared/stripe/fixtures3.json absent")
-def test_every_object_has_exactly_the_fixture_keys() -> None:
-    resources = json.loads(FIXTURES_FILE.read_text(encoding="utf-8"))["resources"]
+def test_every_object_has_exactly_the_fixture_keys(stripe_examples: dict[str, Any]) -> None:
+    resources = stripe_examples
     _, objects = small()
     stub_keys = set(resources["deleted_customer"])
     for resource in RESOURCES:

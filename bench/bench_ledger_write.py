@@ -17,7 +17,7 @@ from typing import Any
 from stripe_cio import LedgerSettings
 from stripe_cio.ledger import Ledger
 
-FIXTURES = Path("/work/shared/stripe/fixtures3.json")
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "stripe" / "fixtures3.json"
 
 
 def charges(n: int) -> list[dict[str, Any]]:
