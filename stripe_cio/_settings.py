@@ -21,6 +21,7 @@ from ._settings_base import (
     SettingSource,
     SettingsSection,
     empty_to_none,
+    secret_text,
     validate_base_url,
     validate_rate,
 )
@@ -71,10 +72,7 @@ class StripeSettings(SettingsSection):
     @field_validator("api_key", mode="before")
     @classmethod
     def _check_api_key(cls, value: Any) -> Any:
-        key = value.get_secret_value() if isinstance(value, SecretStr) else value
-        if not isinstance(key, str) or not key.strip():
-            raise ValueError("is empty")
-        key = key.strip()
+        key = secret_text(value)
         if key.startswith("pk_"):
             raise ValueError(
                 "is a publishable key (pk_...), which cannot read Stripe data; "
@@ -152,11 +150,9 @@ class CustomerIOSettings(SettingsSection):
     @field_validator("api_key", mode="before")
     @classmethod
     def _check_api_key(cls, value: Any) -> Any:
-        key = value.get_secret_value() if isinstance(value, SecretStr) else value
-        if not isinstance(key, str) or not key.strip():
-            raise ValueError("is empty")
-        register_secret(key.strip())
-        return SecretStr(key.strip())
+        key = secret_text(value)
+        register_secret(key)
+        return SecretStr(key)
 
     @field_validator("region", mode="before")
     @classmethod

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 import httpx
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from ._exceptions import ConfigError
 
@@ -22,6 +22,7 @@ __all__ = [
     "SettingSource",
     "SettingsSection",
     "empty_to_none",
+    "secret_text",
     "validate_base_url",
     "validate_rate",
 ]
@@ -102,6 +103,14 @@ def validate_rate(value: float | None) -> float | None:
 
 def empty_to_none(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
+
+
+def secret_text(value: Any) -> str:
+    """The stripped text of a secret given as str or SecretStr; ValueError when it is empty."""
+    text = value.get_secret_value() if isinstance(value, SecretStr) else value
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("is empty")
+    return text.strip()
 
 
 class SettingsSection(BaseModel):
