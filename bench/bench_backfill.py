@@ -4,7 +4,8 @@
 
 1. Starts the sandbox at `--rps` (100) with `--latency-ms` (50) and reads its charge count.
 2. Backfills every charge into a SQLite ledger in a temporary folder with our concurrent sliced
-   backfill (client limited to the same rate): objects/s written, 429s, peak RSS.
+   backfill (client limited to the same rate; ledger written by a thread, or with
+   `--writer process` by a child process): objects/s written, 429s, peak RSS of this process.
 3. Baseline, same run: the official `stripe` SDK paging a `created` window holding about
    `--sdk-fraction` of the charges sequentially with `auto_paging_iter()`; objects/s.
 4. Parse rates on the same pages: orjson dicts (our bulk path) vs the SDK's StripeObjects.
@@ -41,7 +42,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def ours(url: str, rps: float, workers: int, folder: Path) -> dict[str, Any]:
+async def ours(url: str, rps: float, workers: int, folder: Path, writer: str) -> dict[str, Any]:
     settings = StripeSettings(api_key=KEY, api_base=url, requests_per_second=rps)
     ledger = Ledger.open(LedgerSettings(database_url=f"sqlite:///{folder / 'ledger.db'}"))
     last = [0.0]
@@ -55,7 +56,12 @@ async def ours(url: str, rps: float, workers: int, folder: Path) -> dict[str, An
     try:
         async with StripeClient(settings) as client:
             summary = await backfill(
-                client, ledger, resources=["charges"], workers=workers, progress=progress
+                client,
+                ledger,
+                resources=["charges"],
+                workers=workers,
+                progress=progress,
+                open_ledger=ledger.reopener() if writer == "process" else None,
             )
         stored = ledger.count("charges")
     finally:
@@ -136,6 +142,7 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--workers", type=int, default=16)
     parser.add_argument("--sdk-fraction", type=float, default=0.1)
+    parser.add_argument("--writer", choices=["thread", "process"], default="thread")
     args = parser.parse_args()
     sandbox_args = [
         "--customers",
@@ -154,7 +161,7 @@ def main() -> None:
         stats = httpx.get(f"{sandbox.url}/_sandbox/stats").json()
         total = stats["objects"]["charges"]
         print(f"sandbox: {total} charges, account ready in {stats['process']['load_seconds']:.1f}s")
-        mine = asyncio.run(ours(sandbox.url, args.rps, args.workers, Path(folder)))
+        mine = asyncio.run(ours(sandbox.url, args.rps, args.workers, Path(folder), args.writer))
         peak = peak_rss_mb()
         print(f"ours: {mine}")
         since = sdk_since(sandbox.url, args.sdk_fraction, mine["t0"])
@@ -169,7 +176,8 @@ def main() -> None:
         f"our_429s={mine['rate_limited']} peak_rss_mb={peak:.0f} "
         f"parse_orjson_per_s={parse['json']:.0f} parse_sdk_objects_per_s={parse['sdk']:.0f} "
         f"parse_ratio={parse['json'] / parse['sdk']:.1f}x seconds={mine['seconds']:.1f} "
-        f"stored={mine['stored']} rejected={mine['rejected']} slices={mine['slices']}"
+        f"stored={mine['stored']} rejected={mine['rejected']} slices={mine['slices']} "
+        f"writer={args.writer}"
     )
 
 

@@ -4,7 +4,8 @@ The `created` range of each resource is cut into slices that a pool of workers p
 concurrently under the client's shared rate limiter. A worker whose slice turns out dense (a
 full page that covers only part of the slice) while other workers may run out of work cuts the
 unread rest in half and queues the older half, so the pool stays busy however activity is spread
-over time. Pages go to one writer thread; each slice is marked done in the ledger after its
+over time. Pages go to one writer (a thread, or a child process when the ledger can be
+reopened there: see `_procwriter.py`); each slice is marked done in the ledger after its
 pages are written, so a resumed run with the same run id skips it.
 """
 
@@ -14,7 +15,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import aclosing
 
 from .._exceptions import StripeAPIError
@@ -24,6 +25,7 @@ from ._access import is_fatal, stop_error
 from ._clock import stripe_now
 from ._contract import LedgerLike
 from ._pages import MAX_LIMIT, iter_pages, last_cursor
+from ._procwriter import ProcessWriter
 from ._progress import ProgressCallback, ProgressTracker
 from ._resources import BACKFILL_RESOURCES, RESOURCE_BY_NAME
 from ._slices import SliceTask, initial_ranges, missing_ranges, split_point
@@ -53,6 +55,7 @@ async def backfill(
     initial_slices: int = 4,
     max_pages_in_flight: int = 32,
     progress: ProgressCallback | None = None,
+    open_ledger: Callable[[], LedgerLike] | None = None,
 ) -> BackfillSummary:
     """Read `resources` (default: all ten) created in `[since, t0]` into `ledger`.
 
@@ -61,6 +64,10 @@ async def backfill(
     as new as T0, and labelling it T0 lets any event from T0 on, replayed by the next sync,
     overwrite it. Slices that fail after the client's retries are listed in the summary; a
     401/403 or other unexpected 4xx stops the whole run with ExtractionStopped.
+
+    With `open_ledger` (a picklable callable opening the same ledger, e.g.
+    `ledger.reopener()`), pages are written by a child process that opens its own ledger, so
+    writing does not compete with reading for this process's GIL; else by a thread.
     """
     names = list(resources) if resources is not None else [r.name for r in BACKFILL_RESOURCES]
     unknown = [name for name in names if name not in RESOURCE_BY_NAME]
@@ -70,7 +77,7 @@ async def backfill(
         t0 = int(match.group(1))
     if t0 is None:
         t0 = await stripe_now(client)
-    job = _Backfill(client, ledger, run or run_id_for(t0), t0, workers, progress)
+    job = _Backfill(client, ledger, run or run_id_for(t0), t0, workers, progress, open_ledger)
     return await job.run(names, since, initial_slices, max_pages_in_flight)
 
 
@@ -83,9 +90,11 @@ class _Backfill:
         t0: int,
         workers: int,
         progress: ProgressCallback | None,
+        open_ledger: Callable[[], LedgerLike] | None,
     ) -> None:
         self.client = client
         self.ledger = ledger
+        self.open_ledger = open_ledger
         self.workers = max(1, workers)
         self.started = time.monotonic()
         self.stats_before = (
@@ -114,13 +123,24 @@ class _Backfill:
             ranges = initial_ranges(*gaps[0], initial_slices) if len(gaps) == 1 else gaps
             for start, stop in ranges:
                 self._enqueue(SliceTask(name, start, stop))
-        writer = LedgerWriter(
-            self.ledger,
-            observed_at=self.summary.t0,
-            api_version=STRIPE_API_VERSION,
-            on_done=self._written,
-            max_pages=max_pages,
-        )
+        t0, version, report = self.summary.t0, STRIPE_API_VERSION, self._written
+        writer: LedgerWriter | ProcessWriter
+        if self.open_ledger is None:
+            writer = LedgerWriter(
+                self.ledger,
+                observed_at=t0,
+                api_version=version,
+                on_done=report,
+                max_pages=max_pages,
+            )
+        else:
+            writer = ProcessWriter(
+                self.open_ledger,
+                observed_at=t0,
+                api_version=version,
+                on_done=report,
+                max_pages=max_pages,
+            )
         self.writer = writer
         writer.start()
         pool = [asyncio.create_task(self._worker()) for _ in range(self.workers)]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, make_url, select
 
 from .._settings import LedgerSettings
 from ._engine import make_engine, write_transaction
@@ -56,14 +57,28 @@ class EventsResult:
 class Ledger:
     """Bulk upserts keyed by Stripe id, event application, cursors and backfill bookkeeping."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, settings: LedgerSettings | None = None) -> None:
         self._engine = engine
+        self.settings = settings  # None when built from an engine: then it cannot be reopened
         self.schema_version = ensure_schema(engine)
 
     @classmethod
     def open(cls, settings: LedgerSettings) -> Ledger:
         """Connect to the ledger of `settings`, creating or migrating its schema."""
-        return cls(make_engine(settings.database_url.get_secret_value()))
+        return cls(make_engine(settings.database_url.get_secret_value()), settings)
+
+    def reopener(self) -> Callable[[], Ledger] | None:
+        """A picklable callable opening this same ledger (in another process), if there is one.
+
+        None for a ledger built from an engine or an in-memory SQLite database, which another
+        connection, let alone another process, would see empty.
+        """
+        if self.settings is None:
+            return None
+        url = make_url(self.settings.database_url.get_secret_value())
+        if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+            return None
+        return partial(Ledger.open, self.settings)
 
     def close(self) -> None:
         self._engine.dispose()
