@@ -20,19 +20,7 @@ from ._write import CHUNK, Batch, insert_rejects, write_batch
 
 __all__ = ["LEDGER_RESOURCES", "EventsResult", "Ledger", "WriteResult"]
 
-LEDGER_RESOURCES = (
-    "customers",
-    "charges",
-    "payment_intents",
-    "invoices",
-    "subscriptions",
-    "refunds",
-    "disputes",
-    "checkout_sessions",
-    "prices",
-    "products",
-)
-assert set(LEDGER_RESOURCES) == set(RESOURCE_TABLES)
+LEDGER_RESOURCES = tuple(RESOURCE_TABLES)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""Extraction test helpers: a ledger (the real one once it exists, else an in-memory stand-in
-implementing docs/design/ledger-interface.md), sandboxes, clients and a tiny list API."""
+"""Extraction test helpers: real ledgers, an in-memory stand-in implementing
+docs/design/ledger-interface.md (for resume tests on objects too bare for the real ledger),
+sandboxes, clients and a tiny list API."""
 
 from __future__ import annotations
 
@@ -14,25 +15,15 @@ import httpx
 import orjson
 import pytest
 
-from stripe_cio import StripeSettings
+from stripe_cio import LedgerSettings, StripeSettings
 from stripe_cio._retry import RetryPolicy
+from stripe_cio.ledger import Ledger
+from stripe_cio.ledger.normalise import OBJECT_TYPES
 from stripe_cio.sandbox import SandboxProcess
 from stripe_cio.stripe_api import StripeClient
 
 KEY = "sk_test_extract0000000000"
 FAST_RETRY = RetryPolicy(max_attempts=12, base_delay=0.005, max_delay=0.05, rate_limit_delay=0.05)
-OBJECT_TO_RESOURCE = {
-    "customer": "customers",
-    "charge": "charges",
-    "payment_intent": "payment_intents",
-    "invoice": "invoices",
-    "subscription": "subscriptions",
-    "refund": "refunds",
-    "dispute": "disputes",
-    "checkout.session": "checkout_sessions",
-    "price": "prices",
-    "product": "products",
-}
 
 
 @dataclass(frozen=True)
@@ -111,7 +102,7 @@ class FakeLedger:
                 duplicates += 1
                 continue
             obj = event["data"]["object"]
-            resource = OBJECT_TO_RESOURCE.get(obj.get("object", ""))
+            resource = OBJECT_TYPES.get(obj.get("object", ""))
             if resource is not None:
                 self._upsert(resource, obj, event["created"])
             self.processed.add(event["id"])
@@ -126,35 +117,20 @@ class FakeLedger:
         return len(self.rows.get(resource, {}))
 
 
-def _real_ledger_class() -> Any:
-    try:
-        from stripe_cio.ledger import Ledger  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return None
-    return Ledger
-
-
 @pytest.fixture
-def make_ledger(tmp_path: Path) -> Iterator[Callable[[], Any]]:
-    """Opens ledgers: the real SQLite ledger once `stripe_cio.ledger` exists, else FakeLedger."""
-    opened: list[Any] = []
+def make_ledger(tmp_path: Path) -> Iterator[Callable[[], Ledger]]:
+    """Opens real SQLite ledgers in the test's folder, closed at the end of the test."""
+    opened: list[Ledger] = []
 
-    def make() -> Any:
-        ledger_class = _real_ledger_class()
-        if ledger_class is None:
-            ledger: Any = FakeLedger()
-        else:
-            from stripe_cio import LedgerSettings
-
-            url = f"sqlite:///{tmp_path / f'ledger{len(opened)}.db'}"
-            ledger = ledger_class.open(LedgerSettings(database_url=url))
+    def make() -> Ledger:
+        url = f"sqlite:///{tmp_path / f'ledger{len(opened)}.db'}"
+        ledger = Ledger.open(LedgerSettings(database_url=url))
         opened.append(ledger)
         return ledger
 
     yield make
     for ledger in opened:
-        if hasattr(ledger, "close"):
-            ledger.close()
+        ledger.close()
 
 
 def client_for(
