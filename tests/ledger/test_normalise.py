@@ -10,6 +10,7 @@ import pytest
 
 from stripe_cio.ledger.normalise import (
     NORMALISERS,
+    OBJECT_TYPES,
     Normalised,
     Reject,
     is_before_basil,
@@ -27,18 +28,8 @@ from stripe_cio.ledger.normalise import (
 
 Example = Callable[[str], dict[str, Any]]
 
-EXAMPLE_OF = {
-    "customers": "customer",
-    "charges": "charge",
-    "payment_intents": "payment_intent",
-    "invoices": "invoice",
-    "subscriptions": "subscription",
-    "refunds": "refund",
-    "disputes": "dispute",
-    "checkout_sessions": "checkout.session",
-    "prices": "price",
-    "products": "product",
-}
+# Stripe's example object of each ledger resource, by the ledger's own object-type map.
+EXAMPLE_OF = {resource: object_type for object_type, resource in OBJECT_TYPES.items()}
 
 
 def row_of(result: Normalised | Reject) -> dict[str, Any]:

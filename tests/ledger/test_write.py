@@ -11,20 +11,11 @@ from sqlalchemy import text
 
 from stripe_cio.ledger import LEDGER_RESOURCES, Ledger
 from stripe_cio.ledger import _schema as schema
+from stripe_cio.ledger.normalise import OBJECT_TYPES
 
 Example = Callable[[str], dict[str, Any]]
-EXAMPLE_OF = {
-    "customers": "customer",
-    "charges": "charge",
-    "payment_intents": "payment_intent",
-    "invoices": "invoice",
-    "subscriptions": "subscription",
-    "refunds": "refund",
-    "disputes": "dispute",
-    "checkout_sessions": "checkout.session",
-    "prices": "price",
-    "products": "product",
-}
+# Stripe's example object of each ledger resource, by the ledger's own object-type map.
+EXAMPLE_OF = {resource: object_type for object_type, resource in OBJECT_TYPES.items()}
 
 
 def snapshot(ledger: Ledger, table: str, order: str = "id") -> list[tuple[Any, ...]]:
