@@ -1,25 +1,50 @@
-"""An async Customer.io Track API client over httpx that checks every status code."""
+"""An async Customer.io Track API client over httpx: rate-limited, bounded, retrying, checked."""
 
 from __future__ import annotations
 
+import asyncio
+import random
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
+import orjson
 
-from .._exceptions import (
-    CustomerIOAPIError,
-    CustomerIOAuthError,
-    CustomerIORequestError,
-    CustomerIOUnavailableError,
-)
+from .._exceptions import CustomerIOAPIError, CustomerIORequestError, CustomerIOUnavailableError
 from .._http import USER_AGENT, AsyncAPIClient, json_body
+from .._ratelimit import AsyncRateLimiter
+from .._retry import RetryPolicy, retry_after_seconds
 from .._settings import CustomerIOSettings
+from ._errors import error_for, error_message, first_problem, is_retryable
+from ._limits import MAX_BATCH_BYTES, MAX_ENTITY_BYTES, MAX_ITEM_BYTES
+from ._results import (
+    BatchResult,
+    CustomerIOClientStats,
+    ItemError,
+    batch_body,
+    item_errors_207,
+)
 
-__all__ = ["CustomerIOClient"]
+__all__ = ["BATCH_PATH", "ENTITY_PATH", "REGION_PATH", "CustomerIOClient"]
+
+BATCH_PATH = "/api/v2/batch"
+ENTITY_PATH = "/api/v2/entity"
+REGION_PATH = "/api/v1/accounts/region"
+_JSON = {"Content-Type": "application/json"}
+# A refused batch is cut in halves; these statuses mean "something in this body is bad".
+_BAD_BODY = (400, 413, 422)
+
+Item = bytes | Mapping[str, Any]
 
 
 class CustomerIOClient(AsyncAPIClient):
-    """Talks to one Customer.io workspace: ``async with CustomerIOClient(settings) as cio``."""
+    """Talks to one Customer.io workspace: ``async with CustomerIOClient(settings) as cio``.
+
+    Every request waits for one shared rate limiter (the settings' requests per second) and for
+    one of `max_concurrency` slots. 429, 408, 5xx, timeouts and dropped connections are retried
+    with exponential backoff and full jitter, honouring `Retry-After`; a 429 pauses every
+    request of the client. 401/403 fail at once with a message naming site id and region.
+    """
 
     def __init__(
         self,
@@ -27,8 +52,19 @@ class CustomerIOClient(AsyncAPIClient):
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        max_concurrency: int = 16,
+        seed: int | None = None,
     ) -> None:
+        if max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
         self.settings = settings
+        self.retry = retry or RetryPolicy()
+        self.max_concurrency = max_concurrency
+        self.limiter = AsyncRateLimiter(settings.requests_per_second)
+        self.stats = CustomerIOClientStats()
+        self._slots = asyncio.Semaphore(max_concurrency)
+        self._rng = random.Random(seed)  # noqa: S311 - jitter, not security
         # The Track API authenticates with HTTP basic auth, site id as user, API key as password.
         # Source: https://docs.customer.io/integrations/api/track/#section/Authentication
         self._http = httpx.AsyncClient(
@@ -37,67 +73,172 @@ class CustomerIOClient(AsyncAPIClient):
             headers={"User-Agent": USER_AGENT},
             timeout=timeout,
             transport=transport,
+            limits=httpx.Limits(
+                max_connections=max_concurrency, max_keepalive_connections=max_concurrency
+            ),
         )
 
     def __repr__(self) -> str:
         settings = self.settings
         return f"CustomerIOClient(base_url={settings.base_url!r}, site_id={settings.site_id!r})"
 
+    # --- requests -----------------------------------------------------------------------------
+
     async def request(self, method: str, path: str, json: Any | None = None) -> Any:
-        """Send one request and return the decoded JSON body (None when empty)."""
-        try:
-            response = await self._http.request(method, path, json=json)
-        except httpx.TransportError as exc:
-            raise CustomerIOUnavailableError(
-                f"could not reach Customer.io at {self.settings.base_url} for {method} {path}: "
-                f"{type(exc).__name__}",
-                method=method,
-                path=path,
-            ) from None
-        return self._checked(response, method, path)
+        """Send one request (retrying transient failures); the decoded JSON body, or None."""
+        content = None if json is None else orjson.dumps(json)
+        response, body = await self._send(method, path, content)
+        if not 200 <= response.status_code < 300:
+            raise error_for(self.settings, response, body, method, path)
+        return body
 
     async def region(self) -> dict[str, Any]:
-        """Ask Customer.io which region the workspace lives in; doubles as a credentials check."""
-        body = await self.request("GET", "/api/v1/accounts/region")
+        """Ask Customer.io where the workspace lives: `{"url", "region", "environment_id"}`.
+
+        Source: https://docs.customer.io/api/track/ (operation `getRegion`). The answer's `url`
+        is not followed: the configured base URL stays in charge.
+        """
+        body = await self.request("GET", REGION_PATH)
         if not isinstance(body, dict):
             raise CustomerIOAPIError(
-                "Customer.io answered GET /api/v1/accounts/region without a JSON object",
+                f"Customer.io answered GET {REGION_PATH} without a JSON object",
                 method="GET",
-                path="/api/v1/accounts/region",
+                path=REGION_PATH,
             )
         return body
 
-    def _checked(self, response: httpx.Response, method: str, path: str) -> Any:
+    async def verify_region(self) -> None:
+        """Check the credentials and that the workspace is in the configured region.
+
+        A US host serves an EU workspace by redirecting it through US servers
+        (https://docs.customer.io/api/track/, "Overview"), so a wrong region may not fail on its
+        own: this makes it fail, with the fix in the message.
+        """
+        answer = await self.region()
+        actual = str(answer.get("region", "")).lower()
+        if actual and actual != self.settings.region:
+            raise CustomerIORequestError(
+                f"the Customer.io workspace of site id {self.settings.site_id!r} is in region "
+                f"{actual!r}, but the settings say {self.settings.region!r}; set "
+                f"CUSTOMERIO_REGION={actual} (or the CustomerIOCredentials block's region)",
+                method="GET",
+                path=REGION_PATH,
+            )
+
+    async def entity(self, item: Item) -> None:
+        """Send one v2 item to `/api/v2/entity`; a refused item raises CustomerIORequestError."""
+        content = item if isinstance(item, bytes) else orjson.dumps(item)
+        if len(content) > MAX_ENTITY_BYTES:
+            raise CustomerIORequestError(
+                f"the item is {len(content)} bytes; /api/v2/entity takes at most "
+                f"{MAX_ENTITY_BYTES}",
+                method="POST",
+                path=ENTITY_PATH,
+            )
+        response, body = await self._send("POST", ENTITY_PATH, content)
+        if not 200 <= response.status_code < 300:
+            raise error_for(self.settings, response, body, "POST", ENTITY_PATH)
+
+    async def batch(self, items: Sequence[Item]) -> BatchResult:
+        """Send v2 items to `/api/v2/batch`; which of them Customer.io refused, and why.
+
+        Items may be given already encoded (compact JSON bytes, as the delivery packer does).
+        A 207 maps each refused `batch_index` back to the item; a batch refused whole (400) is
+        split in halves and resent until the bad items stand alone; an item over the size
+        limit, or a body that cannot be cut below it, is refused without being sent.
+        """
+        self.stats.batches += 1
+        encoded = [item if isinstance(item, bytes) else orjson.dumps(item) for item in items]
+        errors: list[ItemError] = []
+        sendable: list[int] = []
+        for index, item in enumerate(encoded):
+            if len(item) > MAX_ITEM_BYTES:
+                message = f"the item is {len(item)} bytes; a batch item may be {MAX_ITEM_BYTES}"
+                errors.append(ItemError(index, "too_large", "", message))
+            else:
+                sendable.append(index)
+        if sendable:
+            await self._send_batch(encoded, sendable, errors)
+        errors.sort(key=lambda error: error.index)
+        self.stats.items_sent += len(encoded)
+        self.stats.items_rejected += len(errors)
+        return BatchResult(items=len(encoded), errors=tuple(errors))
+
+    async def _send_batch(
+        self, encoded: list[bytes], indices: list[int], errors: list[ItemError]
+    ) -> None:
+        body = batch_body([encoded[i] for i in indices])
+        if len(body) > MAX_BATCH_BYTES and len(indices) > 1:
+            await self._halves(encoded, indices, errors)
+            return
+        response, payload = await self._send("POST", BATCH_PATH, body)
         status = response.status_code
-        body = json_body(response)
-        if 200 <= status < 300:
-            return body
-        where = f"{method} {path}"
-        kwargs: dict[str, Any] = {"status_code": status, "method": method, "path": path}
-        if status in (401, 403):
-            raise CustomerIOAuthError(
-                f"Customer.io refused site id {self.settings.site_id!r} in region "
-                f"{self.settings.region!r} on {where} (HTTP {status}); check the site id and "
-                "API key (CUSTOMERIO_SITE_ID and CUSTOMERIO_API_KEY, or the CustomerIOCredentials "
-                "block) and that the region matches the workspace's data center",
-                **kwargs,
-            )
-        message = _error_message(body) or response.reason_phrase or "no message"
-        if status == 429 or status >= 500:
-            raise CustomerIOUnavailableError(
-                f"Customer.io answered {where} with HTTP {status}: {message}", **kwargs
-            )
-        raise CustomerIORequestError(
-            f"Customer.io refused {where} with HTTP {status}: {message}", **kwargs
+        if status == 207:
+            errors.extend(item_errors_207(payload, indices))
+        elif status in _BAD_BODY:
+            if len(indices) == 1:
+                errors.append(ItemError(indices[0], *first_problem(payload, status)))
+            else:
+                self.stats.split_batches += 1
+                await self._halves(encoded, indices, errors)
+        elif not 200 <= status < 300:
+            raise error_for(self.settings, response, payload, "POST", BATCH_PATH)
+
+    async def _halves(
+        self, encoded: list[bytes], indices: list[int], errors: list[ItemError]
+    ) -> None:
+        # One half after the other: a bad batch is rare, and order within it is kept.
+        middle = len(indices) // 2
+        await self._send_batch(encoded, indices[:middle], errors)
+        await self._send_batch(encoded, indices[middle:], errors)
+
+    # --- transport, retries -------------------------------------------------------------------
+
+    async def _send(
+        self, method: str, path: str, content: bytes | None
+    ) -> tuple[httpx.Response, Any]:
+        """One request through the limiter, retried while it fails transiently."""
+        failure = "no attempt"
+        status: int | None = None
+        headers = _JSON if content is not None else None
+        for attempt in range(self.retry.max_attempts):
+            async with self._slots:
+                await self.limiter.acquire()
+                self.stats.requests += 1
+                self.stats.bytes_sent += len(content or b"")
+                try:
+                    response = await self._http.request(
+                        method, path, content=content, headers=headers
+                    )
+                except httpx.TransportError as exc:  # timeouts, refused and dropped connections
+                    self.stats.transport_errors += 1
+                    failure, status = type(exc).__name__, None
+                    delay = self.retry.backoff(attempt, self._rng)
+                else:
+                    status = response.status_code
+                    self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
+                    body = json_body(response)
+                    if not is_retryable(status):
+                        return response, body
+                    failure = f"HTTP {status}: {error_message(body) or response.reason_phrase}"
+                    delay = self._delay_after(response, attempt)
+            if attempt + 1 < self.retry.max_attempts:
+                self.stats.retries += 1
+                await asyncio.sleep(delay)
+        raise CustomerIOUnavailableError(
+            f"Customer.io did not answer {method} {path} at {self.settings.base_url} after "
+            f"{self.retry.max_attempts} attempts; last failure: {failure}",
+            status_code=status,
+            method=method,
+            path=path,
         )
 
-
-def _error_message(body: Any) -> str | None:
-    """Pull the first error message out of Customer.io's `{"meta": {"errors": [...]}}` body."""
-    if not isinstance(body, dict):
-        return None
-    errors = body.get("meta", {}).get("errors") if isinstance(body.get("meta"), dict) else None
-    if isinstance(errors, list) and errors:
-        first = errors[0]
-        return str(first.get("message", first) if isinstance(first, dict) else first)
-    return None
+    def _delay_after(self, response: httpx.Response, attempt: int) -> float:
+        delay = self.retry.backoff(attempt, self._rng)
+        if response.status_code == 429:
+            self.stats.rate_limited += 1
+            delay = retry_after_seconds(response) or max(delay, self.retry.rate_limit_delay)
+            self.limiter.pause(delay)  # every request of this client backs off, not just this one
+        elif response.status_code >= 500:
+            self.stats.server_errors += 1
+        return delay

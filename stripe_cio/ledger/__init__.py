@@ -5,6 +5,7 @@ The contract with extraction is docs/design/ledger-interface.md; the tables are 
 
 from __future__ import annotations
 
+from . import _delivery_tables  # noqa: F401 - registers the delivery tables
 from ._ledger import LEDGER_RESOURCES, EventsResult, Ledger, WriteResult
 from ._schema import LedgerVersionError
 from .normalise import Reject

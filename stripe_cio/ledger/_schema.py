@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, Engine, func, insert, inspect, select, text
 
+from ._delivery_tables import DELIVERY_TABLES
 from ._engine import write_transaction
 from ._tables import LEDGER_METADATA, table
 
@@ -23,6 +24,14 @@ BASE_VERSION = 1
 # {N: function taking the ledger from N-1 to N}. Add entries; never edit or remove one.
 # Example: MIGRATIONS[2] = lambda conn: conn.execute(text("ALTER TABLE charges ADD COLUMN x TEXT"))
 MIGRATIONS: dict[int, Migration] = {}
+
+
+def _add_delivery_tables(conn: Connection) -> None:
+    for delivery_table in DELIVERY_TABLES:
+        delivery_table.create(conn, checkfirst=True)
+
+
+MIGRATIONS[2] = _add_delivery_tables  # Customer.io snapshots, delivered events, dead letters
 
 # Any constant will do: it names the lock PostgreSQL sessions take while migrating.
 _PG_LOCK_KEY = 0x5C10_1ED9

@@ -189,24 +189,25 @@ def test_cursor_only_moves_forward(ledger: Ledger) -> None:
 def test_schema_is_created_once_and_migrated_forward(
     open_ledger: Callable[[], Ledger], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    current = schema.latest_version()
     first = open_ledger()
-    assert first.schema_version == schema.BASE_VERSION
+    assert first.schema_version == current
     first.write_objects("customers", [], observed_at=1)
     reopened = open_ledger()
-    assert reopened.schema_version == schema.BASE_VERSION
+    assert reopened.schema_version == current
 
     def add_column(conn: Any) -> None:
         conn.execute(text("ALTER TABLE charges ADD COLUMN note TEXT"))
 
-    monkeypatch.setitem(schema.MIGRATIONS, 2, add_column)
+    monkeypatch.setitem(schema.MIGRATIONS, current + 1, add_column)
     migrated = open_ledger()
-    assert migrated.schema_version == 2
-    assert open_ledger().schema_version == 2  # not applied twice
+    assert migrated.schema_version == current + 1
+    assert open_ledger().schema_version == current + 1  # not applied twice
     with migrated.engine.connect() as conn:
         conn.execute(text("SELECT note FROM charges"))
         versions = conn.execute(text("SELECT version FROM schema_version ORDER BY version"))
-        assert versions.scalars().all() == [1, 2]
+        assert versions.scalars().all() == [current, current + 1]
 
-    monkeypatch.delitem(schema.MIGRATIONS, 2)
+    monkeypatch.delitem(schema.MIGRATIONS, current + 1)
     with pytest.raises(schema.LedgerVersionError, match="newer than this stripe-cio"):
         open_ledger()

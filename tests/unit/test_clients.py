@@ -52,7 +52,9 @@ def stripe_client(handler: Handler, **settings: str) -> StripeClient:
 
 def cio_client(handler: Handler, **settings: str) -> CustomerIOClient:
     values = {"site_id": "site-1", "api_key": CIO_KEY, **settings}
-    return CustomerIOClient(CustomerIOSettings.load(values), transport=httpx.MockTransport(handler))
+    return CustomerIOClient(
+        CustomerIOSettings.load(values), transport=httpx.MockTransport(handler), retry=NO_WAIT
+    )
 
 
 def stripe_error(status: int, message: str, **extra: str) -> httpx.Response:
