@@ -131,6 +131,26 @@ def test_cursor_is_stable_while_objects_are_added() -> None:
     assert [i for i in rest if not i.startswith("ch_new")] == old_rest
 
 
+def test_filter_index_built_on_first_use_then_kept_up_to_date() -> None:
+    store = StripeStore()
+    for i, customer in enumerate(["cus_a", "cus_b", "cus_a"]):
+        store.put("charges", {"id": f"ch_{i}", "created": NOW + i, "customer": customer})
+
+    def of(customer: str) -> list[str]:
+        bodies, _ = store.page(
+            "charges", low=(0, ""), high=(NOW + 99, ""), limit=10, filters={"customer": (customer,)}
+        )
+        return [orjson.loads(body)["id"] for body in bodies]
+
+    assert of("cus_a") == ["ch_2", "ch_0"]  # the index is built here
+    store.put("charges", {"id": "ch_3", "created": NOW - 1, "customer": "cus_a"})  # older
+    store.put("charges", {"id": "ch_0", "created": NOW, "customer": "cus_b"})  # moved
+    store.put("charges", {"id": "ch_1", "deleted": True})
+    assert of("cus_a") == ["ch_2", "ch_3"]
+    assert of("cus_b") == ["ch_0"]
+    assert store.values("charges", "customer") == ["cus_a", "cus_b"]
+
+
 def test_deleted_stub_is_retrievable_but_not_listed() -> None:
     store = StripeStore()
     store.put("customers", {"id": "cus_a", "object": "customer", "created": NOW, "email": "a@x"})

@@ -167,6 +167,8 @@ class StripeSandboxApp:
             "process": {  # for benchmarks: which process to pin, and its memory high-water mark
                 "pid": os.getpid(),
                 "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                # Generator processes of a sharded account (see _shards), 0 when there are none.
+                "workers_peak_rss_bytes": getattr(self.account, "workers_peak_rss_bytes", 0),
                 "load_seconds": self.load_seconds,
             },
             "requests": {str(status): n for status, n in sorted(self.status_counts.items())},

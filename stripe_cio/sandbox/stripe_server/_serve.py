@@ -11,15 +11,21 @@ import uvicorn
 from .._faults import FaultConfig
 from ._app import Account, StripeSandboxApp
 from ._fixtures import load_fixtures
+from ._shards import ShardedAccount
 from ._store import StripeStore
 
-__all__ = ["COMPRESS_FROM_CUSTOMERS", "build_app", "serve"]
+__all__ = ["COMPRESS_FROM_CUSTOMERS", "SHARD_FROM_CUSTOMERS", "build_app", "serve"]
 
 log = logging.getLogger(__name__)
 
-# From this many customers, bodies are deflated so that 100,000 customers fit in 3 GB; smaller
+# From this many customers, bodies are compressed so that 100,000 customers fit in 3 GB; smaller
 # accounts keep plain bodies, the fastest to serve.
 COMPRESS_FROM_CUSTOMERS = 20_000
+# From this many customers, SHARDS processes generate the account (see _shards): one process
+# needs ~3 minutes for 100,000 customers. The shard count is fixed, not the number of cores, so
+# that an account stays the same for a seed on every machine.
+SHARD_FROM_CUSTOMERS = 20_000
+SHARDS = 2
 
 
 def build_app(
@@ -41,13 +47,20 @@ def build_app(
         store = StripeStore()
         load_fixtures(fixtures, store)
     else:
-        from ..synthetic import SyntheticAccount  # lazy: only generated accounts need it
-
         store = StripeStore(compress=customers >= COMPRESS_FROM_CUSTOMERS)
-        synthetic = SyntheticAccount(store, seed=seed, customers=customers, months=months, now=now)
-        synthetic.generate()
+        if customers >= SHARD_FROM_CUSTOMERS:
+            sharded = ShardedAccount(
+                store, seed=seed, customers=customers, months=months, now=now, shards=SHARDS
+            )
+            sharded.generate()
+            account = sharded
+        else:
+            from ..synthetic import SyntheticAccount  # lazy: only generated accounts need it
+
+            single = SyntheticAccount(store, seed=seed, customers=customers, months=months, now=now)
+            single.generate()
+            account = single
         store.settle()
-        account = synthetic
     load_seconds = time.perf_counter() - started
     log.info(
         "stripe sandbox account ready in %.1fs: %s",

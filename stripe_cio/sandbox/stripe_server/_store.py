@@ -28,22 +28,29 @@ import orjson
 from ._bodies import BLOCK_BODIES, CACHE_BLOCKS, OPEN_BLOCKS, BodyCodec, BodyTable
 from ._resources import DEFAULT_VIEW, HIDDEN_SUBSCRIPTION_STATUSES, SPEC_BY_NAME, ResourceSpec
 
-__all__ = ["Probe", "Record", "StripeStore"]
+__all__ = ["Prepared", "Probe", "Record", "StripeStore"]
 
 Record = tuple[int, str, int, tuple[str | None, ...] | None]
 Probe = tuple[int, str]  # a position between records: (created, id)
+# (id, created or None for a deleted stub, list-filter values or None when deleted, JSON body)
+Prepared = tuple[str, int | None, tuple[str | None, ...] | None, bytes]
 
 
 def _text(value: Any) -> str | None:
-    if isinstance(value, dict):
-        value = value.get("id")
+    """A list-filter value as the query string spells it: expanded objects by their id."""
+    kind = type(value)
+    if kind is str:
+        return sys.intern(value)  # customer ids, statuses, types repeat across many objects
     if value is None:
         return None
-    if isinstance(value, bool):
+    if kind is dict:
+        return _text(value.get("id"))
+    if kind is bool:
         return "true" if value else "false"
-    if isinstance(value, str):
-        return sys.intern(value)  # customer ids, statuses, types repeat across many objects
-    return str(value) if isinstance(value, int) else None
+    return str(value) if kind is int else None
+
+
+_FILTERS = {name: spec.filters for name, spec in SPEC_BY_NAME.items()}
 
 
 class _SortedRecords:
@@ -92,7 +99,14 @@ class _SortedRecords:
 
 
 class _Resource:
-    __slots__ = ("bodies", "indexes", "listed", "locations", "records", "spec")
+    """One resource's records, its list in `created` order, and its filter indexes.
+
+    A filter's indexes are built on the first list call that uses the filter, in one pass over
+    the sorted list, and kept up to date from then on: generating a large account then pays no
+    index upkeep per object, and fields nobody filters on cost nothing.
+    """
+
+    __slots__ = ("bodies", "built", "indexes", "listed", "locations", "records", "spec")
 
     def __init__(self, spec: ResourceSpec, bodies: BodyTable) -> None:
         self.spec = spec
@@ -101,16 +115,23 @@ class _Resource:
         self.records: dict[str, Record] = {}
         self.listed = _SortedRecords(self.records)
         self.indexes: dict[tuple[str, str], _SortedRecords] = {}
+        self.built: list[tuple[int, str]] = []  # (position in spec.filters, field) with indexes
 
     def entries(self, record: Record) -> Iterator[tuple[str, str]]:
+        """The (field, value) index entries of `record`, for the fields built so far."""
         values = record[3]
         if values is None:
             return
-        for field, value in zip(self.spec.filters, values, strict=True):
+        for position, field in self.built:
+            value = values[position]
             if value is not None:
                 yield field, value
-        if self.spec.name == "subscriptions" and values[1] not in HIDDEN_SUBSCRIPTION_STATUSES:
-            yield "status", DEFAULT_VIEW
+                if (
+                    field == "status"
+                    and self.spec.name == "subscriptions"
+                    and value not in HIDDEN_SUBSCRIPTION_STATUSES
+                ):
+                    yield "status", DEFAULT_VIEW
 
     def index(self, field: str, value: str) -> _SortedRecords:
         key = (field, value)
@@ -118,6 +139,21 @@ class _Resource:
         if found is None:
             found = self.indexes[key] = _SortedRecords(self.records)
         return found
+
+    def build(self, field: str) -> None:
+        """Index `field` now if it is not yet (see the class doc)."""
+        position = self.spec.filters.index(field)
+        if (position, field) in self.built:
+            return
+        default_view = field == "status" and self.spec.name == "subscriptions"
+        # Records come sorted, so every index fills in order and never needs sorting.
+        for record in self.listed.sorted():
+            value = record[3][position]  # type: ignore[index]  # listed records have values
+            if value is not None:
+                self.index(field, value).add(record)
+                if default_view and value not in HIDDEN_SUBSCRIPTION_STATUSES:
+                    self.index(field, DEFAULT_VIEW).add(record)
+        self.built.append((position, field))
 
 
 class StripeStore:
@@ -145,18 +181,43 @@ class StripeStore:
 
     def put(self, resource: str, obj: dict[str, Any]) -> None:
         """Insert or replace `obj` by its id; it is serialised at once and never read again."""
-        res = self._resources[resource]
-        object_id = sys.intern(obj["id"])
-        old = res.records.get(object_id)
-        created = obj.get("created")
-        if not isinstance(created, int):  # deleted stubs carry no `created`
-            created = old[0] if old is not None else 0
+        object_id, created, values, body = self.prepare(resource, obj)
+        # A copy: orjson returns bytes inside an allocation several times their length (a 2 KB
+        # body holds ~8 KB). Bodies that crossed a pipe (see _shards) are exact already.
+        self.put_prepared(resource, object_id, created, values, memoryview(body).tobytes())
+
+    @staticmethod
+    def prepare(resource: str, obj: dict[str, Any]) -> Prepared:
+        """What `put_prepared` needs of `obj`: its id, `created`, list-filter values and body.
+
+        A pure function of the object, so another process can run it (see _shards).
+        """
+        get = obj.get
+        created = get("created")
         values = (
-            tuple(_text(obj.get(field)) for field in res.spec.filters)
-            if obj.get("deleted") is not True
-            else None
+            tuple(map(_text, map(get, _FILTERS[resource]))) if get("deleted") is not True else None
         )
-        location = res.bodies.append(orjson.dumps(obj), created)
+        return (
+            obj["id"],
+            created if isinstance(created, int) else None,
+            values,
+            orjson.dumps(obj),
+        )
+
+    def put_prepared(
+        self,
+        resource: str,
+        object_id: str,
+        created: int | None,
+        values: tuple[str | None, ...] | None,
+        body: bytes,
+    ) -> None:
+        """Insert or replace one prepared object (see `prepare`)."""
+        res = self._resources[resource]
+        old = res.records.get(object_id)
+        if created is None:  # deleted stubs carry no `created`
+            created = old[0] if old is not None else 0
+        location = res.bodies.append(body, created)
         if old is None:
             handle = len(res.locations)
             res.locations.append(location)
@@ -170,12 +231,14 @@ class StripeStore:
         res.records[object_id] = record
         if old is not None and old[3] is not None:
             res.listed.mark_stale()
-            for field, value in res.entries(old):
-                res.index(field, value).mark_stale()
+            if res.built:
+                for field, value in res.entries(old):
+                    res.index(field, value).mark_stale()
         if values is not None:
             res.listed.add(record)
-            for field, value in res.entries(record):
-                res.index(field, value).add(record)
+            if res.built:
+                for field, value in res.entries(record):
+                    res.index(field, value).add(record)
 
     # --- reading -----------------------------------------------------------------------------
 
@@ -194,6 +257,7 @@ class StripeStore:
 
     def values(self, resource: str, field: str) -> list[str]:
         """Every value of an indexed field present in the store (e.g. all event types)."""
+        self._resources[resource].build(field)
         return sorted(
             value
             for (name, value), index in self._resources[resource].indexes.items()
@@ -205,7 +269,7 @@ class StripeStore:
         return {name: len(res.records) for name, res in self._resources.items()}
 
     def settle(self) -> None:
-        """Wait until every full block is deflated (reads never need to: they use plain copies)."""
+        """Wait until every full block is compressed (reads never wait: they use plain copies)."""
         self._codec.reap(wait=True)
 
     def storage(self) -> dict[str, Any]:
@@ -236,6 +300,8 @@ class StripeStore:
         fields must match. `ascending` takes the page from the low end, for `ending_before`.
         """
         res = self._resources[resource]
+        for field in filters or ():
+            res.build(field)
         groups = [
             [res.indexes[(field, value)] for value in values if (field, value) in res.indexes]
             for field, values in (filters or {}).items()

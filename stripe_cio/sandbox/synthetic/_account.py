@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from . import _lifecycle, _shop
 from ._catalog import build_catalog
@@ -57,6 +58,13 @@ def _arrive(w: World, stream: _Arrivals, t: int) -> None:
         w.at(t + w.expo(45 * DAY) + 3600, _shop.delete_customer, person)
 
 
+class _Discard:
+    """A sink that keeps nothing: shards other than 0 build the catalog without putting it."""
+
+    def put(self, resource: str, obj: dict[str, Any]) -> None:
+        pass
+
+
 @contextmanager
 def _no_gc() -> Iterator[None]:
     """Pause the cyclic garbage collector: generation allocates millions of short-lived dicts
@@ -79,12 +87,28 @@ class SyntheticAccount:
     """
 
     def __init__(
-        self, sink: AccountSink, *, seed: int, customers: int, months: int, now: int
+        self,
+        sink: AccountSink,
+        *,
+        seed: int,
+        customers: int,
+        months: int,
+        now: int,
+        shard: int = 0,
+        shards: int = 1,
     ) -> None:
         if customers < 0 or months < 1:
             raise ValueError("customers must be >= 0 and months >= 1")
+        if not 0 <= shard < shards <= 4:
+            raise ValueError("shards must be 1..4 and shard in 0..shards-1")
         self._w = World(sink, seed, now)
-        self._customers = customers
+        # Shard k of n generates every k-th share of the customers with its own random stream
+        # and id range; all shards build the same catalog (it comes first from the shared seed)
+        # and only shard 0 hands it to the sink. See stripe_server/_shards.py.
+        self._seed = seed
+        self._shard = shard
+        self._shards = shards
+        self._customers = customers // shards + (1 if shard < customers % shards else 0)
         self._start = now - months * MONTH
         self._generated = False
 
@@ -99,7 +123,14 @@ class SyntheticAccount:
             raise RuntimeError("generate() runs once")
         self._generated = True
         w = self._w
+        sink = w.sink
+        if self._shard:
+            w.sink = _Discard()
         w.catalog = build_catalog(w, self._start - DAY)
+        w.sink = sink
+        if self._shards > 1:
+            w.rng.seed(f"{self._seed}:{self._shard}/{self._shards}")
+            w.ids.skip_to_shard(self._shard)
         w.payments = Payments(w)
         w.people = People(w)
         guests = int(self._customers * GUESTS_PER_CUSTOMER)

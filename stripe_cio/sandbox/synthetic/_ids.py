@@ -7,6 +7,7 @@ import random
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]  # 62² two-character digits
 _POOL = 4096  # random-looking tails, reused (uniqueness comes from the head)
+_SHARD_IDS = 3844**3 // 4
 
 
 class IdFactory:
@@ -35,6 +36,16 @@ class IdFactory:
         ]
         self._upper = ""  # the head's two upper digits and the account, for the current n
         self._set_upper(self._n)
+
+    def skip_to_shard(self, shard: int) -> None:
+        """Move the counter into shard `shard`'s own range, so shards of one account never
+        share an id while keeping the account's tag (3844**3 heads: room for 4 shards of
+        14 billion ids each)."""
+        if not 0 <= shard < 4:
+            raise ValueError("shard must be in 0..3")
+        if shard:
+            self._n = max(self._n, shard * _SHARD_IDS)
+            self._set_upper(self._n)
 
     def _set_upper(self, n: int) -> None:
         _, mid, high = self._digits
