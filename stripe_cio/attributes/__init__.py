@@ -1,0 +1,33 @@
+"""Per-person profile attributes computed with pandas from the ledger (docs/attributes.md).
+
+`load_frames` reads the ledger tables the attributes need; `compute_attributes` turns them into
+one DataFrame with a row per Customer.io person, purely; `attribute_dict` gives a row as the
+attributes to send.
+"""
+
+from ._compute import ATTRIBUTES, AttributeResult, compute_attributes
+from ._config import AttributeSettings, attribute_settings_from_env
+from ._frames import FRAME_COLUMNS, LedgerFrames, frame_from_records
+from ._load import load_frames
+from ._money import exponent
+from ._persons import SKIP_REASONS, SkipCounts
+from ._rfm import SEGMENTS
+from ._send import attribute_dict, attribute_dicts
+
+__all__ = [
+    "ATTRIBUTES",
+    "FRAME_COLUMNS",
+    "SEGMENTS",
+    "SKIP_REASONS",
+    "AttributeResult",
+    "AttributeSettings",
+    "LedgerFrames",
+    "SkipCounts",
+    "attribute_dict",
+    "attribute_dicts",
+    "attribute_settings_from_env",
+    "compute_attributes",
+    "exponent",
+    "frame_from_records",
+    "load_frames",
+]

@@ -1,0 +1,123 @@
+"""Attribute settings: the attribute name prefix and how a person is identified."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import field_validator
+
+from .._settings_base import SettingSource, SettingsSection, empty_to_none
+from ..cio_api import MAX_ATTRIBUTE_NAME_BYTES
+
+__all__ = [
+    "ATTRIBUTE_ENV_NAMES",
+    "AttributeSettings",
+    "IdentifierKind",
+    "attribute_settings_from_env",
+]
+
+IdentifierKind = Literal["email", "stripe_id", "metadata"]
+
+# The longest attribute name without its prefix ("failed_payment_count_90d").
+_LONGEST_NAME = 24
+_PREFIX = re.compile(r"^[A-Za-z0-9_]*$")
+# Stripe metadata keys: at most 40 characters, no square brackets.
+# Source: https://docs.stripe.com/api/metadata
+_METADATA_KEY_MAX = 40
+
+ATTRIBUTE_ENV_NAMES: Mapping[str, str] = {
+    "prefix": "STRIPE_CIO_ATTRIBUTE_PREFIX",
+    "identifier": "STRIPE_CIO_IDENTIFIER",
+}
+
+
+@dataclass(frozen=True)
+class _AttributeEnvSource(SettingSource):
+    """Attribute settings read from environment variables."""
+
+    def setting_name(self, section: str, field: str) -> str:
+        return ATTRIBUTE_ENV_NAMES[field]
+
+    def how_to_set(self, section: str, field: str) -> str:
+        return f"set the environment variable {ATTRIBUTE_ENV_NAMES[field]}"
+
+
+class AttributeSettings(SettingsSection):
+    """How attributes are named and which Customer.io person a Stripe customer is.
+
+    `identifier` is `email` (trimmed, lower-cased; the default), `stripe_id` (the Stripe
+    customer id is the person's id) or `metadata:<key>` (the value of that customer metadata
+    key is the person's id).
+    """
+
+    section: Literal["attributes"] = "attributes"
+    prefix: str = "stripe_"
+    identifier: str = "email"
+
+    @field_validator("prefix", mode="before")
+    @classmethod
+    def _check_prefix(cls, value: Any) -> Any:
+        if value is None:
+            return "stripe_"
+        if not isinstance(value, str):
+            raise ValueError("must be text such as stripe_")
+        value = value.strip()
+        if not _PREFIX.match(value):
+            raise ValueError("may contain only letters, digits and underscores, such as stripe_")
+        if len(value) + _LONGEST_NAME > MAX_ATTRIBUTE_NAME_BYTES:
+            raise ValueError(
+                f"is too long: Customer.io attribute names are at most "
+                f"{MAX_ATTRIBUTE_NAME_BYTES} bytes"
+            )
+        return value
+
+    @field_validator("identifier", mode="before")
+    @classmethod
+    def _check_identifier(cls, value: Any) -> Any:
+        value = empty_to_none(value)
+        if value is None:
+            return "email"
+        if not isinstance(value, str):
+            raise ValueError("must be email, stripe_id or metadata:<key>")
+        value = value.strip()
+        if value in ("email", "stripe_id"):
+            return value
+        kind, colon, key = value.partition(":")
+        if kind != "metadata" or not colon:
+            raise ValueError("must be email, stripe_id or metadata:<key>")
+        if not key or len(key) > _METADATA_KEY_MAX or "[" in key or "]" in key:
+            raise ValueError(
+                "needs a Stripe metadata key after 'metadata:' "
+                "(1 to 40 characters, no square brackets), such as metadata:user_id"
+            )
+        return value
+
+    @property
+    def identifier_kind(self) -> IdentifierKind:
+        """`email`, `stripe_id` or `metadata`."""
+        if self.identifier in ("email", "stripe_id"):
+            return "email" if self.identifier == "email" else "stripe_id"
+        return "metadata"
+
+    @property
+    def metadata_key(self) -> str | None:
+        """The customer metadata key holding the person's id, under `metadata:<key>`."""
+        return self.identifier.partition(":")[2] if self.identifier_kind == "metadata" else None
+
+    def name(self, attribute: str) -> str:
+        """The attribute's name as sent: the prefix, then the attribute."""
+        return self.prefix + attribute
+
+
+def attribute_settings_from_env(env: Mapping[str, str] | None = None) -> AttributeSettings:
+    """Attribute settings from STRIPE_CIO_ATTRIBUTE_PREFIX and STRIPE_CIO_IDENTIFIER."""
+    env = os.environ if env is None else env
+    values = {field: env[name] for field, name in ATTRIBUTE_ENV_NAMES.items() if name in env}
+    # An unset or blank prefix variable means the default; an empty prefix is set in code.
+    if not values.get("prefix", "").strip():
+        values.pop("prefix", None)
+    return AttributeSettings.load(values, _AttributeEnvSource())

@@ -1,0 +1,181 @@
+"""Reads the ledger tables the attributes need into compact frames.
+
+Only the needed columns are selected (never `raw`), in chunks converted at once to int64,
+nullable Int64/boolean and categoricals, so that peak memory stays near the frames' size.
+Rows are taken from the DBAPI cursor as plain tuples on SQLite (no per-row Row objects);
+other databases stream through SQLAlchemy with a server-side cursor where they have one.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from pandas.api.types import union_categoricals
+from sqlalchemy import JSON, Connection, Engine, Select, case, cast, null, select, type_coerce
+from sqlalchemy.sql.elements import ColumnElement
+
+from .._exceptions import StripeCioError
+from ..ledger._tables import table
+from ._config import AttributeSettings
+from ._frames import (
+    FRAME_COLUMNS,
+    ColumnKind,
+    LedgerFrames,
+    column_from_objects,
+    frame_from_columns,
+)
+from ._groups import lookup
+
+__all__ = ["LedgerReadError", "load_frames"]
+
+CHUNK_ROWS = 100_000
+
+
+class LedgerReadError(StripeCioError):
+    """The ledger holds something its normalisers never write (e.g. a null amount)."""
+
+
+def _metadata_value(connection: Connection, key: str) -> ColumnElement[Any]:
+    column = table("customers").c.metadata
+    # SQLite keeps JSON as text and has no JSON type to cast to (a CAST would make a number).
+    as_json = (
+        type_coerce(column, JSON) if connection.dialect.name == "sqlite" else cast(column, JSON)
+    )
+    value: ColumnElement[Any] = as_json[key].as_string()
+    return value
+
+
+def _selects(connection: Connection, settings: AttributeSettings) -> dict[str, Select[Any]]:
+    kind = settings.identifier_kind
+    customers, charges = table("customers"), table("charges")
+    email = customers.c.email if kind == "email" else null()
+    key = settings.metadata_key
+    metadata = _metadata_value(connection, key) if key is not None else null()
+    guest_email = case((charges.c.customer.is_(None), charges.c.billing_email), else_=null())
+
+    def plain(name: str, **computed: Any) -> Select[Any]:
+        source = table(name)
+        return select(
+            *(
+                computed[column].label(column) if column in computed else source.c[column]
+                for column in FRAME_COLUMNS[name]
+            )
+        )
+
+    return {
+        "customers": plain("customers", email=email, metadata_value=metadata),
+        "charges": plain("charges", billing_email=guest_email if kind == "email" else null()),
+        "disputes": plain("disputes"),
+        "subscriptions": plain("subscriptions"),
+        "subscription_items": plain("subscription_items"),
+        "prices": plain("prices"),
+    }
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    # Fetching makes millions of short-lived row tuples, each a trigger for the cyclic
+    # collector, which would walk the growing frames again and again for nothing.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _chunks(connection: Connection, query: Select[Any]) -> Iterator[Any]:
+    if connection.dialect.name == "sqlite":
+        cursor = connection.execute(query).cursor
+        while rows := cursor.fetchmany(CHUNK_ROWS):
+            yield rows
+        return
+    result = connection.execution_options(stream_results=True).execute(query)
+    yield from result.partitions(CHUNK_ROWS)
+
+
+class _KnownValues:
+    """Encodes a string column against known values (e.g. charges.customer against the
+    customer ids already read): hash lookups into one shared index, instead of a dictionary
+    per chunk merged at the end. Values not known (unknown customers) get codes after them."""
+
+    def __init__(self, known: pd.Index) -> None:
+        self.known = known
+        self.extra: dict[Any, int] = {}
+        self.codes: list[npt.NDArray[np.int64]] = []
+
+    def add(self, values: npt.NDArray[Any]) -> None:
+        codes = lookup(self.known, values)
+        unknown = np.flatnonzero((codes < 0) & pd.notna(values))
+        for row in unknown.tolist():  # rare: charges of customers the ledger does not have
+            codes[row] = len(self.known) + self.extra.setdefault(values[row], len(self.extra))
+        self.codes.append(codes)
+
+    def column(self) -> pd.Categorical:
+        categories = self.known.append(pd.Index(list(self.extra), dtype=object))
+        codes = np.concatenate(self.codes) if self.codes else np.empty(0, dtype=np.int64)
+        return pd.Categorical.from_codes(codes, categories=categories)
+
+
+def _combine(parts: list[Any], kind: ColumnKind, name: str) -> Any:
+    if not parts:
+        return column_from_objects(np.empty(0, dtype=object), kind, name)
+    if kind == "category":
+        return union_categoricals(parts)
+    if isinstance(parts[0], np.ndarray):
+        return np.concatenate(parts)
+    return pd.concat([pd.Series(part) for part in parts], ignore_index=True).array
+
+
+def _read(
+    connection: Connection,
+    name: str,
+    query: Select[Any],
+    known: Mapping[str, pd.Index] | None = None,
+) -> pd.DataFrame:
+    columns: Mapping[str, ColumnKind] = FRAME_COLUMNS[name]
+    encoders = {column: _KnownValues(index) for column, index in (known or {}).items()}
+    parts: dict[str, list[Any]] = {column: [] for column in columns}
+    for rows in _chunks(connection, query):
+        block = np.empty((len(rows), len(columns)), dtype=object)
+        block[:] = rows
+        for position, (column, kind) in enumerate(columns.items()):
+            if column in encoders:
+                encoders[column].add(block[:, position])
+                continue
+            try:
+                part = column_from_objects(block[:, position], kind, f"{name}.{column}")
+            except ValueError as exc:
+                raise LedgerReadError(f"cannot read the ledger: {exc}") from None
+            parts[column].append(part)
+        del block, rows
+    data = {
+        column: encoders[column].column()
+        if column in encoders
+        else _combine(parts.pop(column), kind, f"{name}.{column}")
+        for column, kind in columns.items()
+    }
+    return frame_from_columns(data, len(next(iter(data.values()))))
+
+
+def load_frames(engine: Engine, settings: AttributeSettings | None = None) -> LedgerFrames:
+    """Read the ledger tables the attributes need, as compact frames (FRAME_COLUMNS)."""
+    settings = settings or AttributeSettings()
+    with engine.connect() as connection, _collector_paused():
+        queries = _selects(connection, settings)
+        customers = _read(connection, "customers", queries.pop("customers"))
+        customer_ids = pd.Index(customers["id"].to_numpy(dtype=object))
+        frames = {
+            name: _read(
+                connection, name, query, {"customer": customer_ids} if name == "charges" else None
+            )
+            for name, query in queries.items()
+        }
+    return LedgerFrames(customers=customers, **frames)
