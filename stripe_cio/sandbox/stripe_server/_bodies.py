@@ -123,18 +123,28 @@ class BodyCodec:
 
 
 class _Open:
-    __slots__ = ("bodies", "number", "size")
+    __slots__ = ("bodies", "full", "number", "size")
 
     def __init__(self, number: int) -> None:
         self.number = number
         self.bodies: list[bytes] = []
         self.size = 0
+        self.full = False
 
 
 class BodyTable:
     """One resource's bodies: append returns a location, get reads it back."""
 
-    __slots__ = ("_blocks", "_codec", "_open", "garbage", "key", "packed_bytes", "plain_bytes")
+    __slots__ = (
+        "_blocks",
+        "_codec",
+        "_last_day",
+        "_open",
+        "garbage",
+        "key",
+        "packed_bytes",
+        "plain_bytes",
+    )
 
     def __init__(self, codec: BodyCodec, key: int) -> None:
         self._codec = codec
@@ -145,6 +155,7 @@ class BodyTable:
         # a few blocks instead of one per late object.
         self._open: dict[int, _Open] = {}
         self._blocks: list[list[bytes] | _Packed] = []
+        self._last_day = -1
         self.plain_bytes = 0  # of every body appended, garbage included
         self.packed_bytes = 0  # of the compressed blocks
         self.garbage = 0
@@ -152,24 +163,34 @@ class BodyTable:
     def append(self, body: bytes, created: int) -> int:
         """Store `body` (of exactly its own size: it waits in an open block for a while)."""
         day = created // 86_400
-        opened = self._open.pop(day, None)  # put back last: the dict stays in write order
-        if opened is not None and (
-            len(opened.bodies) >= self._codec.block_bodies or opened.size >= BLOCK_BYTES
-        ):
-            self._codec.seal(self, opened.number, opened.bodies)
-            opened = None
-        if opened is None:
-            opened = _Open(len(self._blocks))
-            self._blocks.append(opened.bodies)
-            if len(self._open) >= self._codec.open_blocks:  # bounds the plain bytes held
-                stale = self._open.pop(next(iter(self._open)))
-                self._codec.seal(self, stale.number, stale.bodies)
-        self._open[day] = opened
-        location = opened.number << 8 | len(opened.bodies)
-        opened.bodies.append(body)
-        opened.size += len(body)
-        self.plain_bytes += len(body)
+        opened = self._open.get(day)
+        if opened is None or opened.full:
+            opened = self._open_block(day, opened)
+        elif day != self._last_day:
+            del self._open[day]  # put back last: the dict stays in least-recent-write order
+            self._open[day] = opened
+        self._last_day = day
+        bodies = opened.bodies
+        location = opened.number << 8 | len(bodies)
+        bodies.append(body)
+        size = len(body)
+        opened.size += size
+        self.plain_bytes += size
+        opened.full = len(bodies) >= self._codec.block_bodies or opened.size >= BLOCK_BYTES
         return location
+
+    def _open_block(self, day: int, full: _Open | None) -> _Open:
+        """A new open block for `day`, sealing the day's full one or the least recent one."""
+        codec = self._codec
+        if full is not None:
+            del self._open[day]
+            codec.seal(self, full.number, full.bodies)
+        elif len(self._open) >= codec.open_blocks:  # bounds the plain bytes held
+            stale = self._open.pop(next(iter(self._open)))
+            codec.seal(self, stale.number, stale.bodies)
+        opened = self._open[day] = _Open(len(self._blocks))
+        self._blocks.append(opened.bodies)
+        return opened
 
     def discard(self, location: int) -> None:
         """The body at `location` was replaced: it is garbage from now on."""
