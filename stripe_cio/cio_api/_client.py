@@ -74,7 +74,7 @@ class CustomerIOClient(AsyncAPIClient):
             timeout=timeout,
             transport=transport,
             limits=httpx.Limits(
-                max_connections=max_concurrency, max_keepalive_connections=max_concurrency
+                max_connections=2 * max_concurrency, max_keepalive_connections=2 * max_concurrency
             ),
         )
 

@@ -47,6 +47,7 @@ class DeadLetterRow(_LedgerModel, table=True):
     kind: str  # "person" (an identify) or "event"
     item_key: str  # the person key, or the event's ULID
     person_key: str = Field(index=True)
+    stripe_event_id: str | None = None  # events only
     stage: str  # "pre_send" (our checks) or "customerio" (refused by the API)
     reason: str
     field: str | None = None

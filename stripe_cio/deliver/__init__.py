@@ -1,0 +1,30 @@
+"""Delivery to Customer.io: diff-only person updates and exactly-once events, in packed batches.
+
+`deliver()` takes plain shapes (`PersonUpdate`, `EventItem`) however they were computed, sends
+only what changed since Customer.io last accepted it, and keeps refused items as dead letters
+in the ledger; `replay_dead_letters()` resends them. See docs/delivery.md.
+"""
+
+from ._model import EventItem, PersonUpdate, Refusal
+from ._pack import BatchPacker, pack
+from ._plan import canonical_attributes, event_ulid, plan_event, plan_person
+from ._run import deliver, replay_dead_letters
+from ._store import DeadLetter, DeliveryStore
+from ._summary import DeliverySummary
+
+__all__ = [
+    "BatchPacker",
+    "DeadLetter",
+    "DeliveryStore",
+    "DeliverySummary",
+    "EventItem",
+    "PersonUpdate",
+    "Refusal",
+    "canonical_attributes",
+    "deliver",
+    "event_ulid",
+    "pack",
+    "plan_event",
+    "plan_person",
+    "replay_dead_letters",
+]

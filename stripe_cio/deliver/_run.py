@@ -1,0 +1,300 @@
+"""The delivery run: diff, check, pack and send person updates, then events; record outcomes."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections import Counter
+from collections.abc import Coroutine, Iterable, Iterator, Sequence
+from typing import Any, TypeVar
+
+import orjson
+
+from ..cio_api import CustomerIOClient, batch_body_size
+from ._checks import NameCheck, check_identifiers, person_key
+from ._inflight import InFlight
+from ._model import EventItem, Kind, Outgoing, PersonUpdate, Refusal
+from ._outcomes import Outcomes
+from ._pack import BatchPacker
+from ._plan import fallback_item, plan_event, plan_person
+from ._replay import replay_items
+from ._store import DeadLetter, DeliveryStore, Failure
+from ._summary import DeliverySummary
+
+__all__ = ["Delivery", "deliver", "replay_dead_letters"]
+
+T = TypeVar("T")
+_CHUNK = 2_000  # inputs per snapshot / delivered-events lookup
+_STATS = ("requests", "retries", "rate_limited", "split_batches")
+
+
+def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+class Delivery:
+    """One run over one client and store; `deliver()` and `replay_dead_letters()` drive it."""
+
+    def __init__(
+        self,
+        client: CustomerIOClient | None,
+        store: DeliveryStore,
+        *,
+        dry_run: bool = False,
+        samples: int = 5,
+        person_resolution: str = "superseded",
+    ) -> None:
+        if client is None and not dry_run:
+            raise ValueError("a Customer.io client is needed unless dry_run=True")
+        self.client = client
+        self.store = store
+        self.summary = DeliverySummary(dry_run=dry_run)
+        self._samples = samples
+        self._names = NameCheck()
+        self._outcomes = Outcomes(store)
+        # Open dead letters that an accepted item of the same key resolves.
+        self._open: dict[Kind, set[str]] = {
+            "person": store.open_dead_letter_keys("person"),
+            "event": store.open_dead_letter_keys("event"),
+        }
+        self._person_resolution = person_resolution
+        self._flight = InFlight(2 * client.max_concurrency if client else 1)
+        self._verified = False
+
+    # --- the phases -------------------------------------------------------------------------
+
+    async def run(self, people: Iterable[PersonUpdate], events: Iterable[EventItem]) -> None:
+        """Send every person update, wait until all are settled, then send the events.
+
+        Waiting makes an identify precede its person's events (in an earlier batch), so a
+        campaign triggered by an event sees the profile's new attributes.
+        """
+        await self._phase(self._people(people))
+        await self._phase(self._events(events))
+
+    async def replay(self, letters: Sequence[DeadLetter]) -> None:
+        """Resend dead letters: persons first, then events, as a run does."""
+        people, events = replay_items(letters, self._names)
+        await self._phase(self._resend("person", people))
+        await self._phase(self._resend("event", events))
+
+    async def _phase(self, work: Coroutine[Any, Any, None]) -> None:
+        started = time.monotonic()
+        before = [getattr(self.client.stats, name) for name in _STATS] if self.client else []
+        try:
+            await work
+            await self._flight.drain()
+        finally:
+            await self._flight.cancel()
+            if not self.summary.dry_run:
+                self._outcomes.flush()  # what was accepted before a failure stays accepted
+            self.summary.seconds += time.monotonic() - started
+            if self.client is not None:
+                for name, value in zip(_STATS, before, strict=True):
+                    spent = getattr(self.client.stats, name) - value
+                    setattr(self.summary, name, getattr(self.summary, name) + spent)
+
+    async def _people(self, updates: Iterable[PersonUpdate]) -> None:
+        summary = self.summary
+        packer = BatchPacker()
+        seen: set[str] = set()
+        # A new person sends every attribute: count them by attribute set, not one by one.
+        shapes: Counter[tuple[str, ...]] = Counter()
+        lookup = self.store.has_snapshots()  # a first run has nothing to look up
+        for chunk in _chunks(updates, _CHUNK):
+            identities = [check_identifiers(update.identifiers) for update in chunk]
+            keys = [person_key(*i) if isinstance(i, tuple) else None for i in identities]
+            snapshots = self.store.snapshots(k for k in keys if k) if lookup else {}
+            failures: list[Failure] = []
+            for update, identity, key in zip(chunk, identities, keys, strict=True):
+                summary.persons_seen += 1
+                if key is not None and isinstance(identity, tuple):
+                    if key in seen:
+                        summary.reject("person", "duplicate_person")
+                        continue
+                    seen.add(key)
+                    plan = plan_person(update, snapshots.get(key), self._names, identity)
+                else:
+                    plan = plan_person(update, None, self._names)
+                if plan is None:
+                    summary.persons_unchanged += 1
+                elif isinstance(plan, Refusal):
+                    item = plan.item or fallback_item("person", update)
+                    failures.append(Failure(item, plan, "pre_send"))
+                else:
+                    if plan.created:
+                        summary.persons_created += 1
+                        shapes[tuple(plan.changes)] += 1
+                    else:
+                        summary.persons_updated += 1
+                        for name, value in plan.changes.items():
+                            changed = value is not None
+                            counter = (
+                                summary.attribute_changes if changed else summary.attributes_cleared
+                            )
+                            counter[name] += 1
+                    await self._add(packer, plan.item)
+            self._fail(failures)
+        for shape, persons in shapes.items():
+            for name in shape:
+                summary.attribute_changes[name] += persons
+        await self._flush(packer)
+
+    async def _events(self, events: Iterable[EventItem]) -> None:
+        summary = self.summary
+        packer = BatchPacker()
+        seen: set[str] = set()
+        for chunk in _chunks(events, _CHUNK):
+            plans = [plan_event(event) for event in chunk]
+            known = self.store.delivered(p.item_key for p in plans if isinstance(p, Outgoing))
+            failures: list[Failure] = []
+            resolved: dict[tuple[Kind, str], str] = {}
+            for event, plan in zip(chunk, plans, strict=True):
+                summary.events_seen += 1
+                if isinstance(plan, Refusal):
+                    item = plan.item or fallback_item("event", event)
+                    failures.append(Failure(item, plan, "pre_send"))
+                elif plan.item_key in seen:
+                    summary.events_duplicate += 1
+                elif plan.item_key in known:
+                    summary.events_already_delivered += 1
+                    if plan.item_key in self._open["event"]:
+                        resolved[("event", plan.item_key)] = "already_delivered"
+                else:
+                    seen.add(plan.item_key)
+                    summary.events_new += 1
+                    await self._add(packer, plan)
+            self._fail(failures, resolved)
+        await self._flush(packer)
+
+    async def _resend(self, kind: Kind, items: list[Outgoing | Failure]) -> None:
+        summary = self.summary
+        packer = BatchPacker()
+        sendable = [i.item_key for i in items if isinstance(i, Outgoing)]
+        known = self.store.delivered(sendable) if kind == "event" else set()
+        failures: list[Failure] = []
+        resolved: dict[tuple[Kind, str], str] = {}
+        for item in items:
+            if kind == "person":
+                summary.persons_seen += 1
+            else:
+                summary.events_seen += 1
+            if isinstance(item, Failure):
+                failures.append(item)
+            elif item.item_key in known:
+                summary.events_already_delivered += 1
+                resolved[(kind, item.item_key)] = "already_delivered"
+            else:
+                if kind == "person":
+                    summary.persons_updated += 1
+                else:
+                    summary.events_new += 1
+                await self._add(packer, item)
+        self._fail(failures, resolved)
+        await self._flush(packer)
+
+    # --- batches ------------------------------------------------------------------------------
+
+    async def _add(self, packer: BatchPacker, item: Outgoing) -> None:
+        if self.summary.dry_run and len(self.summary.samples) < self._samples:
+            self.summary.samples.append(orjson.loads(item.body))
+        full = packer.add(item)
+        if full is not None:
+            await self._dispatch(full)
+
+    async def _flush(self, packer: BatchPacker) -> None:
+        last = packer.flush()
+        if last is not None:
+            await self._dispatch(last)
+
+    async def _dispatch(self, batch: list[Outgoing]) -> None:
+        self.summary.batches += 1
+        self.summary.bytes += batch_body_size(sum(len(i.body) for i in batch), len(batch))
+        if self.client is None or self.summary.dry_run:
+            return
+        if not self._verified:
+            # Once per run, before the first batch: wrong credentials or region fail here, clearly.
+            await self.client.verify_region()
+            self._verified = True
+        await self._flight.spawn(self._send(self.client, batch))
+
+    async def _send(self, client: CustomerIOClient, batch: list[Outgoing]) -> None:
+        result = await client.batch([item.body for item in batch])
+        refused = {error.index: error for error in result.errors}
+        accepted = [item for index, item in enumerate(batch) if index not in refused]
+        failures = [
+            Failure(batch[i], Refusal(e.reason, e.field, e.message), "customerio")
+            for i, e in refused.items()
+        ]
+        resolved: dict[tuple[Kind, str], str] = {}
+        for item in accepted:
+            if item.item_key in self._open[item.kind]:
+                how = self._person_resolution if item.kind == "person" else "delivered"
+                resolved[(item.kind, item.item_key)] = how
+                self._open[item.kind].discard(item.item_key)
+        # Snapshots change only now, once Customer.io has accepted the person's item.
+        self._outcomes.add(accepted, failures, resolved)
+        summary = self.summary
+        summary.dead_letters_resolved += len(resolved)
+        people = sum(1 for item in accepted if item.kind == "person")
+        summary.persons_delivered += people
+        summary.events_delivered += len(accepted) - people
+        for failure in failures:
+            summary.reject(failure.item.kind, failure.refusal.reason)
+
+    def _fail(
+        self, failures: list[Failure], resolved: dict[tuple[Kind, str], str] | None = None
+    ) -> None:
+        """Count items refused before sending; keep them as dead letters (not in a dry run)."""
+        for failure in failures:
+            self.summary.reject(failure.item.kind, failure.refusal.reason)
+        if self.summary.dry_run or not (failures or resolved):
+            return
+        self._outcomes.add(failed=failures, resolved=resolved)
+        for kind, key in resolved or {}:
+            self._open[kind].discard(key)
+        self.summary.dead_letters_resolved += len(resolved or {})
+
+
+async def deliver(
+    client: CustomerIOClient | None,
+    store: DeliveryStore,
+    *,
+    people: Iterable[PersonUpdate] = (),
+    events: Iterable[EventItem] = (),
+    dry_run: bool = False,
+    samples: int = 5,
+) -> DeliverySummary:
+    """Bring Customer.io up to date: changed person attributes first, then new events.
+
+    Only what changed since the snapshot of what Customer.io last accepted is sent; events
+    already delivered are not sent again. Items refused before sending or by Customer.io become
+    dead letters; a 401/403 stops the run at once. With `dry_run`, nothing is sent or written
+    and the summary is the preview (with `samples` payloads).
+    """
+    run = Delivery(client, store, dry_run=dry_run, samples=samples)
+    await run.run(people, events)
+    return run.summary
+
+
+async def replay_dead_letters(
+    client: CustomerIOClient | None,
+    store: DeliveryStore,
+    *,
+    ids: Sequence[int] | None = None,
+    kind: Kind | None = None,
+    dry_run: bool = False,
+    samples: int = 5,
+) -> DeliverySummary:
+    """Resend open dead letters (all, or those with `ids` / of one `kind`).
+
+    Each is checked again first: one that can never be accepted stays open, its attempt
+    counted. An accepted person takes the snapshot its letter carries; an event already
+    delivered meanwhile is resolved without sending.
+    """
+    letters = store.dead_letters(ids=ids, kind=kind)
+    run = Delivery(client, store, dry_run=dry_run, samples=samples, person_resolution="delivered")
+    await run.replay(letters)
+    return run.summary
