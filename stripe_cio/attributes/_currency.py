@@ -31,17 +31,17 @@ def primary_currency(
     created = customers["created"].to_numpy(dtype=np.int64, na_value=np.iinfo(np.int64).min)
     group = np.where((persons.customer >= 0) & (currency >= 0), persons.customer, -1)
     chosen = pick_last(group, n, [created], customers["id"])
-    primary = np.where(chosen >= 0, currency[chosen], -1)
+    primary = take(currency, chosen, -1)
 
     by_purchases = pick_last(totals.person, n, [totals.count, totals.last_created], totals.last_id)
-    primary = np.where((primary < 0) & (by_purchases >= 0), totals.currency[by_purchases], primary)
+    primary = np.where(primary >= 0, primary, take(totals.currency, by_purchases, -1))
 
     subscriptions = frames.subscriptions
     currency = currency_codes(subscriptions["currency"], vocabulary)
     group = np.where((persons.subscription >= 0) & (currency >= 0), persons.subscription, -1)
     created = subscriptions["created"].to_numpy(dtype=np.int64)
     chosen = pick_last(group, n, [created], subscriptions["id"])
-    return np.where((primary < 0) & (chosen >= 0), currency[chosen], primary)
+    return np.where(primary >= 0, primary, take(currency, chosen, -1))
 
 
 def primary_exponents(primary: Int64Array, vocabulary: pd.Index) -> Int64Array:

@@ -29,7 +29,7 @@ def customer_attributes(frames: LedgerFrames, persons: Persons) -> dict[str, Any
     np.minimum.at(since, person[known], seconds[known])
 
     count = np.bincount(person[person >= 0], minlength=n)
-    several = np.flatnonzero((person >= 0) & (count[np.maximum(person, 0)] > 1))
+    several = np.flatnonzero(take(count, person, 0) > 1)
     all_ids = np.full(n, None, dtype=object)
     if len(several):
         rows = pd.DataFrame({"person": person[several], "id": ids[several]})

@@ -85,8 +85,8 @@ def _by_customer(
     """Person and skip reason of rows referring to customers; the row's customer code too."""
     codes, categories = codes_of(customer_ids)
     row = lookup(index, categories)
-    category_person = np.where(row >= 0, person[row], -1)
-    category_reason = np.where(row >= 0, reason[row], _UNKNOWN_CUSTOMER)
+    category_person = take(person, row, -1)
+    category_reason = take(reason, row, _UNKNOWN_CUSTOMER)
     return take(category_person, codes, -1), take(category_reason, codes, _NO_IDENTIFIER), codes
 
 
@@ -134,9 +134,8 @@ def assign_persons(frames: LedgerFrames, settings: AttributeSettings) -> Persons
     disputed_row = np.full(len(disputed) + 1, -1, dtype=np.int64)
     disputed_row[position[found]] = found
     dispute_charge = disputed_row[charge_codes]
-    known = dispute_charge >= 0
-    dispute_person = np.where(known, charge_person[dispute_charge], -1)
-    dispute_reason = np.where(known, charge_reason[dispute_charge], _UNKNOWN_CHARGE)
+    dispute_person = take(charge_person, dispute_charge, -1)
+    dispute_reason = take(charge_reason, dispute_charge, _UNKNOWN_CHARGE)
 
     return Persons(
         ids=ids,

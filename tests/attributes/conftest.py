@@ -6,8 +6,10 @@ conftest). Amounts are minor units; times are Unix seconds around AS_OF.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -46,7 +48,9 @@ class Computed:
 
     def person(self, key: str) -> dict[str, Any]:
         """The attributes to send for one person, without the prefix."""
-        sent = attribute_dict(self.frame.loc[key])
+        row = self.frame.loc[key]
+        assert isinstance(row, pd.Series)
+        sent = attribute_dict(row)
         prefix = self.settings.prefix
         return {name.removeprefix(prefix): value for name, value in sent.items()}
 
@@ -159,3 +163,20 @@ class Kit:
 @pytest.fixture(scope="session")
 def kit() -> type[Kit]:
     return Kit
+
+
+# --- PostgreSQL: the ledger tests' throwaway cluster (importlib mode: load their conftest) ----
+
+
+def _ledger_conftest() -> Any:
+    path = Path(__file__).resolve().parents[1] / "ledger" / "conftest.py"
+    spec = importlib.util.spec_from_file_location("_ledger_conftest_for_attributes", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_ledger_fixtures = _ledger_conftest()
+pg_server = _ledger_fixtures.pg_server
+pg_url = _ledger_fixtures.pg_url
