@@ -33,6 +33,17 @@ def _add_delivery_tables(conn: Connection) -> None:
 
 MIGRATIONS[2] = _add_delivery_tables  # Customer.io snapshots, delivered events, dead letters
 
+
+def _add_lifecycle_tables(conn: Connection) -> None:
+    # Imported here: the lifecycle package imports the ledger.
+    from ..lifecycle._tables import LIFECYCLE_TABLES
+
+    for lifecycle_table in LIFECYCLE_TABLES:
+        lifecycle_table.create(conn, checkfirst=True)
+
+
+MIGRATIONS[3] = _add_lifecycle_tables  # lifecycle: processed events handed to delivery
+
 # Any constant will do: it names the lock PostgreSQL sessions take while migrating.
 _PG_LOCK_KEY = 0x5C10_1ED9
 

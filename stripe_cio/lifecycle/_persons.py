@@ -1,0 +1,106 @@
+"""The Customer.io person of a Stripe event's object, resolved as the attribute engine does.
+
+Under the `email` identifier the person is the customer's email, trimmed and lower-cased, and a
+guest (no customer) is the email Stripe collected: a checkout session's `customer_details.email`,
+a charge's `billing_details.email`. Under `stripe_id` the customer id is the person's `id`, under
+`metadata:<key>` that customer metadata value; guests have no person then. The customer is
+read from the ledger as it is now (the person it belongs to today), falling back to the event's
+own object for customer.* events; a deleted customer still resolves, so that its last events and
+its deletion reach its person.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..attributes import AttributeSettings
+from ._fields import FieldProblem, nested, opt_str, ref
+from ._model import CustomerRecord, Lookup, Skipped
+
+__all__ = ["Identifiers", "customer_record", "normalised_email", "person_of"]
+
+Identifiers = dict[str, str]
+
+
+def normalised_email(value: Any) -> str | None:
+    """An email trimmed and lower-cased; None when absent or blank."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip().lower()
+    return text or None
+
+
+def customer_record(obj: Mapping[str, Any]) -> CustomerRecord:
+    """A customer record from a customer object (the event's own, when the ledger lacks it)."""
+    metadata = obj.get("metadata")
+    return CustomerRecord(
+        id=str(obj.get("id")),
+        email=obj.get("email") if isinstance(obj.get("email"), str) else None,
+        metadata=metadata if isinstance(metadata, Mapping) else {},
+        deleted=obj.get("deleted") is True,
+    )
+
+
+def _of_customer(
+    customer_id: str, lookup: Lookup, identity: AttributeSettings, own: CustomerRecord | None
+) -> Identifiers | Skipped:
+    kind = identity.identifier_kind
+    if kind == "stripe_id":
+        return {"id": customer_id}
+    record = lookup.customer(customer_id) or own
+    if record is None:
+        return Skipped("unknown_customer")
+    if kind == "email":
+        email = normalised_email(record.email)
+        return {"email": email} if email else Skipped("no_identifier")
+    value = record.metadata.get(identity.metadata_key or "")
+    text = value.strip() if isinstance(value, str) else None
+    return {"id": text} if text else Skipped("no_identifier")
+
+
+def _of_guest(email: Any, identity: AttributeSettings) -> Identifiers | Skipped:
+    address = normalised_email(email)
+    if address is None or identity.identifier_kind != "email":
+        return Skipped("no_customer")
+    return {"email": address}
+
+
+def _of_charge(
+    charge_id: str | None, lookup: Lookup, identity: AttributeSettings
+) -> Identifiers | Skipped:
+    record = lookup.charge(charge_id) if charge_id else None
+    if record is None:
+        return Skipped("unknown_charge")
+    if record.customer:
+        return _of_customer(record.customer, lookup, identity, None)
+    return _of_guest(record.billing_email, identity)
+
+
+def person_of(
+    object_type: str, obj: Mapping[str, Any], lookup: Lookup, identity: AttributeSettings
+) -> Identifiers | Skipped:
+    """The identifiers of the person an event's object belongs to, or why there is none.
+
+    Raises FieldProblem when the object's own fields are of the wrong type.
+    """
+    if object_type == "customer":
+        return _of_customer(str(obj["id"]), lookup, identity, customer_record(obj))
+    if object_type == "dispute":
+        charge = obj.get("charge")
+        if isinstance(charge, Mapping):  # expanded: the charge itself says whose it is
+            return person_of("charge", charge, lookup, identity)
+        return _of_charge(ref(obj, "charge"), lookup, identity)
+    customer = ref(obj, "customer")
+    if customer is not None:
+        return _of_customer(customer, lookup, identity, None)
+    if object_type == "charge":
+        return _of_guest(opt_str(nested(obj, "billing_details"), "email"), identity)
+    if object_type == "checkout.session":
+        details = opt_str(nested(obj, "customer_details"), "email")
+        return _of_guest(details or opt_str(obj, "customer_email"), identity)
+    if object_type == "payment_intent":
+        return _of_charge(ref(obj, "latest_charge"), lookup, identity)
+    if object_type in ("subscription", "invoice"):
+        return Skipped("no_customer")
+    raise FieldProblem(f"invalid_field:object:{object_type}")
