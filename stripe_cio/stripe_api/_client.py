@@ -15,6 +15,7 @@ from .._http import USER_AGENT, AsyncAPIClient, json_body
 from .._ratelimit import AsyncRateLimiter
 from .._retry import RetryPolicy, retry_after_seconds
 from .._settings import StripeSettings
+from .._transport import pooled_transport
 from ._errors import error_for, is_retryable
 
 __all__ = ["STRIPE_API_VERSION", "Params", "StripeClient", "StripeClientStats"]
@@ -73,10 +74,7 @@ class StripeClient(AsyncAPIClient):
             base_url=settings.api_base,
             headers=headers,
             timeout=timeout,
-            transport=transport,
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            ),
+            transport=transport or pooled_transport(max_connections=max_connections),
         )
 
     def __repr__(self) -> str:
