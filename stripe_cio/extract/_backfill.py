@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from contextlib import aclosing
 
 from .._exceptions import StripeAPIError
+from .._gc import rare_collections
 from ..stripe_api import STRIPE_API_VERSION, StripeClient
 from ..stripe_api._client import Params
 from ._access import is_fatal, stop_error
@@ -78,7 +79,8 @@ async def backfill(
     if t0 is None:
         t0 = await stripe_now(client)
     job = _Backfill(client, ledger, run or run_id_for(t0), t0, workers, progress, open_ledger)
-    return await job.run(names, since, initial_slices, max_pages_in_flight)
+    with rare_collections():
+        return await job.run(names, since, initial_slices, max_pages_in_flight)
 
 
 class _Backfill:
