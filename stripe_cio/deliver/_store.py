@@ -158,7 +158,7 @@ class DeliveryStore:
             .group_by(_DEAD.c.reason)
         )
         with self._engine.connect() as conn:
-            return {reason: int(n) for reason, n in conn.execute(query).tuples()}
+            return {reason: int(n) for reason, n in conn.execute(query)}
 
     # --- writing ------------------------------------------------------------------------------
 
