@@ -171,7 +171,8 @@ def kit() -> type[Kit]:
 def _ledger_conftest() -> Any:
     path = Path(__file__).resolve().parents[1] / "ledger" / "conftest.py"
     spec = importlib.util.spec_from_file_location("_ledger_conftest_for_attributes", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -5,7 +5,7 @@ reference for the per-person counts and per-currency totals."""
 from __future__ import annotations
 
 import copy
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,7 +54,7 @@ def ledgers(draw: st.DrawFn, disputes_within_net: bool = False) -> Ledger:
         for i in range(n_customers)
     ]
     owners = [c["id"] for c in customers] + [None, None, "cus_unknown"]
-    charges = []
+    charges: list[dict[str, Any]] = []
     for i in range(draw(st.integers(0, 25))):
         amount = draw(st.integers(1, 10_000))
         status = draw(st.sampled_from(["succeeded", "succeeded", "failed", "pending"]))
@@ -71,9 +71,9 @@ def ledgers(draw: st.DrawFn, disputes_within_net: bool = False) -> Ledger:
                 "billing_email": draw(st.sampled_from([None, " ", *EMAILS, "NEW@example.com"])),
             }
         )
-    disputes = []
+    disputes: list[dict[str, Any]] = []
     for charge in draw(st.lists(st.sampled_from(charges), max_size=6)) if charges else []:
-        net = charge["amount_captured"] - charge["amount_refunded"]
+        net = int(charge["amount_captured"]) - int(charge["amount_refunded"])
         status = draw(st.sampled_from(DISPUTE_STATUSES))
         if disputes_within_net and (net <= 0 or any(d["charge"] == charge["id"] for d in disputes)):
             continue
@@ -81,7 +81,8 @@ def ledgers(draw: st.DrawFn, disputes_within_net: bool = False) -> Ledger:
         disputes.append(
             {"charge": charge["id"], "amount": draw(st.integers(1, limit)), "status": status}
         )
-    subscriptions, items = [], []
+    subscriptions: list[dict[str, Any]] = []
+    items: list[dict[str, Any]] = []
     for i in range(draw(st.integers(0, 5))):
         sub = f"sub_{i}"
         subscriptions.append(
@@ -125,11 +126,11 @@ def reference(ledger: Ledger) -> dict[str, dict[str, Any]]:
         if not c["deleted"] and key:
             person_of[c["id"]] = key
     known = {c["id"] for c in ledger.customers}
-    out: dict[str, dict[str, Any]] = defaultdict(
-        lambda: {"count": 0, "windows": Counter(), "spent": Counter()}
-    )
-    for key in person_of.values():
-        out[key]  # noqa: B018 - a person exists without charges
+
+    def blank() -> dict[str, Any]:
+        return {"count": 0, "windows": Counter(), "spent": Counter()}
+
+    out = {key: blank() for key in person_of.values()}  # a person exists without charges
     charge_person: dict[str, str] = {}
     for ch in ledger.charges:
         if ch["customer"] is None:
@@ -139,7 +140,7 @@ def reference(ledger: Ledger) -> dict[str, dict[str, Any]]:
         if not key:
             continue
         charge_person[ch["id"]] = key
-        person = out[key]
+        person = out.setdefault(key, blank())
         if ch["status"] == "succeeded" and ch["amount_captured"] > 0:
             person["count"] += 1
             person["spent"][ch["currency"]] += ch["amount_captured"] - ch["amount_refunded"]
@@ -155,7 +156,7 @@ def reference(ledger: Ledger) -> dict[str, dict[str, Any]]:
         if d["status"] == "lost" and d["charge"] in charge_person and d["charge"] in purchases:
             currency = purchases[d["charge"]]["currency"]
             out[charge_person[d["charge"]]]["spent"][currency] -= d["amount"]
-    return dict(out)
+    return out
 
 
 @SETTINGS
