@@ -14,6 +14,7 @@ from .. import __version__
 from .._exceptions import ConfigError, StripeCioError
 from .._redact import install_log_redaction, redact
 from .._settings import Settings
+from ._dead_letters import dead_letters_app
 from ._demo import run_demo
 from ._extract import backfill_command, sync_command
 from ._plugins import PluginGroup
@@ -31,6 +32,7 @@ app = typer.Typer(
 )
 console = Console()
 app.add_typer(sandbox_app)
+app.add_typer(dead_letters_app)
 app.command("backfill")(backfill_command)
 app.command("sync")(sync_command)
 

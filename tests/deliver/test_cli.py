@@ -1,0 +1,75 @@
+"""`stripe-cio dead-letters list|replay` as an operator runs them, against the sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from stripe_cio import CustomerIOSettings, LedgerSettings
+from stripe_cio.cio_api import CustomerIOClient
+from stripe_cio.deliver import DeliveryStore, PersonUpdate, deliver
+from stripe_cio.ledger import Ledger
+from stripe_cio.sandbox import SANDBOX_CIO_API_KEY, SANDBOX_CIO_SITE_ID, SandboxProcess
+
+
+def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "CUSTOMERIO_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "stripe_cio", *args],
+        env={**base, "COLUMNS": "200", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def push(settings: CustomerIOSettings, database: Path, *people: PersonUpdate) -> None:
+    async def go() -> None:
+        async with CustomerIOClient(settings) as client:
+            await deliver(client, store, people=people)
+
+    with Ledger.open(LedgerSettings(database_url=f"sqlite:///{database}")) as ledger:
+        store = DeliveryStore.of(ledger)
+        asyncio.run(go())
+
+
+def test_list_shows_refused_items_and_replay_resends_them_once_fixed(
+    cio_box: SandboxProcess, sandbox: httpx.Client, settings: CustomerIOSettings, tmp_path: Path
+) -> None:
+    database = tmp_path / "ledger.db"
+    env = {
+        "STRIPE_CIO_DATABASE_URL": f"sqlite:///{database}",
+        "CUSTOMERIO_SITE_ID": SANDBOX_CIO_SITE_ID,
+        "CUSTOMERIO_API_KEY": SANDBOX_CIO_API_KEY,
+        "CUSTOMERIO_TRACK_URL": cio_box.url,
+    }
+    push(settings, database, PersonUpdate({"id": "a"}, {"email": "shared@example.com"}))
+    push(settings, database, PersonUpdate({"id": "b"}, {"email": "shared@example.com"}))
+
+    listed = cli("dead-letters", "list", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert "1 open dead letters (conflict: 1)" in listed.stdout
+    assert "id:b" in listed.stdout
+
+    refused = cli("dead-letters", "replay", env=env)
+    assert refused.returncode == 1
+    assert "1 still refused" in refused.stdout
+
+    push(settings, database, PersonUpdate({"id": "a"}, {"email": "a@example.com"}))
+    replayed = cli("dead-letters", "replay", env=env)
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    assert "dead letters resolved" in replayed.stdout
+    emails = {
+        p["identifiers"]["id"]: p["identifiers"]["email"]
+        for p in sandbox.get("/_sandbox/people").json()
+    }
+    assert emails["b"] == "shared@example.com"
+    history = cli("dead-letters", "list", "--all", env=env).stdout
+    assert "0 open dead letters" in history
+    assert "delivered" in history
