@@ -15,7 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from prefect import Task, get_run_logger
-from prefect.automations import Automation, EventTrigger, Posture, SendNotification
+from prefect.automations import AutomationCore, EventTrigger, Posture, SendNotification
 from prefect.blocks.abstract import NotificationBlock
 from prefect.blocks.core import Block
 from prefect.client.orchestration import get_client
@@ -166,9 +166,9 @@ Error: {{ flow_run.state.message }}
 _FAILED_EVENTS = {"prefect.flow-run.Failed", "prefect.flow-run.Crashed"}
 
 
-def failure_automation(name: str, block_document_id: UUID, flows: Sequence[str]) -> Automation:
+def failure_automation(name: str, block_document_id: UUID, flows: Sequence[str]) -> AutomationCore:
     """An Automation notifying through the block whenever a run of `flows` fails or crashes."""
-    return Automation(
+    return AutomationCore(
         name=name,
         description=f"stripe-cio: notify when a run of {', '.join(flows)} fails or crashes",
         trigger=EventTrigger(
