@@ -48,15 +48,22 @@ def _of_customer(
     kind = identity.identifier_kind
     if kind == "stripe_id":
         return {"id": customer_id}
-    record = lookup.customer(customer_id) or own
-    if record is None:
+    records = [r for r in (lookup.customer(customer_id), own) if r is not None]
+    if not records:
         return Skipped("unknown_customer")
-    if kind == "email":
-        email = normalised_email(record.email)
-        return {"email": email} if email else Skipped("no_identifier")
-    value = record.metadata.get(identity.metadata_key or "")
-    text = value.strip() if isinstance(value, str) else None
-    return {"id": text} if text else Skipped("no_identifier")
+    # The ledger's record first (the person today); the event's own customer when the ledger
+    # knows it only from a deletion stub.
+    for record in records:
+        if kind == "email":
+            email = normalised_email(record.email)
+            if email:
+                return {"email": email}
+        else:
+            value = record.metadata.get(identity.metadata_key or "")
+            text = value.strip() if isinstance(value, str) else None
+            if text:
+                return {"id": text}
+    return Skipped("no_identifier")
 
 
 def _of_guest(email: Any, identity: AttributeSettings) -> Identifiers | Skipped:
