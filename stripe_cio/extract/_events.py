@@ -21,7 +21,7 @@ from collections.abc import Callable
 from contextlib import aclosing
 from typing import Any
 
-from .._exceptions import StripeAPIError
+from .._exceptions import ConfigError, StripeAPIError
 from ..stripe_api import StripeClient
 from ._backfill import backfill, run_id_for
 from ._clock import EVENT_RETENTION_SECONDS, stripe_now
@@ -54,6 +54,19 @@ def oldest_first(page_order: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return page_order[::-1]
 
 
+def _check_since(since: int, now: int) -> None:
+    """A first sync can only start within Stripe's 30-day event retention, not after `now`."""
+    if since < now - EVENT_RETENTION_SECONDS:
+        raise ConfigError(
+            "since",
+            f"is {(now - since) / DAY:.1f} days before Stripe's present, past its 30-day event "
+            "retention",
+            "give a time within the last 30 days (a backfill reads what is older)",
+        )
+    if since > now:
+        raise ConfigError("since", "is after Stripe's present", "give a past time")
+
+
 async def sync_events(
     client: StripeClient,
     ledger: LedgerLike,
@@ -68,13 +81,17 @@ async def sync_events(
 ) -> SyncSummary:
     """Bring the ledger up to date from `/v1/events`; see the module docstring.
 
-    Without a cursor (never synced) the listing starts at `since`, default Stripe's present
-    minus the overlap. `window` bounds how many seconds of events are held in memory at once.
+    Without a cursor (never synced) the listing starts at `since` (within Stripe's 30-day
+    retention, else ConfigError), default Stripe's present minus the overlap; with a cursor,
+    `since` is ignored (and a message says so). `window` bounds how many seconds of events are
+    held in memory at once.
     """
     now = await stripe_now(client, clock)
     cursor = ledger.events_cursor()
     summary = SyncSummary(cursor_before=cursor, cursor_after=cursor, start=0, stripe_now=now)
     if cursor is None:
+        if since is not None:
+            _check_since(since, now)
         start = since if since is not None else now - overlap
     elif (message := gap_message(cursor, now)) is not None:
         log.warning(message)
@@ -96,6 +113,10 @@ async def sync_events(
         start = now - overlap
     else:
         start = cursor - overlap
+    if cursor is not None and since is not None:
+        note = f"the ledger was synced before (cursor {cursor}): since={since} is ignored"
+        log.info(note)
+        summary.messages.append(note)
     summary.start = start
     low = start
     while True:
