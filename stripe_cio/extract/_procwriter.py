@@ -1,12 +1,12 @@
 """A ledger writer in its own process, so that writing does not share the reading loop's GIL.
 
-Same contract as the thread writer (`_writer.LedgerWriter`): pages and slice completions are
-applied in the order given, a slice is marked done only after its pages are written, and at
-most `max_pages` pages are handed over but not yet written. The child opens its own ledger with
-`open_ledger` (a picklable zero-argument callable, e.g. `Ledger.reopener()`). Pages cross as
-orjson bytes: dumping a page and loading it again is several times cheaper than pickling its
-dicts, and the loading happens in the child. A listener thread turns the child's reports into
-calls on the event loop.
+Same contract and batching as the thread writer (`_writer.LedgerWriter`): a slice is marked
+done only after its pages are written, at most `max_pages` pages are handed over but not yet
+written, and queued pages are merged into few, large ledger calls. The child opens its own
+ledger with `open_ledger` (a picklable zero-argument callable, e.g. `Ledger.reopener()`). Pages
+cross as orjson bytes: dumping a page and loading it again is several times cheaper than
+pickling its dicts, and the loading happens in the child. A listener thread turns the child's
+reports into calls on the event loop.
 """
 
 from __future__ import annotations
@@ -16,21 +16,22 @@ import multiprocessing
 import pickle
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
 from ._contract import LedgerLike
-from ._writer import WriteDone
+from ._writer import LINGER_S, WRITE_BATCH, WriteDone, _group, _Mark, _Queued, _Write
 
 __all__ = ["ProcessWriter"]
 
 _POLL_S = 0.2  # how often the listener checks that the child is still alive
 _STOP_WAIT_S = 10.0  # how long a cancelled run waits for the write in progress to end
 
-# To the child: ("w", resource, objects, page bytes) | ("m", resource, run, start, end, count)
+# To the child: ("w", resource, page bytes) | ("m", resource, run, start, end, count)
 # | None (stop). From the child: ("w", resource, pages, objects, written, unchanged, rejected)
 # | ("m", resource, start, end) | ("error", exception) | ("closed",).
 _Item = tuple[Any, ...] | None
@@ -54,7 +55,8 @@ class ProcessWriter:
         api_version: str | None,
         on_done: Callable[[WriteDone], None],
         max_pages: int = 32,
-        max_batch: int = 1000,
+        max_batch: int = WRITE_BATCH,
+        linger: float = LINGER_S,
     ) -> None:
         # spawn: a fork would copy the loop's threads and sockets into the child.
         context = multiprocessing.get_context("spawn")
@@ -64,7 +66,13 @@ class ProcessWriter:
         self._process = context.Process(
             target=_serve,
             args=(open_ledger, self._inbox, self._outbox, self._stop),
-            kwargs={"observed_at": observed_at, "api_version": api_version, "max_batch": max_batch},
+            kwargs={
+                "observed_at": observed_at,
+                "api_version": api_version,
+                "max_batch": max_batch,
+                "enough_pages": max(1, max_pages // 2),
+                "linger": linger,
+            },
             name="ledger-writer",
             daemon=True,  # never outlives the extraction process
         )
@@ -89,7 +97,7 @@ class ProcessWriter:
         self._raise_if_failed()
         await self._slots.acquire()
         self._raise_if_failed()
-        self._inbox.put(("w", resource, len(objects), orjson.dumps(objects)))
+        self._inbox.put(("w", resource, orjson.dumps(objects)))
 
     def mark(self, resource: str, run: str, start: int, end: int, count: int) -> None:
         """Queue `mark_slice_done`, to run after every page queued before it."""
@@ -172,43 +180,31 @@ def _serve(
     observed_at: int,
     api_version: str | None,
     max_batch: int,
+    enough_pages: int,
+    linger: float,
 ) -> None:
-    """The child: apply what arrives, in order, until told to stop; report each call."""
+    """The child: write what arrives in batches, as the thread writer does; report each call."""
     ledger: LedgerLike | None = None
     try:
         ledger = open_ledger()
-        pending: list[tuple[Any, ...]] = []  # consecutive pages of one resource, not yet written
-        size = 0
         while True:
-            items = [inbox.get()]
-            while True:  # take what is already there, so that pages are written in batches
-                try:
-                    items.append(inbox.get_nowait())
-                except queue.Empty:
-                    break
-            for item in items:
-                if stop.is_set():
+            items = _take(inbox, enough_pages, max_batch, linger)
+            for group in _group(items, max_batch):
+                if group is None or stop.is_set():
                     return
-                batchable = item is not None and item[0] == "w"
-                if pending and (
-                    not batchable
-                    or item[1] != pending[0][1]  # type: ignore[index]
-                    or size + item[2] > max_batch  # type: ignore[index]
-                ):
-                    _write(ledger, pending, outbox, observed_at, api_version)
-                    pending, size = [], 0
-                if item is None:
-                    return
-                if batchable:
-                    pending.append(item)
-                    size += item[2]
-                else:
-                    _, resource, run, start, end, count = item
-                    ledger.mark_slice_done(resource, run, start, end, count)
-                    outbox.put(("m", resource, start, end))
-            if pending and not stop.is_set():  # nothing more is waiting: write what we have
-                _write(ledger, pending, outbox, observed_at, api_version)
-                pending, size = [], 0
+                if isinstance(group, _Mark):
+                    ledger.mark_slice_done(
+                        group.resource, group.run, group.start, group.end, group.count
+                    )
+                    outbox.put(("m", group.resource, group.start, group.end))
+                    continue
+                resource = group[0].resource
+                objects = [obj for page in group for obj in page.objects]
+                result = ledger.write_objects(
+                    resource, objects, observed_at=observed_at, api_version=api_version
+                )
+                counts = (result.written, result.unchanged, dict(result.rejected))
+                outbox.put(("w", resource, len(group), len(objects), *counts))
     except BaseException as exc:  # reported to the parent; the run stops there
         outbox.put(("error", _portable(exc)))
     finally:
@@ -218,21 +214,39 @@ def _serve(
         outbox.put(("closed",))
 
 
-def _write(
-    ledger: LedgerLike,
-    pages: list[tuple[Any, ...]],
-    outbox: multiprocessing.Queue[tuple[Any, ...]],
-    observed_at: int,
-    api_version: str | None,
-) -> None:
-    objects = [obj for page in pages for obj in orjson.loads(page[3])]
-    result = ledger.write_objects(
-        pages[0][1], objects, observed_at=observed_at, api_version=api_version
-    )
-    rejected = dict(result.rejected)
-    outbox.put(
-        ("w", pages[0][1], len(pages), len(objects), result.written, result.unchanged, rejected)
-    )
+class _Inbox(Protocol):
+    def get(self, block: bool = True, timeout: float | None = None) -> _Item: ...
+    def get_nowait(self) -> _Item: ...
+
+
+def _take(
+    inbox: _Inbox, enough_pages: int, max_batch: int, linger: float
+) -> list[_Write | _Mark | None]:
+    """What is queued once it makes a batch (or `linger` is up), as in the thread writer."""
+    queued = _Queued()
+    items: list[_Write | _Mark | None] = []
+    item: _Item = inbox.get()
+    deadline = time.monotonic() + linger
+    while True:
+        taken = _unpack(item)
+        items.append(taken)
+        queued.add(taken)
+        left = deadline - time.monotonic()
+        try:
+            if queued.enough(enough_pages, max_batch) or left <= 0:
+                item = inbox.get_nowait()  # what is already there still joins the batch
+            else:
+                item = inbox.get(timeout=left)
+        except queue.Empty:
+            return items
+
+
+def _unpack(item: _Item) -> _Write | _Mark | None:
+    if item is None:
+        return None
+    if item[0] == "w":
+        return _Write(item[1], orjson.loads(item[2]))
+    return _Mark(*item[1:])
 
 
 def _portable(exc: BaseException) -> BaseException:

@@ -12,11 +12,11 @@ import orjson
 from sqlalchemy import Engine, func, make_url, select
 
 from .._settings import LedgerSettings
+from ._bulk import write_objects
 from ._engine import make_engine, write_transaction
 from ._events import EVENTS_CURSOR, advance_cursor, apply_event_page, read_cursor
 from ._schema import ensure_schema
 from ._tables import LEDGER_METADATA, RESOURCE_TABLES, table
-from ._write import CHUNK, Batch, insert_rejects, write_batch
 
 __all__ = ["LEDGER_RESOURCES", "EventsResult", "Ledger", "WriteResult"]
 
@@ -93,19 +93,13 @@ class Ledger:
     ) -> WriteResult:
         """Upsert `objects` of `resource` as observed at `observed_at`, in one transaction."""
         _check_resource(resource)
-        written = unchanged = 0
-        rejected: dict[str, int] = {}
         with write_transaction(self._engine) as conn:
-            for start in range(0, len(objects), CHUNK):
-                batch = Batch(resource)
-                for obj in objects[start : start + CHUNK]:
-                    batch.add(obj, observed_at=observed_at, api_version=api_version)
-                done, same = write_batch(conn, batch)
-                written += done
-                unchanged += same
-                for reason, n in insert_rejects(conn, resource, batch.rejects).items():
-                    rejected[reason] = rejected.get(reason, 0) + n
-        return WriteResult(written=written, unchanged=unchanged, rejected=rejected)
+            counts = write_objects(
+                conn, resource, objects, observed_at=observed_at, api_version=api_version
+            )
+        return WriteResult(
+            written=counts.written, unchanged=counts.unchanged, rejected=counts.rejected
+        )
 
     def completed_slices(self, resource: str, run: str) -> list[tuple[int, int]]:
         """[start, end) created-ranges of backfill `run` already fully written, sorted."""

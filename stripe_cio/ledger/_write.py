@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from sqlalchemy import Connection, Dialect, Insert, Table, and_, case, delete, or_
@@ -16,10 +16,61 @@ from sqlalchemy.dialects import postgresql, sqlite
 from ._tables import table
 from .normalise import Normalised, Reject, Row, deleted_stub, normalise
 
-__all__ = ["Batch", "dump_raw", "insert_rejects", "write_batch"]
+__all__ = [
+    "CHUNK",
+    "Batch",
+    "RejectRecord",
+    "WriteCounts",
+    "dump_raw",
+    "insert_rejects",
+    "reject_record",
+    "upsert",
+    "write_batch",
+    "write_in_batches",
+]
 
 CHUNK = 2_000  # rows per statement: bounded memory and parameter counts on both dialects
 _ID_CHUNK = 500  # ids per IN (...) list
+
+RejectRecord = tuple[str | None, str, str]  # object id, reason, raw JSON (or repr)
+
+
+@dataclass(frozen=True)
+class WriteCounts:
+    """What one bulk write did: rows written, objects unchanged, rejects by reason."""
+
+    written: int
+    unchanged: int
+    rejected: dict[str, int]
+
+
+def write_in_batches(
+    conn: Connection,
+    resource: str,
+    objects: Sequence[Any],
+    *,
+    observed_at: int,
+    api_version: str | None,
+) -> WriteCounts:
+    """Upsert objects of any resource (stubs and child rows too), in the caller's transaction."""
+    written = unchanged = 0
+    rejected: dict[str, int] = {}
+    for start in range(0, len(objects), CHUNK):
+        batch = Batch(resource)
+        for obj in objects[start : start + CHUNK]:
+            batch.add(obj, observed_at=observed_at, api_version=api_version)
+        done, same = write_batch(conn, batch)
+        written += done
+        unchanged += same
+        for reason, n in insert_rejects(conn, resource, batch.rejects).items():
+            rejected[reason] = rejected.get(reason, 0) + n
+    return WriteCounts(written, unchanged, rejected)
+
+
+def reject_record(obj: Any, reason: str, raw: str | None) -> RejectRecord:
+    """What the rejects table keeps of an object: its id if it has one, the reason, its JSON."""
+    object_id = obj.get("id") if isinstance(obj, Mapping) else None
+    return (object_id if isinstance(object_id, str) else None, reason, raw or _repr(obj))
 
 
 @dataclass
@@ -30,7 +81,7 @@ class Batch:
     rows: dict[str, Row] = field(default_factory=dict)
     stubs: dict[str, Row] = field(default_factory=dict)
     items: dict[str, tuple[Row, ...]] = field(default_factory=dict)
-    rejects: list[tuple[str | None, str, str]] = field(default_factory=list)  # id, reason, raw
+    rejects: list[RejectRecord] = field(default_factory=list)
     seen: int = 0
 
     def add(
@@ -42,14 +93,7 @@ class Batch:
         result = normalise(self.resource, obj, api_version) if raw is not None else None
         if not isinstance(result, Normalised):
             reject = result or Reject("unparsable")
-            object_id = obj.get("id") if isinstance(obj, Mapping) else None
-            self.rejects.append(
-                (
-                    object_id if isinstance(object_id, str) else None,
-                    reject.reason,
-                    raw or _repr(obj),
-                )
-            )
+            self.rejects.append(reject_record(obj, reject.reason, raw))
             return reject
         row = result.row
         row["observed_at"] = observed_at
@@ -98,18 +142,13 @@ def write_batch(conn: Connection, batch: Batch) -> tuple[int, int]:
         ids: list[str] = []
         for start in range(0, len(rows), CHUNK):
             chunk = rows[start : start + CHUNK]
-            ids.extend(conn.execute(_upsert(conn.dialect.name, target), chunk).scalars())
+            ids.extend(conn.execute(upsert(conn.dialect.name, target), chunk).scalars())
         _replace_items(conn, ids, batch.items)
         written = len(ids)
     elif rows:
-        sql, keys = _compiled_upsert(conn.dialect, target)
+        sql, from_row = _compiled_upsert(conn.dialect, target)
         for start in range(0, len(rows), CHUNK):
-            chunk = rows[start : start + CHUNK]
-            # Straight to the driver's executemany: SQLAlchemy's per-row parameter processing
-            # would cost more than SQLite's own work. All ledger types bind natively. (On
-            # PostgreSQL, SQLAlchemy's multi-row VALUES pages measured 2.5x slower than
-            # psycopg's pipelined executemany.)
-            params = list(map(keys, chunk)) if keys else chunk
+            params = list(map(from_row, rows[start : start + CHUNK]))
             written += conn.exec_driver_sql(sql, params).rowcount
     stubs = [batch.stubs[key] for key in sorted(batch.stubs)]
     stub_ids: set[str] = set()
@@ -124,11 +163,21 @@ def write_batch(conn: Connection, batch: Batch) -> tuple[int, int]:
 
 
 @cache
-def _compiled_upsert(dialect: Dialect, target: Table) -> tuple[str, Callable[[Row], Any] | None]:
-    """The upsert as driver SQL, with a row-to-tuple getter for positional paramstyles."""
-    compiled = _upsert(dialect.name, target, returning=False).compile(dialect=dialect)
-    if not compiled.positiontup:
-        return str(compiled), None
+def _compiled_upsert(
+    dialect: Dialect, target: Table
+) -> tuple[str, Callable[[Row], tuple[Any, ...]]]:
+    """The upsert as driver SQL with positional parameters, and a row dict's tuple in their order.
+
+    Straight to the driver's executemany with plain tuples: SQLAlchemy's per-row parameter
+    processing would cost more than SQLite's own work, and all ledger types bind natively. (On
+    PostgreSQL, SQLAlchemy's multi-row VALUES pages measured 2.5x slower than psycopg's
+    pipelined executemany.) psycopg takes `%s` as well as `%(name)s`: compile for the former.
+    """
+    positional = dialect
+    if not dialect.positional:
+        positional = cast(Callable[..., Dialect], type(dialect))(paramstyle="format")
+    compiled = upsert(dialect.name, target, returning=False).compile(dialect=positional)
+    assert compiled.positiontup is not None
     return str(compiled), itemgetter(*compiled.positiontup)
 
 
@@ -138,7 +187,7 @@ def _insert(dialect: str, target: Table) -> Any:
 
 
 @cache
-def _upsert(dialect: str, target: Table, *, returning: bool = True) -> Insert:
+def upsert(dialect: str, target: Table, *, returning: bool = True) -> Insert:
     """INSERT .. ON CONFLICT (id) DO UPDATE, only for an observation newer than the stored one.
 
     An observation as old as the stored one also wins when its JSON differs (two states within

@@ -51,7 +51,8 @@ async def test_backfill_equals_the_account_and_rerunning_changes_nothing(
 
 
 class FailingLedger:
-    """Passes calls to `inner` but fails the `fail_at`-th write, as a full disk would."""
+    """Passes calls to `inner` but fails the `fail_at`-th write (of objects or of a slice mark),
+    as a full disk would. Marks count too: the writer merges a fast run's pages into few calls."""
 
     def __init__(self, inner: Any, fail_at: int) -> None:
         self.inner, self.fail_at, self.writes = inner, fail_at, 0
@@ -64,6 +65,12 @@ class FailingLedger:
         if self.writes == self.fail_at:
             raise RuntimeError("disk full")
         return self.inner.write_objects(*args, **kwargs)
+
+    def mark_slice_done(self, *args: Any) -> Any:
+        self.writes += 1
+        if self.writes == self.fail_at:
+            raise RuntimeError("disk full")
+        return self.inner.mark_slice_done(*args)
 
 
 def recorder(client: Any) -> list[httpx.Request]:

@@ -94,9 +94,9 @@ def test_gap_message_only_past_thirty_days() -> None:
     assert "31.0 days old, past Stripe's 30-day retention; running a backfill" in message
 
 
-def test_writer_groups_consecutive_pages_and_keeps_marks_in_order() -> None:
+def test_writer_merges_each_resources_pages_and_marks_after_them() -> None:
     a1, a2 = _Write("charges", [{"id": "1"}]), _Write("charges", [{"id": "2"}])
     b1 = _Write("customers", [{"id": "3"}])
     mark = _Mark("charges", "run", 0, 10, 2)
-    assert _group([a1, a2, mark, b1, None], max_batch=10) == [[a1, a2], mark, [b1], None]
+    assert _group([a1, mark, b1, a2, None], max_batch=10) == [[a1, a2], [b1], mark, None]
     assert _group([a1, a2], max_batch=1) == [[a1], [a2]]

@@ -1,14 +1,18 @@
-"""The ledger writer in a child process: the same ledger as the thread writer, clean cancel."""
+"""The ledger writers: a child process gives the thread's ledger and cancels cleanly; both batch."""
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import queue
 from typing import Any
 
+import orjson
 import pytest
 
 from stripe_cio.extract import backfill
+from stripe_cio.extract._procwriter import _take
+from stripe_cio.extract._writer import LedgerWriter, WriteDone, _Mark, _Write
 from stripe_cio.sandbox import SandboxProcess
 
 pytestmark = pytest.mark.anyio
@@ -55,3 +59,92 @@ def test_an_in_memory_ledger_cannot_be_reopened() -> None:
 
     with Ledger.open(LedgerSettings(database_url="sqlite://")) as ledger:
         assert ledger.reopener() is None
+
+
+# --- batching, shared by both writers ------------------------------------------------------------
+
+
+class RecordingLedger:
+    """Passes calls to a real ledger and records them: ("write", resource, objects) or marks."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.calls: list[tuple[str, str, int]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def write_objects(self, resource: str, objects: Any, **kwargs: Any) -> Any:
+        self.calls.append(("write", resource, len(objects)))
+        return self.inner.write_objects(resource, objects, **kwargs)
+
+    def mark_slice_done(self, resource: str, run: str, start: int, end: int, count: int) -> None:
+        self.calls.append(("mark", resource, start))
+        self.inner.mark_slice_done(resource, run, start, end, count)
+
+
+def page(resource: str, first: int, size: int = 100) -> list[dict[str, Any]]:
+    # Objects the ledger rejects (no created) still count: the writer only merges and passes.
+    return [{"id": f"{resource[:2]}_{n}", "object": "x"} for n in range(first, first + size)]
+
+
+async def test_the_writer_merges_each_resources_queued_pages_and_marks_after_them(
+    make_ledger: Any,
+) -> None:
+    ledger = RecordingLedger(make_ledger())
+    done: list[WriteDone] = []
+    # Four pages make a batch (half of max_pages); the long linger shows it is not waited for.
+    writer = LedgerWriter(
+        ledger, observed_at=1, api_version=None, on_done=done.append, max_pages=8, linger=600
+    )
+    writer.start()
+    await writer.write("charges", page("charges", 0))
+    writer.mark("charges", "run", 0, 10, 100)
+    await writer.write("customers", page("customers", 0))
+    await writer.write("charges", page("charges", 100))
+    await writer.write("charges", page("charges", 200))
+    await asyncio.wait_for(writer.close(), timeout=60)  # a guard against a hang, not a timing
+    assert ledger.calls == [
+        ("write", "charges", 300),
+        ("write", "customers", 100),
+        ("mark", "charges", 0),
+    ]
+    assert sorted(d.objects for d in done) == [0, 100, 300]
+    assert sum(sum(d.result.rejected.values()) for d in done if d.result) == 400
+
+
+async def test_the_writer_writes_a_small_batch_at_once_when_closed(make_ledger: Any) -> None:
+    ledger = RecordingLedger(make_ledger())
+    writer = LedgerWriter(
+        ledger, observed_at=1, api_version=None, on_done=lambda _: None, linger=600
+    )
+    writer.start()
+    await writer.write("charges", page("charges", 0))
+    await writer.write("charges", page("charges", 100, size=5))
+    await asyncio.wait_for(writer.close(), timeout=60)  # a guard against a hang, not a timing
+    assert ledger.calls == [("write", "charges", 105)]
+
+
+def test_the_child_takes_what_makes_a_batch_from_its_inbox() -> None:
+    pages = [("w", "charges", orjson.dumps(page("charges", n * 100))) for n in range(3)]
+    mark = ("m", "charges", "run", 0, 10, 100)
+    # Two pages make a batch; what is queued already joins it, the end of the queue too.
+    queued = _queue_of(pages[0], mark, pages[1], pages[2], None)
+    assert _take(queued, enough_pages=2, max_batch=5_000, linger=600) == [
+        _Write("charges", page("charges", 0)),
+        _Mark("charges", "run", 0, 10, 100),
+        _Write("charges", page("charges", 100)),
+        _Write("charges", page("charges", 200)),
+        None,
+    ]
+    # Without lingering, one page goes alone.
+    assert _take(_queue_of(pages[0]), enough_pages=2, max_batch=5_000, linger=0) == [
+        _Write("charges", page("charges", 0))
+    ]
+
+
+def _queue_of(*items: Any) -> queue.Queue[Any]:
+    inbox: queue.Queue[Any] = queue.Queue()
+    for item in items:
+        inbox.put(item)
+    return inbox

@@ -7,12 +7,16 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from stripe_cio.ledger.normalise import (
+    CHARGE_COLUMNS,
     NORMALISERS,
     OBJECT_TYPES,
     Normalised,
     Reject,
+    charge_values,
     is_before_basil,
     normalise_charge,
     normalise_checkout_session,
@@ -247,3 +251,127 @@ def test_price_and_product(example: Example) -> None:
     assert (product["name"], product["active"]) == ("T-shirt", True)
     stub = {"id": "prod_x", "object": "product", "deleted": True}
     assert row_of(normalise_product(stub, None)) == {"id": "prod_x", "deleted": True}
+
+
+# --- the charges' fast path agrees with the careful normaliser ------------------------------
+
+# Values a field of a charge may hold in bad or unusual input; _ABSENT removes the field.
+_ABSENT = object()
+_ODD_VALUES_LIST = [
+    *(_ABSENT, None, "", "x", "0", "usd", "EUR", "zzz"),
+    *(0, 5, -1, 2**40, 1.5, True, False),
+    *({"id": "obj_1", "object": "customer"}, {"id": 5}, {}, ["usd"]),
+]
+_ODD_VALUES = st.sampled_from(_ODD_VALUES_LIST)
+_CHARGE_FIELDS = (
+    "id",
+    "object",
+    "created",
+    "livemode",
+    "customer",
+    "status",
+    "amount",
+    "amount_captured",
+    "amount_refunded",
+    "currency",
+    "captured",
+    "refunded",
+    "paid",
+    "disputed",
+    "payment_intent",
+    "invoice",
+    "failure_code",
+    "failure_message",
+    "description",
+    "receipt_url",
+    "billing_details",
+    "outcome",
+)
+_NESTED_VALUES = [
+    *(_ABSENT, None, {}, "x", []),
+    *({"email": v, "reason": v} for v in _ODD_VALUES_LIST if v is not _ABSENT),
+]
+_NESTED = st.sampled_from(_NESTED_VALUES) | st.fixed_dictionaries(
+    {}, optional={"email": _ODD_VALUES, "reason": _ODD_VALUES}
+)
+
+
+@st.composite
+def odd_charges(draw: st.DrawFn, base: dict[str, Any]) -> dict[str, Any]:
+    """Stripe's example charge with small amounts and a few fields odd or removed."""
+    charge = copy.deepcopy(base)
+    small = st.integers(min_value=-1, max_value=6)  # so that the amounts' relations vary
+    charge.update(amount=draw(small), amount_captured=draw(small), amount_refunded=draw(small))
+    for key in draw(st.lists(st.sampled_from(_CHARGE_FIELDS), max_size=4, unique=True)):
+        value = draw(_NESTED if key in ("billing_details", "outcome") else _ODD_VALUES)
+        if isinstance(value, dict):
+            value = {k: v for k, v in value.items() if v is not _ABSENT}
+        if value is _ABSENT:
+            charge.pop(key, None)
+        else:
+            charge[key] = value
+    return charge
+
+
+def _typed(values: Any) -> list[tuple[type, Any]]:
+    # True == 1 in Python: compare the types as well, so a bool never passes for an int.
+    return [(type(v), v) for v in values]
+
+
+def _agree(charge: dict[str, Any], version: str | None) -> bool:
+    """Whether the fast path answered, after checking that its answer is the careful one."""
+    before = copy.deepcopy(charge)
+    fast = charge_values(charge, is_before_basil(version))
+    careful = normalise_charge(charge, version)
+    assert charge == before
+    if fast is None:
+        return False
+    assert isinstance(careful, Normalised), (charge, careful)
+    assert _typed(fast) == _typed(careful.row[c] for c in CHARGE_COLUMNS), charge
+    return True
+
+
+@given(data=st.data(), version=st.sampled_from([None, "2024-06-20", "2025-03-31.basil"]))
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_the_charge_fast_path_answers_only_as_the_careful_normaliser_does(
+    data: st.DataObject, version: str | None, example: Example
+) -> None:
+    _agree(data.draw(odd_charges(example("charge"))), version)
+
+
+@pytest.mark.parametrize("version", [None, "2024-06-20"])
+def test_the_charge_fast_path_on_every_single_odd_field(
+    version: str | None, example: Example
+) -> None:
+    answered = 0
+    for key in _CHARGE_FIELDS:
+        nested = key in ("billing_details", "outcome")
+        values = _NESTED_VALUES if nested else _ODD_VALUES_LIST
+        for value in values:
+            charge = example("charge") | {"amount": 5, "amount_captured": 3, "amount_refunded": 4}
+            if value is _ABSENT:
+                charge.pop(key, None)
+            else:
+                charge[key] = copy.deepcopy(value)
+            answered += _agree(charge, version)
+    assert answered > len(_CHARGE_FIELDS)  # it does answer, for many plain variations
+
+
+def test_the_charge_fast_path_answers_for_plain_charges_and_defers_the_rest(
+    example: Example,
+) -> None:
+    charge = example("charge") | {"customer": "cus_1", "amount_captured": 60}
+    values = charge_values(charge, True)
+    row = row_of(normalise_charge(charge, "2024-06-20"))
+    assert set(CHARGE_COLUMNS) == set(row)
+    assert values is not None
+    assert _typed(values) == _typed(row[c] for c in CHARGE_COLUMNS)
+    assert dict(zip(CHARGE_COLUMNS, values, strict=True))["amount_refunded"] == 0
+    for odd in (
+        {"customer": {"id": "cus_1", "object": "customer"}},  # expanded: the careful path reads it
+        {"currency": "USD"},  # the careful path folds case
+        {"livemode": "yes"},  # the careful path takes it as unknown
+        {"object": None},
+    ):
+        assert charge_values(charge | odd, False) is None, odd
+        assert isinstance(normalise_charge(charge | odd, None), Normalised)

@@ -7,15 +7,19 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Boolean, Column, String, TypeDecorator, select, text
 
 from stripe_cio.ledger import LEDGER_RESOURCES, Ledger
 from stripe_cio.ledger import _schema as schema
-from stripe_cio.ledger.normalise import OBJECT_TYPES
+from stripe_cio.ledger._bulk import bulk_upsert
+from stripe_cio.ledger._tables import table
+from stripe_cio.ledger.normalise import OBJECT_TYPES, Normalised, normalise_charge
 
 Example = Callable[[str], dict[str, Any]]
 # Stripe's example object of each ledger resource, by the ledger's own object-type map.
 EXAMPLE_OF = {resource: object_type for object_type, resource in OBJECT_TYPES.items()}
+# Written in batches (deletion stubs, subscription items), not by the bulk statement.
+BATCHED = {"customers", "prices", "products", "subscriptions"}
 
 
 def snapshot(ledger: Ledger, table: str, order: str = "id") -> list[tuple[Any, ...]]:
@@ -211,3 +215,76 @@ def test_schema_is_created_once_and_migrated_forward(
     monkeypatch.delitem(schema.MIGRATIONS, current + 1)
     with pytest.raises(schema.LedgerVersionError, match="newer than this stripe-cio"):
         open_ledger()
+
+
+# --- the bulk path -----------------------------------------------------------------------------
+
+
+def stored(ledger: Ledger, resource: str) -> dict[str, dict[str, Any]]:
+    """id -> the row as SQLAlchemy reads it (booleans as bools), without observed_at and raw."""
+    target = table(resource)
+    with ledger.engine.connect() as conn:
+        rows = [dict(row._mapping) for row in conn.execute(select(target))]
+    return {
+        row["id"]: {k: v for k, v in row.items() if k not in ("observed_at", "raw")} for row in rows
+    }
+
+
+@pytest.mark.parametrize("version", [None, "2024-06-20"])
+def test_charges_are_stored_as_normalised_by_either_path(
+    version: str | None, ledger: Ledger, example: Example
+) -> None:
+    plain = example("charge") | {"id": "ch_plain", "amount_captured": 60, "amount_refunded": 50}
+    plain |= {"description": "", "failure_code": "0", "failure_message": None, "paid": False}
+    expanded = plain | {"id": "ch_expanded", "customer": {"id": "cus_1", "object": "customer"}}
+    upper = plain | {"id": "ch_upper", "currency": "EUR", "livemode": None}
+    objects = [plain, expanded, upper]
+    result = ledger.write_objects("charges", objects, observed_at=7, api_version=version)
+    assert (result.written, result.unchanged, result.rejected) == (3, 0, {})
+    expected = {}
+    for obj in objects:
+        normalised = normalise_charge(obj, version)
+        assert isinstance(normalised, Normalised)
+        expected[obj["id"]] = normalised.row
+    assert stored(ledger, "charges") == expected
+    assert expected["ch_plain"]["amount_refunded"] == (10 if version else 50)
+    assert ledger.raw_objects("charges") == {obj["id"]: obj for obj in objects}
+
+
+def test_duplicates_in_one_bulk_call_keep_the_last(ledger: Ledger, example: Example) -> None:
+    first = example("charge") | {"description": "first"}
+    second = example("charge") | {"description": "second"}
+    result = ledger.write_objects("charges", [first, second, first | {"id": "ch_2"}], observed_at=5)
+    assert (result.written, result.unchanged) == (2, 1)
+    assert ledger.raw_objects("charges")[first["id"]]["description"] == "second"
+
+
+def _column_value(column: Column[Any], variant: str) -> Any:
+    """A value for `column`: None where it may be null, else empty or zero, else "0" or 1."""
+    kind = column.type.impl_instance if isinstance(column.type, TypeDecorator) else column.type
+    if variant == "null" and column.nullable:
+        return None
+    if isinstance(kind, Boolean):
+        return variant != "empty"
+    if isinstance(kind, String):
+        return "" if variant == "empty" else "0"
+    return 0 if variant == "empty" else 1
+
+
+@pytest.mark.parametrize("resource", sorted(set(LEDGER_RESOURCES) - BATCHED))
+def test_the_bulk_statement_keeps_empty_and_zero_values_apart_from_null(
+    resource: str, ledger: Ledger
+) -> None:
+    # On SQLite the bulk statement binds NULL as a stand-in value of another type: none of
+    # these may come back as NULL, nor NULL as anything else.
+    plan = bulk_upsert(ledger.engine.dialect, resource)
+    target = table(resource)
+    expected = {}
+    for variant in ("null", "empty", "lookalike"):
+        values = [_column_value(target.c[name], variant) for name in plan.columns]
+        values[0] = f"{resource}_{variant}"
+        expected[values[0]] = dict(zip(plan.columns, values, strict=True))
+    with ledger.engine.begin() as conn:
+        rows = [plan.bind(tuple(row.values()), 1, "{}") for row in expected.values()]
+        conn.exec_driver_sql(plan.sql, rows)
+    assert stored(ledger, resource) == expected

@@ -1,7 +1,8 @@
 """Pure normalisers: one Stripe object (a dict) to a ledger row, or a Reject saying why not.
 
 They never mutate their input and never read the clock; `api_version` is the version the object
-was rendered in (None: the pinned, current one).
+was rendered in (None: the pinned, current one). The bulk write first tries a resource's fast
+path (`_fast.py`), which answers for plainly well-formed objects only and agrees with these.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from ._billing import normalise_checkout_session, normalise_invoice, normalise_s
 from ._catalog import normalise_price, normalise_product
 from ._common import BASIL_DATE, Normalised, Reject, Row, is_before_basil
 from ._customers import deleted_stub, normalise_customer
+from ._fast import CHARGE_COLUMNS, FAST_PATHS, FastPath, charge_values
 from ._payments import (
     normalise_charge,
     normalise_dispute,
@@ -22,12 +24,16 @@ from ._payments import (
 
 __all__ = [
     "BASIL_DATE",
+    "CHARGE_COLUMNS",
+    "FAST_PATHS",
     "NORMALISERS",
     "OBJECT_TYPES",
+    "FastPath",
     "Normalised",
     "Normaliser",
     "Reject",
     "Row",
+    "charge_values",
     "deleted_stub",
     "is_before_basil",
     "normalise",

@@ -1,0 +1,162 @@
+"""The bulk write path: many objects of one resource upserted with one prepared statement.
+
+A backfill writes hundreds of thousands of objects, so this path costs per object what little it
+can: each object is serialised once, normalised by its resource's fast path where it has one
+(`normalise/_fast.py`; the careful normaliser otherwise, and for every object the fast path
+declines), and bound as a plain tuple to the driver's executemany. The statement is the same
+guarded upsert as everywhere in the ledger (`_write.upsert`); only its VALUES list is written
+here, to fix the bind order and, on SQLite, to bind NULLs and booleans cheaply (see
+`_sqlite_binding`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from operator import itemgetter
+from typing import Any
+
+import orjson
+from sqlalchemy import Boolean, Column, Connection, Dialect, Integer, String, TypeDecorator
+
+from ._tables import table
+from ._write import (
+    CHUNK,
+    RejectRecord,
+    WriteCounts,
+    insert_rejects,
+    reject_record,
+    upsert,
+    write_in_batches,
+)
+from .normalise import FAST_PATHS, NORMALISERS, FastPath, Reject, Row, is_before_basil
+
+__all__ = ["BulkUpsert", "bulk_upsert", "write_objects"]
+
+_BOOKKEEPING = ("observed_at", "raw")  # bound last, after the normalised columns
+# Resources whose objects may be deletion stubs or carry child rows: written in batches.
+_WITH_STUBS_OR_ITEMS = frozenset({"customers", "prices", "products", "subscriptions"})
+
+
+@dataclass(frozen=True)
+class BulkUpsert:
+    """How the rows of one resource are bound: the statement and the row-to-tuple steps."""
+
+    sql: str
+    columns: tuple[str, ...]  # the normalised columns in bind order; observed_at and raw follow
+    values_of: Callable[[Row], tuple[Any, ...]]  # a normalised row dict to its values
+    fast: FastPath | None  # the resource's fast path: values straight from the object
+    # SQLite only, per column: what to bind instead of a value found here (see _sqlite_binding)
+    substitutes: tuple[dict[Any, Any], ...] | None
+
+    def bind(self, values: Sequence[Any], observed_at: int, raw: str) -> tuple[Any, ...]:
+        """The parameters of one row."""
+        if self.substitutes is None:
+            return (*values, observed_at, raw)
+        return (*map(dict.get, self.substitutes, values, values), observed_at, raw)
+
+
+def write_objects(
+    conn: Connection,
+    resource: str,
+    objects: Sequence[Any],
+    *,
+    observed_at: int,
+    api_version: str | None,
+) -> WriteCounts:
+    """Upsert `objects` of `resource` observed at `observed_at`, in the caller's transaction.
+
+    Duplicates of an id are reduced to the last one; rejects go to the rejects table.
+    """
+    if resource in _WITH_STUBS_OR_ITEMS:
+        return write_in_batches(
+            conn, resource, objects, observed_at=observed_at, api_version=api_version
+        )
+    plan = bulk_upsert(conn.dialect, resource)
+    fast, values_of, bind = plan.fast, plan.values_of, plan.bind
+    careful = NORMALISERS[resource]
+    before_basil = is_before_basil(api_version)
+    rows: dict[str, tuple[Any, ...]] = {}
+    rejects: list[RejectRecord] = []
+    for obj in objects:
+        try:
+            raw = orjson.dumps(obj).decode()
+        except (TypeError, orjson.JSONEncodeError):
+            rejects.append(reject_record(obj, "unparsable", None))
+            continue
+        values = fast(obj, before_basil) if fast is not None else None
+        if values is None:
+            result = careful(obj, api_version)
+            if isinstance(result, Reject):
+                rejects.append(reject_record(obj, result.reason, raw))
+                continue
+            values = values_of(result.row)
+        rows[values[0]] = bind(values, observed_at, raw)  # by id: a later duplicate wins
+    ordered = [rows[key] for key in sorted(rows)]  # one lock order for PostgreSQL
+    written = 0
+    for start in range(0, len(ordered), CHUNK):
+        written += conn.exec_driver_sql(plan.sql, ordered[start : start + CHUNK]).rowcount
+    rejected = insert_rejects(conn, resource, rejects)
+    return WriteCounts(written, len(objects) - len(rejects) - written, rejected)
+
+
+@cache
+def bulk_upsert(dialect: Dialect, resource: str) -> BulkUpsert:
+    """The bulk statement of `resource` on `dialect`, with its binding steps."""
+    target = table(resource)
+    fast_path = FAST_PATHS.get(resource)
+    own = tuple(c.name for c in target.c if c.name not in _BOOKKEEPING)
+    columns, fast = fast_path if fast_path is not None else (own, None)
+    if sorted(columns) != sorted(own) or columns[0] != "id":
+        raise RuntimeError(f"the fast path of {resource} is out of step with its table")
+    bound = [target.c[name] for name in (*columns, *_BOOKKEEPING)]
+    preparer = dialect.identifier_preparer
+    names = ", ".join(preparer.format_column(column) for column in bound)
+    if dialect.name == "sqlite":
+        binding = [_sqlite_binding(column) for column in bound[: len(columns)]]
+        marks = [mark for mark, _ in binding] + ["?"] * len(_BOOKKEEPING)
+        substitutes: tuple[dict[Any, Any], ...] | None = tuple(sub for _, sub in binding)
+    else:
+        marks, substitutes = ["%s"] * len(bound), None
+    # Only the ledger's own table and column names, quoted by the dialect, go into the text.
+    head = f"INSERT INTO {preparer.format_table(target)} ({names}) VALUES ({', '.join(marks)})"  # noqa: S608
+    sql = head + _on_conflict(dialect, resource)
+    return BulkUpsert(sql, columns, itemgetter(*columns), fast, substitutes)
+
+
+def _on_conflict(dialect: Dialect, resource: str) -> str:
+    """The ON CONFLICT clause of the ledger's upsert, as `_write.upsert` defines it."""
+    target = table(resource)
+    compiled = upsert(dialect.name, target, returning=False).compile(dialect=dialect)
+    # Only the VALUES list takes parameters, so the clause can follow any VALUES list.
+    if len(compiled.binds) != len(target.c):
+        raise RuntimeError(f"the upsert of {resource} takes parameters beyond its VALUES")
+    text = str(compiled)
+    return text[text.index(" ON CONFLICT ") :]
+
+
+def _sqlite_binding(column: Column[Any]) -> tuple[str, dict[Any, Any]]:
+    """The VALUES entry of `column` and what to bind in place of None, True and False.
+
+    CPython's sqlite3 binds an exact int, float or str directly, but sends anything else, None
+    and bools included, through its adaptation protocol, which costs about a microsecond per
+    parameter (most of it a failed attribute lookup raising and catching AttributeError); a
+    charge row has about nine such. So booleans are bound as 1 and 0, which is how SQLite
+    stores them anyway, and NULL as a value of a type the column never holds, which NULLIF
+    turns back into NULL: 0 for text columns, '' for the others. SQLite never finds a text
+    value equal to an integer (no affinity applies to a parameter), so no real value is lost.
+    Source: https://github.com/python/cpython/blob/3.11/Modules/_sqlite/cursor.c (need_adapt)
+    and https://www.sqlite.org/datatype3.html (4.2, comparison without affinity).
+    """
+    kind = column.type.impl_instance if isinstance(column.type, TypeDecorator) else column.type
+    substitute: dict[Any, Any] = {True: 1, False: 0} if isinstance(kind, Boolean) else {}
+    if not column.nullable:
+        return "?", substitute
+    if isinstance(kind, String):
+        null: int | str = 0
+    elif isinstance(kind, Integer | Boolean):
+        null = ""
+    else:  # a new column type needs its own stand-in for NULL
+        raise TypeError(f"no NULL stand-in for {column} of type {column.type}")
+    return f"NULLIF(?, {null!r})", substitute | {None: null}
