@@ -30,7 +30,7 @@ from ._frames import (
     column_from_objects,
     frame_from_columns,
 )
-from ._groups import lookup
+from ._groups import lookup, object_index
 
 __all__ = ["LedgerReadError", "load_frames"]
 
@@ -171,7 +171,7 @@ def load_frames(engine: Engine, settings: AttributeSettings | None = None) -> Le
     with engine.connect() as connection, _collector_paused():
         queries = _selects(connection, settings)
         customers = _read(connection, "customers", queries.pop("customers"))
-        customer_ids = pd.Index(customers["id"].to_numpy(dtype=object))
+        customer_ids = object_index(customers["id"])
         frames = {
             name: _read(
                 connection, name, query, {"customer": customer_ids} if name == "charges" else None

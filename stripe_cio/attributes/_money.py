@@ -8,7 +8,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from ._groups import Int64Array, codes_of, lookup, take
+from ._groups import Int64Array, codes_of, lookup, object_index, take
 
 __all__ = [
     "currency_codes",
@@ -85,7 +85,7 @@ def currency_vocabulary(*columns: pd.Series) -> pd.Index:
     seen: set[str] = set()
     for column in columns:
         seen.update(str(code) for code in codes_of(column)[1])
-    return pd.Index(sorted(seen), dtype=object)
+    return object_index(sorted(seen))
 
 
 def currency_codes(column: pd.Series, vocabulary: pd.Index) -> Int64Array:

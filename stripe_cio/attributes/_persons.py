@@ -14,7 +14,7 @@ import pandas as pd
 
 from ._config import AttributeSettings
 from ._frames import LedgerFrames
-from ._groups import Int64Array, codes_of, lookup, take
+from ._groups import Int64Array, codes_of, lookup, object_index, take
 
 __all__ = ["SKIP_REASONS", "Persons", "SkipCounts", "assign_persons"]
 
@@ -110,9 +110,9 @@ def assign_persons(frames: LedgerFrames, settings: AttributeSettings) -> Persons
 
     valid = customer_reason == _OK
     all_keys = pd.concat([customer_keys[valid], used_guest_keys], ignore_index=True)
-    ids = pd.Index(np.sort(pd.unique(all_keys.to_numpy(dtype=object))), dtype=object)
+    ids = object_index(np.sort(pd.unique(all_keys.to_numpy(dtype=object))))
     customer_person = np.where(valid, lookup(ids, customer_keys.to_numpy(dtype=object)), -1)
-    customer_index = pd.Index(customers["id"].to_numpy(dtype=object))
+    customer_index = object_index(customers["id"])
 
     charge_person, charge_reason, _ = _by_customer(
         charges["customer"], customer_index, customer_person, customer_reason
@@ -127,9 +127,7 @@ def assign_persons(frames: LedgerFrames, settings: AttributeSettings) -> Persons
 
     # Disputes follow their charge. Hash the few disputed charge ids, not the many charges.
     charge_codes, disputed = codes_of(frames.disputes["charge"])
-    position = lookup(
-        pd.Index(disputed.to_numpy(dtype=object)), charges["id"].to_numpy(dtype=object)
-    )
+    position = lookup(object_index(disputed), charges["id"].to_numpy(dtype=object))
     found = np.flatnonzero(position >= 0)
     disputed_row = np.full(len(disputed) + 1, -1, dtype=np.int64)
     disputed_row[position[found]] = found

@@ -16,7 +16,15 @@ import numpy.typing as npt
 import pandas as pd
 
 from ._frames import LedgerFrames
-from ._groups import Int64Array, codes_of, lookup, pick_last, status_mask, take
+from ._groups import (
+    Int64Array,
+    codes_of,
+    lookup,
+    object_index,
+    pick_last,
+    status_mask,
+    take,
+)
 from ._money import currency_codes, round_half_even_div, to_major
 from ._persons import Persons
 from ._purchases import nullable_int
@@ -95,7 +103,7 @@ def _plan(frames: LedgerFrames, item: Int64Array) -> tuple[npt.NDArray[Any], npt
         ),
     )
     price_id = _column(items, "price", item)
-    price_row = lookup(pd.Index(price_ids), price_id)
+    price_row = lookup(object_index(price_ids), price_id)
     name = np.where(price_row >= 0, take(names, price_row), price_id)
     interval = _column(items, "recurring_interval", item)
     fallback = _column(prices, "recurring_interval", price_row)
@@ -113,7 +121,7 @@ def subscription_attributes(
     subscriptions, items, n = frames.subscriptions, frames.subscription_items, len(persons)
     person = persons.subscription
     ids = subscriptions["id"]
-    row = lookup(pd.Index(ids.to_numpy(dtype=object)), items["subscription"].to_numpy(dtype=object))
+    row = lookup(object_index(ids), items["subscription"].to_numpy(dtype=object))
     owner = take(person, row, -1)
     # Items count in the primary currency: the price's, else the subscription's currency.
     currency = currency_codes(items["price_currency"], vocabulary)
