@@ -1,1 +1,7 @@
 """Prefect flows of stripe-cio: each wires tasks together and is a deployment entrypoint."""
+
+from .backfill import backfill_history
+from .enrich import enrich_profiles
+from .replay import replay_dead_letters
+
+__all__ = ["backfill_history", "enrich_profiles", "replay_dead_letters"]

@@ -1,0 +1,73 @@
+"""`backfill-history`: ad hoc. Stripe's history into the ledger, then `enrich-profiles`."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+from prefect import flow
+from prefect.client.schemas.objects import State
+
+from stripe_cio.runs import BackfillIncompleteError, RunSummary
+from tasks.extract import backfill_stripe
+from tasks.pipeline import publish_summary
+
+from ._options import flow_options
+from .enrich import enrich_profiles
+
+__all__ = ["backfill_history"]
+
+NAME = "backfill-history"
+# The nightly or a sync run may be pushing when the backfill ends: wait for it this long.
+ENRICH_WAITS_FOR_LOCK = 900.0
+
+
+@flow(**flow_options(NAME, "Stripe's history into the ledger, then every person's attributes."))
+async def backfill_history(
+    since: datetime | None = None,
+    resources: list[str] | None = None,
+    stripe_block: str | None = None,
+    customerio_block: str | None = None,
+    enrich: bool = True,
+    resume_run: str | None = None,
+    notify_block: str | None = None,
+) -> RunSummary | State[Any]:
+    """Read Stripe objects created since `since` (default: all history) into the ledger, with a
+    progress artifact, then run `enrich-profiles` (unless `enrich` is false).
+
+    A backfill that could not read some slices fails after publishing its summary; run it again
+    with `resume_run` set to the run id it names to read only those.
+    """
+    started = time.monotonic()
+    summary = RunSummary(NAME)
+    with summary.step("backfill Stripe"):
+        pulled = await backfill_stripe(
+            stripe_block,
+            since=int(since.timestamp()) if since else 0,
+            resources=resources,
+            run=resume_run,
+        )
+    for resource, counts in pulled["resources"].items():
+        summary.add_stripe({f"{resource} read": counts["objects"]})
+        for reason, count in counts["rejected"].items():
+            summary.rejected[f"Stripe {resource}: {reason}"] += count
+    if pulled["failed"]:
+        summary.seconds = time.monotonic() - started
+        await publish_summary(summary)
+        raise BackfillIncompleteError(
+            f"{len(pulled['failed'])} slices could not be read (first: "
+            f"{pulled['failed'][0]['error']}); resume with resume_run={pulled['run']!r}"
+        )
+    if enrich:
+        with summary.step("enrich profiles"):
+            enriched = await enrich_profiles(
+                customerio_block=customerio_block,
+                notify_block=notify_block,
+                wait_for_lock=ENRICH_WAITS_FOR_LOCK,
+            )
+        if isinstance(enriched, RunSummary):
+            summary.add_run(enriched)
+    summary.seconds = time.monotonic() - started
+    await publish_summary(summary)
+    return summary

@@ -1,0 +1,110 @@
+"""Prefect tasks and helpers the flows share: which persons to send, the run lock, the summary."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from prefect import get_run_logger, task
+from prefect.artifacts import acreate_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+
+from stripe_cio import ledger_settings_from_env
+from stripe_cio.attributes import AttributeResult, attribute_settings_from_env
+from stripe_cio.deliver import PersonUpdate
+from stripe_cio.ledger import Ledger
+from stripe_cio.runs import (
+    RunSummary,
+    TouchedCustomers,
+    acquire_run_lock,
+    advance_attributes_mark,
+    attributes_mark,
+    person_updates,
+    touched_customers,
+    touched_persons,
+)
+
+__all__ = [
+    "advance_mark",
+    "customers_touched_since_mark",
+    "exclusive_run",
+    "plan_person_updates",
+    "publish_summary",
+]
+
+
+@asynccontextmanager
+async def exclusive_run(flow_name: str, wait: float = 0.0) -> AsyncIterator[None]:
+    """Hold the ledger's push lock for the block, waiting up to `wait` seconds for it;
+    RunInProgressError if another run keeps it."""
+    ledger = Ledger.open(ledger_settings_from_env())
+    holder = f"{flow_name} run {flow_run.get_name() or '?'}"
+    try:
+        release = await asyncio.to_thread(acquire_run_lock, ledger.engine, holder, wait=wait)
+        try:
+            yield
+        finally:
+            release()
+    finally:
+        ledger.close()
+
+
+@task(name="plan-person-updates", cache_policy=NO_CACHE)
+async def plan_person_updates(
+    result: AttributeResult,
+    touched: TouchedCustomers | None = None,
+    limit: int | None = None,
+) -> list[PersonUpdate]:
+    """The persons to send: all, or those `touched` holds, then the first `limit`."""
+    settings = attribute_settings_from_env()
+    frame = result.attributes
+
+    def plan() -> list[PersonUpdate]:
+        persons = touched_persons(frame, touched, settings) if touched is not None else None
+        return person_updates(frame, settings, persons=persons, limit=limit)
+
+    # Building the updates is CPU work: keep the event loop free for Prefect meanwhile.
+    return await asyncio.to_thread(plan)
+
+
+@task(name="customers-touched", cache_policy=NO_CACHE)
+async def customers_touched_since_mark(overlap: int, first_since: int | None) -> TouchedCustomers:
+    """Customers of the events since the attributes mark (less `overlap`), else `first_since`."""
+
+    def read() -> TouchedCustomers:
+        with Ledger.open(ledger_settings_from_env()) as ledger:
+            mark = attributes_mark(ledger.engine)
+            since = mark - overlap if mark is not None else first_since
+            return touched_customers(ledger.engine, since)
+
+    touched = await asyncio.to_thread(read)
+    get_run_logger().info(
+        "%d customers and %d guests touched by new Stripe events",
+        len(touched.customers),
+        len(touched.guest_emails),
+    )
+    return touched
+
+
+@task(name="advance-attributes-mark", cache_policy=NO_CACHE)
+async def advance_mark(events_cursor: int) -> None:
+    """Record that the persons of the events up to `events_cursor` have had their attributes
+    pushed."""
+
+    def advance() -> None:
+        with Ledger.open(ledger_settings_from_env()) as ledger:
+            advance_attributes_mark(ledger.engine, events_cursor)
+
+    await asyncio.to_thread(advance)
+
+
+async def publish_summary(summary: RunSummary) -> None:
+    """Publish the run's summary as the flow run's table artifact, and log its title."""
+    await acreate_table_artifact(
+        table=summary.table(),
+        key=f"{summary.flow}-summary",
+        description=summary.title,
+    )
+    get_run_logger().info("%s", summary.title)

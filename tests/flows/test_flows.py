@@ -1,0 +1,212 @@
+"""The flows end to end under Prefect's harness, against both sandboxes on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from prefect.blocks.notifications import CustomWebhookNotificationBlock
+from prefect.client.schemas.objects import State
+
+from flows import backfill_history, enrich_profiles, replay_dead_letters
+from stripe_cio import LedgerSettings
+from stripe_cio.attributes import attribute_dicts, compute_attributes, load_frames
+from stripe_cio.ledger import Ledger
+from stripe_cio.runs import RunInProgressError, RunSummary, run_lock
+from stripe_cio.sandbox import (
+    SANDBOX_CIO_API_KEY,
+    SANDBOX_CIO_SITE_ID,
+    SANDBOX_STRIPE_KEY,
+    SandboxProcess,
+)
+
+from .test_notifications import Webhook
+
+pytestmark = pytest.mark.prefect
+
+NO_FAULTS = {
+    "rps": None,
+    "burst": None,
+    "fail_rate": 0,
+    "drop_rate": 0,
+    "latency_ms": 0,
+    "slow_rate": 0,
+    "rate_limit_burst_rate": 0,
+}
+
+
+@pytest.fixture(scope="module")
+def stripe_box() -> Iterator[SandboxProcess]:
+    with SandboxProcess("stripe", "--customers", "120", "--months", "6", "--rps", "0") as box:
+        yield box
+
+
+@pytest.fixture(scope="module")
+def cio_box() -> Iterator[SandboxProcess]:
+    with SandboxProcess("customerio", "--rps", "0") as box:
+        yield box
+
+
+@dataclass
+class Pipeline:
+    """One test's world: a fresh ledger, a reset Customer.io workspace, the same Stripe account."""
+
+    ledger_url: str
+    stripe: httpx.Client
+    cio: httpx.Client
+
+    def ledger(self) -> Ledger:
+        return Ledger.open(LedgerSettings.load({"database_url": self.ledger_url}))
+
+    def stripe_now(self) -> datetime:
+        now = self.stripe.get("/_sandbox/clock").raise_for_status().json()["now"]
+        return datetime.fromtimestamp(now, UTC)
+
+    def people(self) -> dict[str, dict[str, Any]]:
+        people = self.cio.get("/_sandbox/people").raise_for_status().json()
+        return {p["identifiers"]["email"]: p["attributes"] for p in people}
+
+    def refused_requests(self) -> int:
+        requests = self.cio.get("/_sandbox/requests").raise_for_status().json()
+        return sum(codes.get("401", 0) for codes in requests["by_endpoint"].values())
+
+    def batch_requests(self) -> int:
+        requests = self.cio.get("/_sandbox/requests").raise_for_status().json()
+        return sum(requests["by_endpoint"].get("/api/v2/batch", {}).values())
+
+
+@pytest.fixture
+def pipeline(
+    stripe_box: SandboxProcess,
+    cio_box: SandboxProcess,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Pipeline]:
+    ledger_url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    for name, value in {
+        "STRIPE_API_KEY": SANDBOX_STRIPE_KEY,
+        "STRIPE_API_BASE": stripe_box.url,
+        "STRIPE_REQUESTS_PER_SECOND": "500",
+        "CUSTOMERIO_SITE_ID": SANDBOX_CIO_SITE_ID,
+        "CUSTOMERIO_API_KEY": SANDBOX_CIO_API_KEY,
+        "CUSTOMERIO_TRACK_URL": cio_box.url,
+        "STRIPE_CIO_DATABASE_URL": ledger_url,
+    }.items():
+        monkeypatch.setenv(name, value)
+    with (
+        httpx.Client(base_url=stripe_box.url, timeout=30) as stripe,
+        httpx.Client(base_url=cio_box.url, timeout=30) as cio,
+    ):
+        cio.post("/_sandbox/reset").raise_for_status()
+        cio.post("/_sandbox/config", json={**NO_FAULTS, "region": "us"}).raise_for_status()
+        yield Pipeline(ledger_url, stripe, cio)
+
+
+def state_of(run: Awaitable[State[Any]]) -> State[Any]:
+    """Run a flow called with return_state=True to its final state."""
+
+    async def wait() -> State[Any]:
+        return await run
+
+    return asyncio.run(wait())
+
+
+def expected_attributes(pipeline: Pipeline, as_of: datetime) -> dict[str, dict[str, Any]]:
+    """What the attribute engine computes from the ledger, as JSON would carry it."""
+    with pipeline.ledger() as ledger:
+        result = compute_attributes(load_frames(ledger.engine), int(as_of.timestamp()))
+    return {
+        person: orjson.loads(orjson.dumps(a)) for person, a in attribute_dicts(result.attributes)
+    }
+
+
+def test_nightly_flow_leaves_customerio_equal_to_the_attribute_engine(pipeline: Pipeline) -> None:
+    backfilled = asyncio.run(backfill_history(enrich=False))
+    assert isinstance(backfilled, RunSummary)
+    assert backfilled.stripe["customers read"] > 0
+    as_of = pipeline.stripe_now()
+
+    summary = asyncio.run(enrich_profiles(as_of=as_of))
+    assert isinstance(summary, RunSummary)
+    expected = expected_attributes(pipeline, as_of)
+    assert len(expected) > 50
+    assert pipeline.people() == expected
+    assert summary.persons_seen == len(expected)
+    assert summary.persons_changed == summary.persons_sent == len(expected)
+    assert summary.dead_lettered == 0
+    assert set(summary.steps) == {"compute attributes", "push attributes"}
+
+    # A second night over the same ledger finds nothing to send.
+    requests = pipeline.batch_requests()
+    again = asyncio.run(enrich_profiles(as_of=as_of))
+    assert isinstance(again, RunSummary)
+    assert again.persons_changed == 0
+    assert pipeline.batch_requests() == requests
+    assert pipeline.people() == expected
+
+
+def test_dry_run_sends_nothing_and_limit_takes_the_first_persons(pipeline: Pipeline) -> None:
+    asyncio.run(backfill_history(enrich=False))
+    as_of = pipeline.stripe_now()
+    preview = asyncio.run(enrich_profiles(as_of=as_of, dry_run=True))
+    assert isinstance(preview, RunSummary)
+    expected = expected_attributes(pipeline, as_of)
+    assert preview.persons_changed == len(expected)
+    assert preview.persons_sent == 0
+    assert pipeline.batch_requests() == 0
+    assert pipeline.people() == {}
+
+    limited = asyncio.run(enrich_profiles(as_of=as_of, limit=10))
+    assert isinstance(limited, RunSummary)
+    first = dict(sorted(expected.items())[:10])
+    assert pipeline.people() == first
+    assert limited.skipped["persons beyond the limit"] == len(expected) - 10
+
+
+def test_a_wrong_customerio_key_fails_at_once_and_notifies_once(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asyncio.run(backfill_history(enrich=False))
+    hook = Webhook()
+    hook.thread.start()
+    try:
+        CustomWebhookNotificationBlock(
+            name="flows", url=hook.url, json_data={"subject": "{{subject}}", "body": "{{body}}"}
+        ).save("flows-ops", overwrite=True)
+        monkeypatch.setenv("CUSTOMERIO_API_KEY", "not-the-sandbox-key-0123")
+        state = state_of(enrich_profiles(notify_block="flows-ops", return_state=True))
+        [message] = hook.wait_for(1, 10)
+        time.sleep(1)  # a second message would have arrived by now
+        assert len(hook.received) == 1
+    finally:
+        hook.server.shutdown()
+        hook.server.server_close()
+    assert state.is_failed()
+    # One request met the 401: neither the client nor a Prefect task retry sent it again.
+    assert pipeline.refused_requests() == 1
+    assert "Failing step: push-person-updates\n" in message["body"]
+    assert "CustomerIOAuthError" in message["body"]
+    assert "not-the-sandbox-key-0123" not in message["body"]
+    assert pipeline.people() == {}
+
+
+def test_a_second_overlapping_run_is_refused(pipeline: Pipeline) -> None:
+    asyncio.run(backfill_history(enrich=False))
+    with pipeline.ledger() as ledger, run_lock(ledger.engine, "a nightly run started first"):
+        state = state_of(enrich_profiles(return_state=True))
+        replayed = state_of(replay_dead_letters(return_state=True))
+    assert state.is_cancelled()
+    assert "a nightly run started first" in str(state.message)
+    assert isinstance(state.result(raise_on_failure=False), RunInProgressError)
+    assert replayed.is_cancelled()
+    assert pipeline.batch_requests() == 0
+    # Once the first run is over, the lock is free again.
+    assert isinstance(asyncio.run(enrich_profiles(limit=1)), RunSummary)
