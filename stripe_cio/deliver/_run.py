@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from .._gc import rare_collections
 from ..cio_api import CustomerIOClient, batch_body_size
 from ._checks import NameCheck, check_identifiers, person_key
 from ._inflight import InFlight
@@ -69,16 +70,20 @@ class Delivery:
         """Send every person update, wait until all are settled, then send the events.
 
         Waiting makes an identify precede its person's events (in an earlier batch), so a
-        campaign triggered by an event sees the profile's new attributes.
+        campaign triggered by an event sees the profile's new attributes. Items hold no
+        reference cycles: the cyclic collector runs rarely meanwhile (it measured a third of
+        the CPU time of 100,000 person updates).
         """
-        await self._phase(self._people(people))
-        await self._phase(self._events(events))
+        with rare_collections():
+            await self._phase(self._people(people))
+            await self._phase(self._events(events))
 
     async def replay(self, letters: Sequence[DeadLetter]) -> None:
         """Resend dead letters: persons first, then events, as a run does."""
         people, events = replay_items(letters, self._names)
-        await self._phase(self._resend("person", people))
-        await self._phase(self._resend("event", events))
+        with rare_collections():
+            await self._phase(self._resend("person", people))
+            await self._phase(self._resend("event", events))
 
     async def _phase(self, work: Coroutine[Any, Any, None]) -> None:
         started = time.monotonic()
@@ -89,7 +94,7 @@ class Delivery:
         finally:
             await self._flight.cancel()
             if not self.summary.dry_run:
-                self._outcomes.flush()  # what was accepted before a failure stays accepted
+                await self._outcomes.flush()  # what was accepted before a failure stays so
             self.summary.seconds += time.monotonic() - started
             if self.client is not None:
                 for name, value in zip(_STATS, before, strict=True):
