@@ -3,5 +3,6 @@
 from .backfill import backfill_history
 from .enrich import enrich_profiles
 from .replay import replay_dead_letters
+from .sync import sync_stripe_events
 
-__all__ = ["backfill_history", "enrich_profiles", "replay_dead_letters"]
+__all__ = ["backfill_history", "enrich_profiles", "replay_dead_letters", "sync_stripe_events"]

@@ -71,13 +71,14 @@ async def plan_person_updates(
 
 @task(name="customers-touched", cache_policy=NO_CACHE)
 async def customers_touched_since_mark(overlap: int, first_since: int | None) -> TouchedCustomers:
-    """Customers of the events since the attributes mark (less `overlap`), else `first_since`."""
+    """Customers of the events created since the attributes mark, else since `first_since`,
+    less `overlap` (the events sync reads that much again); all events when neither is known."""
 
     def read() -> TouchedCustomers:
         with Ledger.open(ledger_settings_from_env()) as ledger:
             mark = attributes_mark(ledger.engine)
-            since = mark - overlap if mark is not None else first_since
-            return touched_customers(ledger.engine, since)
+            start = mark if mark is not None else first_since
+            return touched_customers(ledger.engine, None if start is None else start - overlap)
 
     touched = await asyncio.to_thread(read)
     get_run_logger().info(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ import pytest
 from prefect.blocks.notifications import CustomWebhookNotificationBlock
 from prefect.client.schemas.objects import State
 
-from flows import backfill_history, enrich_profiles, replay_dead_letters
+from flows import backfill_history, enrich_profiles, replay_dead_letters, sync_stripe_events
 from stripe_cio import LedgerSettings
 from stripe_cio.attributes import attribute_dicts, compute_attributes, load_frames
 from stripe_cio.ledger import Ledger
@@ -73,6 +74,14 @@ class Pipeline:
     def people(self) -> dict[str, dict[str, Any]]:
         people = self.cio.get("/_sandbox/people").raise_for_status().json()
         return {p["identifiers"]["email"]: p["attributes"] for p in people}
+
+    def events(self) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = self.cio.get("/_sandbox/events").raise_for_status().json()
+        return [event for event in events if event["type"] == "event"]
+
+    def processed_event_ids(self) -> set[str]:
+        with self.ledger() as ledger, ledger.engine.connect() as conn:
+            return set(conn.exec_driver_sql("SELECT id FROM processed_events").scalars())
 
     def refused_requests(self) -> int:
         requests = self.cio.get("/_sandbox/requests").raise_for_status().json()
@@ -210,3 +219,38 @@ def test_a_second_overlapping_run_is_refused(pipeline: Pipeline) -> None:
     assert pipeline.batch_requests() == 0
     # Once the first run is over, the lock is free again.
     assert isinstance(asyncio.run(enrich_profiles(limit=1)), RunSummary)
+
+
+def test_events_flow_delivers_each_lifecycle_event_once(pipeline: Pipeline) -> None:
+    asyncio.run(backfill_history())
+    first = asyncio.run(sync_stripe_events())  # backfilled history is not sent as events
+    assert isinstance(first, RunSummary)
+    before = pipeline.events()
+    day_start = int(pipeline.stripe_now().timestamp())
+    pipeline.stripe.post("/_sandbox/advance", json={"seconds": 86_400}).raise_for_status()
+
+    synced = asyncio.run(sync_stripe_events())
+    assert isinstance(synced, RunSummary)
+    new = pipeline.events()[len(before) :]
+    ids = [event["id"] for event in new]
+    assert len(ids) == len(set(ids)) > 10
+    assert Counter(event["name"] for event in new) == synced.events_sent
+    assert {e["data"]["stripe_event_id"] for e in new} <= pipeline.processed_event_ids()
+    assert synced.events_delivered == len(new)
+    assert synced.stripe["events applied"] > 0
+
+    # The persons who bought during the day now hold the attribute engine's figures.
+    with pipeline.ledger() as ledger:
+        cursor = ledger.events_cursor()
+    assert cursor is not None
+    expected = expected_attributes(pipeline, datetime.fromtimestamp(cursor, UTC))
+    buyers = {p for p, a in expected.items() if a.get("stripe_last_purchase_at", 0) > day_start}
+    assert buyers
+    people = pipeline.people()
+    assert {p: people[p] for p in buyers} == {p: expected[p] for p in buyers}
+    assert 0 < synced.persons_seen < len(expected)  # only the persons the events touched
+
+    again = asyncio.run(sync_stripe_events())
+    assert isinstance(again, RunSummary)
+    assert pipeline.events()[len(before) :] == new
+    assert sum(again.events_sent.values()) == 0
