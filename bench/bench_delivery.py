@@ -23,6 +23,7 @@ import asyncio
 import json
 import os
 import random
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -151,6 +152,12 @@ def sandbox_cpu_seconds(port: int) -> float:
     return float("nan")
 
 
+def own_cpu_seconds() -> float:
+    """CPU time of this process, every thread (the ledger writes in a worker thread)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def requests_total(url: str) -> dict[str, Any]:
     return httpx.get(f"{url}/_sandbox/requests", timeout=30).json()  # type: ignore[no-any-return]
 
@@ -165,13 +172,15 @@ async def ours(
     figures: dict[str, Any] = {}
     async with CustomerIOClient(settings, transport=recording) as client:
         for label, kwargs in (("persons", {"people": people}), ("events", {"events": items})):
-            cpu = sandbox_cpu_seconds(box.port)
+            cpu, ours_cpu = sandbox_cpu_seconds(box.port), own_cpu_seconds()
             before = requests_total(box.url)["total"]
             summary: DeliverySummary = await deliver(client, store, **kwargs)
             sent = requests_total(box.url)["total"] - before
             figures[label] = summary
             figures[f"{label}_bodies"] = len(recording.bodies)
-            figures[f"{label}_sandbox_cpu_ms"] = 1000 * (sandbox_cpu_seconds(box.port) - cpu) / sent
+            figures[f"{label}_cpu_s"] = own_cpu_seconds() - ours_cpu
+            figures[f"{label}_sandbox_cpu_s"] = sandbox_cpu_seconds(box.port) - cpu
+            figures[f"{label}_sandbox_cpu_ms"] = 1000 * figures[f"{label}_sandbox_cpu_s"] / sent
             print(f"  ours {label}: {summary.as_dict() | {'samples': None}}", flush=True)
         figures["client_429s"] = client.stats.rate_limited
         for label, kwargs in (("persons", {"people": people}), ("events", {"events": items})):
@@ -309,8 +318,11 @@ def main() -> None:
         f"our_429s={mine['client_429s']} sandbox_429s={sandbox_429s} "
         f"second_run_requests={second} (sandbox saw {second_seen}) "
         f"batches={p.batches}+{e.batches} stored_people={stored} "
-        f"sandbox_cpu_ms_per_request={mine['persons_sandbox_cpu_ms']:.1f}/"
-        f"{mine['events_sandbox_cpu_ms']:.1f} statuses={sorted(set(statuses))}"
+        f"wall_s={p.seconds:.1f}/{e.seconds:.1f} our_cpu_s={mine['persons_cpu_s']:.1f}/"
+        f"{mine['events_cpu_s']:.1f} sandbox_cpu_s={mine['persons_sandbox_cpu_s']:.1f}/"
+        f"{mine['events_sandbox_cpu_s']:.1f} sandbox_cpu_ms_per_request="
+        f"{mine['persons_sandbox_cpu_ms']:.1f}/{mine['events_sandbox_cpu_ms']:.1f} "
+        f"load={os.getloadavg()[0]:.1f} statuses={sorted(set(statuses))}"
     )
 
 
