@@ -118,7 +118,6 @@ def payment_intent_failed(src: Source) -> dict[str, Any]:
     obj = src.obj
     code = currency(obj)
     error = nested(obj, "last_payment_error")
-    req_str(obj, "id")
     return {
         "charge_id": ref(error, "charge") or ref(obj, "latest_charge"),
         "amount": major(req_int(obj, "amount"), code),

@@ -11,7 +11,7 @@ import copy
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,7 @@ class Synthetic:
     def of_type(self, kind: str) -> list[Obj]:
         return [e for e in self.events if e["type"] == kind]
 
-    @property
+    @cached_property
     def lookup(self) -> LedgerLookup:
         return lookup_of(self.objects)
 
