@@ -54,15 +54,24 @@ def _by_currency(totals: PurchaseTotals, vocabulary: pd.Index, n: int) -> Any:
     out = np.full(n, None, dtype=object)
     if not len(totals.person):
         return out
-    values = to_major(totals.spent, currency_exponents(vocabulary)[totals.currency]).tolist()
-    names = vocabulary.to_numpy(dtype=object)[totals.currency].tolist()
+    values = to_major(totals.spent, currency_exponents(vocabulary)[totals.currency])
+    names = vocabulary.to_numpy(dtype=object)[totals.currency]
     person = totals.person
     starts = np.flatnonzero(np.r_[True, person[1:] != person[:-1]])
     ends = np.r_[starts[1:], len(person)]
     # The one step that builds a Python object per person: the attribute is a JSON object.
-    out[person[starts]] = [
-        dict(zip(names[a:b], values[a:b], strict=True))
-        for a, b in zip(starts.tolist(), ends.tolist(), strict=True)
+    # Most persons buy in one currency: build those dicts without slicing.
+    single = ends - starts == 1
+    out[person[starts[single]]] = [
+        {name: value}
+        for name, value in zip(
+            names[starts[single]].tolist(), values[starts[single]].tolist(), strict=True
+        )
+    ]
+    name_list, value_list = names.tolist(), values.tolist()
+    out[person[starts[~single]]] = [
+        dict(zip(name_list[a:b], value_list[a:b], strict=True))
+        for a, b in zip(starts[~single].tolist(), ends[~single].tolist(), strict=True)
     ]
     return out
 

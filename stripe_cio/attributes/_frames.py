@@ -103,8 +103,7 @@ def column_from_objects(values: npt.NDArray[Any], kind: ColumnKind, name: str = 
     ValueError naming the column: the ledger's normalisers never store one there.
     """
     if kind in ("id", "str"):
-        # A copy: `values` may be a column view of a block whose other cells must be freed.
-        return values.astype(object, copy=True)
+        return values.astype(object, copy=False)
     if kind == "category":
         # Categories in order of appearance: sorting them would cost and serves nothing.
         codes, uniques = pd.factorize(values)

@@ -9,8 +9,9 @@ other databases stream through SQLAlchemy with a server-side cursor where they h
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -124,6 +125,30 @@ class _KnownValues:
         return pd.Categorical.from_codes(codes, categories=categories)
 
 
+def _cells(rows: Sequence[Any], position: int, dtype: Any) -> npt.NDArray[Any]:
+    """One column of a chunk of row tuples, straight into an array of `dtype` (C loops)."""
+    return np.fromiter(map(itemgetter(position), rows), dtype=dtype, count=len(rows))
+
+
+def _column(rows: Sequence[Any], position: int, kind: ColumnKind, name: str) -> Any:
+    """One column of a chunk as the compact array of its kind."""
+    if kind in ("int", "bool", "Int", "boolean"):
+        try:  # the common case: no null in the chunk, so no object array on the way
+            integers = _cells(rows, position, np.int64)
+        except TypeError:  # a None
+            pass
+        else:
+            if kind == "int":
+                return integers
+            if kind == "bool":
+                return integers.astype(bool)
+            missing = np.zeros(len(integers), dtype=bool)
+            if kind == "Int":
+                return pd.arrays.IntegerArray(integers, missing)
+            return pd.arrays.BooleanArray(integers.astype(bool), missing)
+    return column_from_objects(_cells(rows, position, object), kind, name)
+
+
 def _combine(parts: list[Any], kind: ColumnKind, name: str) -> Any:
     if not parts:
         return column_from_objects(np.empty(0, dtype=object), kind, name)
@@ -144,18 +169,16 @@ def _read(
     encoders = {column: _KnownValues(index) for column, index in (known or {}).items()}
     parts: dict[str, list[Any]] = {column: [] for column in columns}
     for rows in _chunks(connection, query):
-        block = np.empty((len(rows), len(columns)), dtype=object)
-        block[:] = rows
         for position, (column, kind) in enumerate(columns.items()):
             if column in encoders:
-                encoders[column].add(block[:, position])
+                encoders[column].add(_cells(rows, position, object))
                 continue
             try:
-                part = column_from_objects(block[:, position], kind, f"{name}.{column}")
+                part = _column(rows, position, kind, f"{name}.{column}")
             except ValueError as exc:
                 raise LedgerReadError(f"cannot read the ledger: {exc}") from None
             parts[column].append(part)
-        del block, rows
+        del rows
     data = {
         column: encoders[column].column()
         if column in encoders
