@@ -82,7 +82,8 @@ def _none_where(values: list[Any], mask: npt.NDArray[np.bool_]) -> list[Any]:
 
 
 def _insert(db: sqlite3.Connection, table: str, columns: tuple[str, ...], rows: Rows) -> None:
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    # Table and column names are this module's constants, never input.
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"  # noqa: S608
     batch: list[tuple[Any, ...]] = []
     for row in rows:
         batch.append(row)
@@ -145,7 +146,15 @@ def _customers(
             zip(ids, created.tolist(), email, currency, deleted.tolist(), delinquent, strict=True)
         )
     )
-    columns = ("id", "created", "livemode", "observed_at", "raw", "email", "currency")
+    columns: tuple[str, ...] = (
+        "id",
+        "created",
+        "livemode",
+        "observed_at",
+        "raw",
+        "email",
+        "currency",
+    )
     _insert(db, "customers", (*columns, "deleted", "delinquent", "metadata"), rows)
     return ids, owner, emails
 
@@ -218,7 +227,7 @@ def _charges(
         billing,
         strict=True,
     )
-    columns = ("id", "created", "customer", "status", "amount", "amount_captured")
+    columns: tuple[str, ...] = ("id", "created", "customer", "status", "amount", "amount_captured")
     columns += ("amount_refunded", "currency", "billing_email")
     constants = ("livemode", "observed_at", "raw")
     _insert(db, "charges", (*columns, *constants), ((*row, 0, AS_OF, "{}") for row in rows))
@@ -250,7 +259,7 @@ def _disputes(
         status.tolist(),
         strict=True,
     )
-    columns = ("id", "created", "charge", "amount", "currency", "status")
+    columns: tuple[str, ...] = ("id", "created", "charge", "amount", "currency", "status")
     constants = ("livemode", "observed_at", "raw")
     _insert(db, "disputes", (*columns, *constants), ((*row, 0, AS_OF, "{}") for row in dispute))
 
@@ -281,7 +290,14 @@ def _subscriptions(
         interval_count.tolist(),
         strict=True,
     )
-    columns = ("id", "currency", "unit_amount", "nickname", "lookup_key", "recurring_interval")
+    columns: tuple[str, ...] = (
+        "id",
+        "currency",
+        "unit_amount",
+        "nickname",
+        "lookup_key",
+        "recurring_interval",
+    )
     columns += (
         "recurring_interval_count",
         "created",
@@ -318,7 +334,15 @@ def _subscriptions(
         (rng.random(n) < 0.1).tolist(),
         strict=True,
     )
-    columns = ("id", "created", "customer", "status", "currency", "start_date", "trial_end")
+    columns = (
+        "id",
+        "created",
+        "customer",
+        "status",
+        "currency",
+        "start_date",
+        "trial_end",
+    )
     columns += ("canceled_at", "cancel_at_period_end", "livemode", "observed_at", "raw")
     _insert(db, "subscriptions", columns, ((*row, 0, AS_OF, "{}") for row in sub_rows))
 
@@ -340,6 +364,13 @@ def _subscriptions(
         interval_count[price].tolist(),
         strict=True,
     )
-    columns = ("id", "subscription", "position", "price", "quantity", "price_currency")
+    columns = (
+        "id",
+        "subscription",
+        "position",
+        "price",
+        "quantity",
+        "price_currency",
+    )
     columns += ("unit_amount", "recurring_interval", "recurring_interval_count")
     _insert(db, "subscription_items", columns, item_rows)

@@ -24,6 +24,7 @@ import multiprocessing
 import resource
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._attribute_ledger import AS_OF, build_ledger  # noqa: E402
+from bench._attribute_ledger import AS_OF, build_ledger
 
 Measure = dict[str, float]
 
@@ -42,8 +43,8 @@ def _peak_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # kB on Linux
 
 
-def ours(path: Path, out: Path) -> Measure:
-    """Child process: our loader and transforms; the frame is pickled after the clock stops."""
+def ours(path: Path) -> tuple[Measure, pd.DataFrame]:
+    """Child process: our loader and transforms."""
     from stripe_cio import LedgerSettings
     from stripe_cio.attributes import compute_attributes, load_frames
     from stripe_cio.ledger import Ledger
@@ -55,12 +56,10 @@ def ours(path: Path, out: Path) -> Measure:
     result = compute_attributes(frames, AS_OF)
     seconds = time.perf_counter() - started
     ledger.close()
-    peak = _peak_gb()
-    result.attributes.to_pickle(out)
-    return {"seconds": seconds, "load": loaded - started, "peak_gb": peak}
+    return {"seconds": seconds, "load": loaded - started, "peak_gb": _peak_gb()}, result.attributes
 
 
-def yardstick(path: Path, out: Path) -> Measure:
+def yardstick(path: Path) -> tuple[Measure, pd.DataFrame]:
     """Child process: DuckDB loads the same columns and runs the contract as SQL."""
     import duckdb
 
@@ -72,26 +71,27 @@ def yardstick(path: Path, out: Path) -> Measure:
     loaded = time.perf_counter()
     frame = duckdb_attributes(con, AS_OF)
     seconds = time.perf_counter() - started
-    peak = _peak_gb()
-    frame.to_pickle(out)
-    return {"seconds": seconds, "sql": seconds - (loaded - started), "peak_gb": peak}
+    return {"seconds": seconds, "sql": seconds - (loaded - started), "peak_gb": _peak_gb()}, frame
 
 
-def _child(target: str, path: Path, out: Path, pipe: Any) -> None:
-    pipe.send(globals()[target](path, out))
+def _child(target: str, path: Path, pipe: Any) -> None:
+    measure, frame = globals()[target](path)
+    pipe.send(measure)  # measured before the frame is pickled for the parent
+    pipe.send(frame)
 
 
-def in_child(target: str, path: Path, out: Path) -> Measure:
+def in_child(target: str, path: Path) -> tuple[Measure, pd.DataFrame]:
     """Run `target` in a fresh spawned interpreter, so its peak RSS is its own."""
     context = multiprocessing.get_context("spawn")
     receive, send = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(target, path, out, send))
+    process = context.Process(target=_child, args=(target, path, send))
     process.start()
     measure: Measure = receive.recv()
+    frame: pd.DataFrame = receive.recv()
     process.join()
     if process.exitcode:
         raise SystemExit(f"{target} failed with exit code {process.exitcode}")
-    return measure
+    return measure, frame
 
 
 def _plain(value: Any) -> Any:
@@ -122,7 +122,8 @@ def compare(ours_frame: pd.DataFrame, duck: pd.DataFrame, prefix: str = "stripe_
         rows = [i for i, (a, b) in enumerate(zip(left, right, strict=True)) if a != b]
         if rows:
             i = rows[0]
-            bad.append(f"{column}: {len(rows)} rows, e.g. {ours_frame.index[i]}: {left[i]!r} != {right[i]!r}")
+            example = f"{ours_frame.index[i]}: {left[i]!r} != {right[i]!r}"
+            bad.append(f"{column}: {len(rows)} rows, e.g. {example}")
     if bad:
         raise SystemExit("MISMATCH with DuckDB:\n  " + "\n  ".join(bad))
 
@@ -133,7 +134,9 @@ def main() -> None:
     parser.add_argument("--charges", type=int, default=2_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/stripe-cio-bench-attributes"))
+    parser.add_argument(
+        "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "stripe-cio-bench-attributes"
+    )
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     path = args.workdir / f"ledger-{args.persons}-{args.charges}-{args.seed}.db"
@@ -149,13 +152,21 @@ def main() -> None:
 
     our_runs, duck_runs = [], []
     for run in range(args.runs):
-        mine = in_child("ours", path, args.workdir / "ours.pkl")
-        print(f"run {run + 1} ours: {mine['seconds']:.2f}s (load {mine['load']:.2f}s), peak {mine['peak_gb']:.2f} GB", flush=True)
-        duck = in_child("yardstick", path, args.workdir / "duckdb.pkl")
-        print(f"run {run + 1} duckdb: {duck['seconds']:.2f}s (SQL {duck['sql']:.2f}s), peak {duck['peak_gb']:.2f} GB", flush=True)
-        if run == 0:
-            compare(pd.read_pickle(args.workdir / "ours.pkl"), pd.read_pickle(args.workdir / "duckdb.pkl"))
-            print("outputs agree with DuckDB row for row", flush=True)
+        mine, our_frame = in_child("ours", path)
+        print(
+            f"run {run + 1} ours: {mine['seconds']:.2f}s (load {mine['load']:.2f}s), "
+            f"peak {mine['peak_gb']:.2f} GB",
+            flush=True,
+        )
+        duck, duck_frame = in_child("yardstick", path)
+        print(
+            f"run {run + 1} duckdb: {duck['seconds']:.2f}s (SQL {duck['sql']:.2f}s), "
+            f"peak {duck['peak_gb']:.2f} GB",
+            flush=True,
+        )
+        compare(our_frame, duck_frame)
+        print(f"run {run + 1}: outputs agree with DuckDB row for row", flush=True)
+        del our_frame, duck_frame
         our_runs.append(mine)
         duck_runs.append(duck)
 
