@@ -1,0 +1,126 @@
+"""prefect.yaml matches the flows, `prefect deploy --all` registers it, `serve` serves the same."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml  # type: ignore[import-untyped]
+from prefect.cli.deploy._models import PrefectYamlModel
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import WorkPoolCreate
+from prefect.client.schemas.objects import ConcurrencyLimitStrategy
+from prefect.settings import PREFECT_API_URL
+
+import flows
+from flows._deployments import PROJECT_FILE, deployment_specs
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT = yaml.safe_load(PROJECT_FILE.read_text(encoding="utf-8"))
+EXPECTED_SCHEDULES = {
+    "sync-stripe-events": [("interval", timedelta(seconds=120))],
+    "enrich-profiles": [("cron", "0 3 * * *")],
+    "backfill-history": [],
+    "replay-dead-letters": [],
+}
+
+
+def test_prefect_accepts_the_project_file() -> None:
+    model = PrefectYamlModel.model_validate(PROJECT)
+    assert [d.name for d in model.deployments] == list(flows.FLOW_NAMES)
+
+
+@pytest.mark.parametrize("spec", deployment_specs(), ids=lambda spec: spec.name)
+def test_each_deployment_matches_its_flow(spec: Any) -> None:
+    assert spec.flow.name == spec.name
+    path, _, function = spec.entrypoint.partition(":")
+    assert (ROOT / path).is_file()
+    assert getattr(flows, function) is spec.flow
+    signature = inspect.signature(spec.flow.fn)
+    assert set(spec.parameters) <= set(signature.parameters)
+    for name, value in spec.parameters.items():
+        assert value == signature.parameters[name].default, name
+    # Every flow parameter has a default, so a scheduled run needs no parameters.
+    assert all(p.default is not inspect.Parameter.empty for p in signature.parameters.values())
+    assert "notify_block" in signature.parameters
+    assert spec.concurrency_limit is not None
+    assert spec.concurrency_limit.limit == 1
+    schedules = [("cron", s.cron) if s.cron else ("interval", s.interval) for s in spec.schedules]
+    assert schedules == EXPECTED_SCHEDULES[spec.name]
+    assert all(s.timezone == "UTC" for s in spec.schedules)
+
+
+def test_a_late_sync_is_cancelled_and_a_late_night_waits() -> None:
+    limits = {spec.name: spec.concurrency_limit for spec in deployment_specs()}
+    sync, enrich = limits["sync-stripe-events"], limits["enrich-profiles"]
+    assert sync is not None
+    assert enrich is not None
+    assert sync.collision_strategy == ConcurrencyLimitStrategy.CANCEL_NEW
+    assert enrich.collision_strategy == ConcurrencyLimitStrategy.ENQUEUE
+
+
+async def _deployments() -> dict[str, Any]:
+    async with get_client() as client:
+        found = await client.read_deployments()
+        return {d.name: d for d in found}
+
+
+@pytest.mark.prefect
+def test_prefect_deploy_all_registers_the_four_deployments(tmp_path: Path) -> None:
+    async def create_pool() -> None:
+        async with get_client() as client:
+            await client.create_work_pool(WorkPoolCreate(name="stripe-cio", type="process"))
+
+    asyncio.run(create_pool())
+    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("prefect")), "--no-prompt", "deploy", "--all"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    deployed = asyncio.run(_deployments())
+    for spec in deployment_specs():
+        deployment = deployed[spec.name]
+        assert deployment.entrypoint == spec.entrypoint
+        assert deployment.work_pool_name == "stripe-cio"
+        assert deployment.parameters == spec.parameters
+        assert deployment.global_concurrency_limit.limit == 1
+        assert spec.concurrency_limit is not None
+        strategy = spec.concurrency_limit.collision_strategy
+        options = deployment.concurrency_options  # None: Prefect's default, ENQUEUE
+        assert (options.collision_strategy if options else ConcurrencyLimitStrategy.ENQUEUE) == (
+            strategy
+        )
+        assert len(deployment.schedules) == len(spec.schedules)
+        assert deployment.pull_steps == [
+            {"prefect.deployments.steps.set_working_directory": {"directory": str(ROOT)}}
+        ]
+        required = deployment.parameter_openapi_schema.get("required", [])
+        assert required == []
+
+
+@pytest.mark.prefect
+def test_serve_builds_the_same_deployments() -> None:
+    for spec in deployment_specs():
+        runner = spec.to_runner_deployment()
+        assert runner.name == spec.name
+        assert runner.entrypoint == f"flows.{Path(spec.entrypoint).stem}.{spec.flow.fn.__name__}"
+        assert runner.parameters == spec.parameters
+        assert runner.concurrency_limit == 1
+        assert runner.concurrency_options is not None
+        assert runner.concurrency_options.collision_strategy == (
+            spec.concurrency_limit.collision_strategy if spec.concurrency_limit else None
+        )
+        assert len(runner.schedules or []) == len(spec.schedules)
