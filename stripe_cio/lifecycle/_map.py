@@ -17,7 +17,7 @@ from ._persons import Identifiers, normalised_email, person_of
 from ._settings import CUSTOMER_DELETED, LifecycleSettings
 from ._source import Builder, Source
 
-__all__ = ["RULES", "Rule", "map_event"]
+__all__ = ["RULES", "Rule", "map_event", "skipped_type"]
 
 
 @dataclass(frozen=True)
@@ -113,6 +113,20 @@ def _customer_deleted(
     return PersonAction(person, settings.customer_deleted, head.id)
 
 
+def skipped_type(stripe_type: str, settings: LifecycleSettings) -> Skipped | None:
+    """Why every event of `stripe_type` is skipped under `settings`; None when it is mapped."""
+    rule = RULES.get(stripe_type)
+    if rule is None and stripe_type != CUSTOMER_DELETED:
+        return Skipped("unmapped_type")
+    if rule is not None and rule.source is not None:
+        wanted = "payment_intent" if settings.payment_intent_events else "charge"
+        if rule.source != wanted:
+            return Skipped(f"{rule.source}_events_off")
+    if stripe_type in settings.disabled:
+        return Skipped("disabled")
+    return None
+
+
 def map_event(
     event: Mapping[str, Any],
     lookup: Lookup,
@@ -131,15 +145,10 @@ def map_event(
     head = _head(event)
     if head is None:
         return Skipped("malformed_event")
+    by_type = skipped_type(head.type, settings)
+    if by_type is not None:
+        return by_type
     rule = RULES.get(head.type)
-    if rule is None and head.type != CUSTOMER_DELETED:
-        return Skipped("unmapped_type")
-    if rule is not None and rule.source is not None:
-        wanted = "payment_intent" if settings.payment_intent_events else "charge"
-        if rule.source != wanted:
-            return Skipped(f"{rule.source}_events_off")
-    if head.type in settings.disabled:
-        return Skipped("disabled")
     if (
         backfill_before is not None
         and head.created < backfill_before

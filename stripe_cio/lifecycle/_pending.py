@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, and_, bindparam, exists, or_, select
+from sqlalchemy import Engine, and_, bindparam, case, exists, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..attributes import AttributeSettings
@@ -26,9 +26,9 @@ from ..ledger import Ledger
 from ..ledger._engine import write_transaction
 from ..ledger._events import EVENTS_CURSOR, advance_cursor, read_cursor
 from ..ledger._tables import table
-from ._map import map_event
+from ._map import RULES, map_event, skipped_type
 from ._model import ChargeRecord, CustomerRecord, LedgerLookup, Mapped, PersonAction, PriceRecord
-from ._settings import LifecycleSettings
+from ._settings import CUSTOMER_DELETED, LifecycleSettings
 from ._tables import LIFECYCLE_TABLES, ensure_lifecycle_table
 
 __all__ = [
@@ -51,11 +51,12 @@ _HANDLED = LIFECYCLE_TABLES[0]
 
 @dataclass(frozen=True)
 class PendingEvent:
-    """A processed event not yet handled: its id, `created` and raw JSON, parsed."""
+    """A processed event not yet handled: its id, `created`, type and raw JSON, parsed."""
 
     id: str
     created: int
-    event: Any  # None when the stored JSON does not parse
+    type: str
+    event: Any  # None when the stored JSON does not parse, or was not read
 
 
 @dataclass
@@ -82,12 +83,19 @@ def backfill_before(engine: Engine) -> int | None:
 
 
 def read_pending(
-    engine: Engine, *, low: int | None, after: tuple[int, str] | None, limit: int
+    engine: Engine,
+    *,
+    low: int | None,
+    after: tuple[int, str] | None,
+    limit: int,
+    types: Collection[str] | None = None,
 ) -> list[PendingEvent]:
-    """Up to `limit` processed events not yet handled, oldest first, after `after`."""
+    """Up to `limit` processed events not yet handled, oldest first, after `after`; the JSON
+    only of events of `types` (None: all), since the others are skipped by their type alone."""
     events = table("processed_events")
+    raw = events.c.raw if types is None else case((events.c.type.in_(list(types)), events.c.raw))
     query = (
-        select(events.c.id, events.c.created, events.c.raw)
+        select(events.c.id, events.c.created, events.c.type, raw)
         .where(~exists().where(_HANDLED.c.stripe_event_id == events.c.id))
         .order_by(events.c.created, events.c.id)
         .limit(limit)
@@ -102,12 +110,12 @@ def read_pending(
     with engine.connect() as conn:
         rows = conn.execute(query).all()
     out = []
-    for eid, created, raw in rows:
+    for eid, created, kind, text in rows:
         try:
-            parsed = orjson.loads(raw)
+            parsed = None if text is None else orjson.loads(text)
         except orjson.JSONDecodeError:
             parsed = None
-        out.append(PendingEvent(eid, int(created), parsed))
+        out.append(PendingEvent(eid, int(created), kind, parsed))
     return out
 
 
@@ -195,12 +203,15 @@ def pending_lifecycle(
     ensure_lifecycle_table(engine)
     with engine.connect() as conn:
         low = read_cursor(conn, LOW_WATER_CURSOR)
-    pending = read_pending(engine, low=low, after=after, limit=limit)
+    mapped_types = [t for t in (*RULES, CUSTOMER_DELETED) if skipped_type(t, settings) is None]
+    pending = read_pending(engine, low=low, after=after, limit=limit, types=mapped_types)
     lookup = lookup_for(engine, (p.event for p in pending))
     before = backfill_before(engine)
     batch = LifecycleBatch(read=len(pending))
     for item in pending:
-        mapped = map_event(item.event, lookup, settings, identity, backfill_before=before)
+        mapped = skipped_type(item.type, settings) or map_event(
+            item.event, lookup, settings, identity, backfill_before=before
+        )
         if isinstance(mapped, Mapped):
             batch.events.extend(mapped.events)
             batch.before.extend(mapped.before)
