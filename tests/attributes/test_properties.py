@@ -22,7 +22,7 @@ EMAILS = ["ann@example.com", "bo@example.com", "cy@example.com", "di@example.com
 CURRENCIES = ["usd", "eur", "jpy", "kwd"]
 DISPUTE_STATUSES = ["lost", "won", "needs_response", "under_review", "warning_closed"]
 SUB_STATUSES = ["active", "past_due", "trialing", "canceled", "unpaid", "incomplete_expired"]
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def spelled(email: str, case: int) -> str:
