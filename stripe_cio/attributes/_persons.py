@@ -110,7 +110,8 @@ def assign_persons(frames: LedgerFrames, settings: AttributeSettings) -> Persons
 
     valid = customer_reason == _OK
     all_keys = pd.concat([customer_keys[valid], used_guest_keys], ignore_index=True)
-    ids = object_index(np.sort(pd.unique(all_keys.to_numpy(dtype=object))))
+    # Python's sort of a list of str is several times faster than numpy's of an object array.
+    ids = object_index(sorted(pd.unique(all_keys.to_numpy(dtype=object)).tolist()))
     customer_person = np.where(valid, lookup(ids, customer_keys.to_numpy(dtype=object)), -1)
     customer_index = object_index(customers["id"])
 
