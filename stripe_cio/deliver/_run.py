@@ -140,7 +140,8 @@ class Delivery:
                                 summary.attribute_changes if changed else summary.attributes_cleared
                             )
                             counter[name] += 1
-                    await self._add(packer, plan.item)
+                    if (full := self._pack(packer, plan.item)) is not None:
+                        await self._dispatch(full)
             self._fail(failures)
         for shape, persons in shapes.items():
             for name in shape:
@@ -170,7 +171,8 @@ class Delivery:
                 else:
                     seen.add(plan.item_key)
                     summary.events_new += 1
-                    await self._add(packer, plan)
+                    if (full := self._pack(packer, plan)) is not None:
+                        await self._dispatch(full)
             self._fail(failures, resolved)
         await self._flush(packer)
 
@@ -196,18 +198,18 @@ class Delivery:
                     summary.persons_updated += 1
                 else:
                     summary.events_new += 1
-                await self._add(packer, item)
+                if (full := self._pack(packer, item)) is not None:
+                    await self._dispatch(full)
         self._fail(failures, resolved)
         await self._flush(packer)
 
     # --- batches ------------------------------------------------------------------------------
 
-    async def _add(self, packer: BatchPacker, item: Outgoing) -> None:
+    def _pack(self, packer: BatchPacker, item: Outgoing) -> list[Outgoing] | None:
+        """Add an item to the open batch; the batch it closed, to dispatch (no await per item)."""
         if self.summary.dry_run and len(self.summary.samples) < self._samples:
             self.summary.samples.append(orjson.loads(item.body))
-        full = packer.add(item)
-        if full is not None:
-            await self._dispatch(full)
+        return packer.add(item)
 
     async def _flush(self, packer: BatchPacker) -> None:
         last = packer.flush()
