@@ -22,6 +22,11 @@ notifications_app = typer.Typer(
 )
 
 
+@notifications_app.callback()
+def _group() -> None:
+    """Tell the operator when a stripe-cio run fails or crashes."""
+
+
 @notifications_app.command()
 def setup(
     block: str = typer.Option(

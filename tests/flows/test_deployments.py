@@ -8,19 +8,26 @@ import os
 import subprocess
 import sys
 from datetime import timedelta
+from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
 import yaml  # type: ignore[import-untyped]
 from prefect.cli.deploy._models import PrefectYamlModel
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.client.schemas.objects import ConcurrencyLimitStrategy
 from prefect.settings import PREFECT_API_URL
+from typer.testing import CliRunner
 
 import flows
 from flows._deployments import PROJECT_FILE, deployment_specs
+from flows.cli import enrich_app, notifications_app, serve_app, status_app
+from stripe_cio.cli import _plugins
+from stripe_cio.cli import app as root_app
+from stripe_cio.cli._plugins import ENTRY_POINT_GROUP
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = yaml.safe_load(PROJECT_FILE.read_text(encoding="utf-8"))
@@ -124,3 +131,42 @@ def test_serve_builds_the_same_deployments() -> None:
             spec.concurrency_limit.collision_strategy if spec.concurrency_limit else None
         )
         assert len(runner.schedules or []) == len(spec.schedules)
+
+
+@pytest.mark.parametrize(
+    ("app", "args"),
+    [
+        (enrich_app, ["--help"]),
+        (status_app, ["--help"]),
+        (serve_app, ["--help"]),
+        (notifications_app, ["setup", "--help"]),
+    ],
+    ids=["enrich", "status", "serve", "notifications setup"],
+)
+def test_every_command_has_help_with_an_example(app: typer.Typer, args: list[str]) -> None:
+    shown = CliRunner().invoke(app, args, terminal_width=200)
+    assert shown.exit_code == 0, shown.output
+    assert "Example: " in shown.output
+    assert "stripe-cio " in shown.output.split("Example: ", 1)[1]
+
+
+# The entry points pyproject.toml declares for these commands (group stripe_cio.commands).
+PLUGIN_ENTRY_POINTS = {
+    "enrich": "flows.cli:enrich_app",
+    "notifications": "flows.cli:notifications_app",
+    "serve": "flows.cli:serve_app",
+    "status": "flows.cli:status_app",
+}
+
+
+def test_the_commands_plug_into_stripe_cio_by_entry_point(monkeypatch: pytest.MonkeyPatch) -> None:
+    points = {
+        name: EntryPoint(name, value, ENTRY_POINT_GROUP)
+        for name, value in PLUGIN_ENTRY_POINTS.items()
+    }
+    monkeypatch.setattr(_plugins, "_plugin_entry_points", lambda: points)
+    runner = CliRunner()
+    for args in (["enrich", "--help"], ["notifications", "setup", "--help"], ["status", "--help"]):
+        shown = runner.invoke(root_app, args, terminal_width=200)
+        assert shown.exit_code == 0, shown.output
+        assert f"stripe-cio {' '.join(args[:-1])}" in shown.output

@@ -16,8 +16,10 @@ import orjson
 import pytest
 from prefect.blocks.notifications import CustomWebhookNotificationBlock
 from prefect.client.schemas.objects import State
+from typer.testing import CliRunner
 
 from flows import backfill_history, enrich_profiles, replay_dead_letters, sync_stripe_events
+from flows.cli import enrich_app, status_app
 from stripe_cio import LedgerSettings
 from stripe_cio.attributes import attribute_dicts, compute_attributes, load_frames
 from stripe_cio.ledger import Ledger
@@ -254,3 +256,23 @@ def test_events_flow_delivers_each_lifecycle_event_once(pipeline: Pipeline) -> N
     assert isinstance(again, RunSummary)
     assert pipeline.events()[len(before) :] == new
     assert sum(again.events_sent.values()) == 0
+
+
+def test_cli_enrich_dry_run_and_status(pipeline: Pipeline) -> None:
+    asyncio.run(backfill_history(enrich=False))
+    runner = CliRunner()
+    previewed = runner.invoke(enrich_app, ["--dry-run", "--limit", "5", "--as-of", "1767225600"])
+    assert previewed.exit_code == 0, previewed.output
+    said = " ".join(previewed.output.replace("│", " ").split())
+    assert "enrich-profiles (dry run: nothing sent): 5 persons changed" in said
+    assert pipeline.batch_requests() == 0
+
+    shown = runner.invoke(status_app, ["--runs", "2"])
+    assert shown.exit_code == 0, shown.output
+    with pipeline.ledger() as ledger:
+        customers = ledger.count("customers")
+    said = " ".join(shown.output.replace("│", " ").split())
+    assert f"customers {customers:,}" in said
+    assert "events cursor" in shown.output
+    assert "enrich-profiles" in shown.output  # the run just made, from the Prefect API
+    assert "Completed" in shown.output

@@ -16,7 +16,10 @@ from prefect import flow, task
 from prefect.blocks.notifications import CustomWebhookNotificationBlock
 from prefect.client.orchestration import get_client
 from prefect.settings import PREFECT_UI_URL, temporary_settings
+from typer.testing import CliRunner
 
+from flows import FLOW_NAMES
+from flows.cli import notifications_app
 from stripe_cio import ConfigError, CustomerIOAuthError
 from tasks.notify import (
     NOTIFY_BLOCK_ENV,
@@ -181,3 +184,18 @@ def test_the_automation_notifies_from_the_server_and_is_replaced_not_duplicated(
     assert message["subject"].startswith("stripe-cio: failing-by-itself run '")
     assert "Flow: failing-by-itself\n" in message["body"]
     assert "ValueError: nothing to do with a task" in message["body"]
+
+
+def test_cli_notifications_setup_creates_the_automation_for_every_flow(webhook: Webhook) -> None:
+    save_webhook_block(webhook, "ops-cli")
+    done = CliRunner().invoke(notifications_app, ["setup", "--block", "ops-cli", "--name", "cli"])
+    assert done.exit_code == 0, done.output
+
+    async def saved() -> list[Any]:
+        async with get_client() as client:
+            return await client.read_automations_by_name("cli")
+
+    [automation] = asyncio.run(saved())
+    asyncio.run(delete_automation(automation.id))
+    assert automation.trigger.match_related.get("prefect.resource.name") == list(FLOW_NAMES)
+    assert str(automation.id) in " ".join(done.output.split())
