@@ -5,10 +5,10 @@ only what changed since Customer.io last accepted it, and keeps refused items as
 in the ledger; `replay_dead_letters()` resends them. See docs/delivery.md.
 """
 
+from ._api import deliver, replay_dead_letters
 from ._model import EventItem, Kind, PersonUpdate, Refusal
 from ._pack import BatchPacker, pack
 from ._plan import canonical_attributes, event_ulid, plan_event, plan_person
-from ._run import deliver, replay_dead_letters
 from ._store import DeadLetter, DeliveryStore
 from ._summary import DeliverySummary
 

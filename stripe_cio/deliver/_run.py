@@ -22,7 +22,7 @@ from ._replay import replay_items
 from ._store import DeadLetter, DeliveryStore, Failure
 from ._summary import DeliverySummary
 
-__all__ = ["Delivery", "deliver", "replay_dead_letters"]
+__all__ = ["Delivery"]
 
 T = TypeVar("T")
 _CHUNK = 2_000  # inputs per snapshot / delivered-events lookup
@@ -263,45 +263,3 @@ class Delivery:
         for kind, key in resolved or {}:
             self._open[kind].discard(key)
         self.summary.dead_letters_resolved += len(resolved or {})
-
-
-async def deliver(
-    client: CustomerIOClient | None,
-    store: DeliveryStore,
-    *,
-    people: Iterable[PersonUpdate] = (),
-    events: Iterable[EventItem] = (),
-    dry_run: bool = False,
-    samples: int = 5,
-) -> DeliverySummary:
-    """Bring Customer.io up to date: changed person attributes first, then new events.
-
-    Only what changed since the snapshot of what Customer.io last accepted is sent; events
-    already delivered are not sent again. Items refused before sending or by Customer.io become
-    dead letters; a 401/403 stops the run at once. With `dry_run`, nothing is sent or written
-    and the summary is the preview (with `samples` payloads).
-    """
-    run = Delivery(client, store, dry_run=dry_run, samples=samples)
-    await run.run(people, events)
-    return run.summary
-
-
-async def replay_dead_letters(
-    client: CustomerIOClient | None,
-    store: DeliveryStore,
-    *,
-    ids: Sequence[int] | None = None,
-    kind: Kind | None = None,
-    dry_run: bool = False,
-    samples: int = 5,
-) -> DeliverySummary:
-    """Resend open dead letters (all, or those with `ids` / of one `kind`).
-
-    Each is checked again first: one that can never be accepted stays open, its attempt
-    counted. An accepted person takes the snapshot its letter carries; an event already
-    delivered meanwhile is resolved without sending.
-    """
-    letters = store.dead_letters(ids=ids, kind=kind)
-    run = Delivery(client, store, dry_run=dry_run, samples=samples, person_resolution="delivered")
-    await run.replay(letters)
-    return run.summary

@@ -5,38 +5,27 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
-from operator import itemgetter
 from typing import Any
 
 import orjson
-from sqlalchemy import (
-    Connection,
-    Dialect,
-    Engine,
-    Table,
-    bindparam,
-    func,
-    literal_column,
-    select,
-    update,
-)
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.dml import Insert
+from sqlalchemy import Engine, Table, func, select, update
 
 from ..ledger import Ledger
 from ..ledger._delivery_tables import DELIVERY_TABLES
 from ..ledger._engine import write_transaction
 from ._model import Kind, Outgoing, Refusal
+from ._statements import (
+    RESOLVE,
+    dead_letter_upsert,
+    delivered_insert,
+    executemany,
+    snapshot_upsert,
+)
 
 __all__ = ["DeadLetter", "DeliveryStore", "Failure"]
 
 _SNAPSHOTS, _DELIVERED, _DEAD = DELIVERY_TABLES
-_SNAPSHOT_COLUMNS = ("person_key", "attributes", "accepted_at")
-_DELIVERED_COLUMNS = ("id", "stripe_event_id", "name", "person_key", "accepted_at")
-_LETTER_COLUMNS = tuple(c.name for c in _DEAD.c if c.name != "id")
 _KEY_CHUNK = 900  # keys per IN (...) list: within SQLite's oldest limit of 999
-_ROW_CHUNK = 2_000  # rows per executemany
 
 
 @dataclass(frozen=True)
@@ -199,11 +188,11 @@ class DeliveryStore:
         if not (people or events or letters or closing):
             return
         with write_transaction(self._engine) as conn:
-            _executemany(conn, _snapshot_upsert(conn.dialect), people)
-            _executemany(conn, _delivered_insert(conn.dialect), events)
-            _executemany(conn, _dead_letter_upsert(conn.dialect), letters)
+            executemany(conn, snapshot_upsert(conn.dialect), people)
+            executemany(conn, delivered_insert(conn.dialect), events)
+            executemany(conn, dead_letter_upsert(conn.dialect), letters)
             if closing:
-                conn.execute(_RESOLVE, closing)
+                conn.execute(RESOLVE, closing)
 
     def resolve(self, ids: Sequence[int], resolution: str) -> None:
         """Close dead letters by id, e.g. after an operator dealt with them by hand."""
@@ -214,17 +203,6 @@ class DeliveryStore:
                 .where(_DEAD.c.id.in_(list(ids)), _DEAD.c.resolved_at.is_(None))
                 .values(resolved_at=now, resolution=resolution)
             )
-
-
-_RESOLVE = (
-    update(_DEAD)
-    .where(
-        _DEAD.c.kind == bindparam("k"),
-        _DEAD.c.item_key == bindparam("key"),
-        _DEAD.c.resolved_at.is_(None),
-    )
-    .values(resolved_at=bindparam("now"), resolution=bindparam("how"))
-)
 
 
 def _letter_row(failure: Failure, now: int) -> dict[str, Any]:
@@ -246,58 +224,3 @@ def _letter_row(failure: Failure, now: int) -> dict[str, Any]:
         "resolved_at": None,
         "resolution": None,
     }
-
-
-def _insert(dialect: Dialect, target: Table, columns: Iterable[str]) -> Any:
-    """INSERT of the named columns only, each bound to the parameter of the same name."""
-    module = postgresql if dialect.name == "postgresql" else sqlite
-    return module.insert(target).values({name: bindparam(name) for name in columns})
-
-
-@cache
-def _snapshot_upsert(dialect: Dialect) -> Insert:
-    ins = _insert(dialect, _SNAPSHOTS, _SNAPSHOT_COLUMNS)
-    return ins.on_conflict_do_update(  # type: ignore[no-any-return]
-        index_elements=[_SNAPSHOTS.c.person_key],
-        set_={"attributes": ins.excluded.attributes, "accepted_at": ins.excluded.accepted_at},
-    )
-
-
-@cache
-def _delivered_insert(dialect: Dialect) -> Insert:
-    return _insert(dialect, _DELIVERED, _DELIVERED_COLUMNS).on_conflict_do_nothing(  # type: ignore[no-any-return]
-        index_elements=[_DELIVERED.c.id]
-    )
-
-
-@cache
-def _dead_letter_upsert(dialect: Dialect) -> Insert:
-    """One row per item ever: a repeated failure updates it, counts the attempt, reopens it."""
-    ins = _insert(dialect, _DEAD, _LETTER_COLUMNS)
-    excluded = ins.excluded
-    kept = {"id", "kind", "item_key", "attempts", "first_failed_at"}
-    updates: dict[str, Any] = {c.name: excluded[c.name] for c in _DEAD.c if c.name not in kept}
-    updates["attempts"] = _DEAD.c.attempts + literal_column("1")
-    return ins.on_conflict_do_update(  # type: ignore[no-any-return]
-        index_elements=[_DEAD.c.kind, _DEAD.c.item_key], set_=updates
-    )
-
-
-@cache
-def _compiled(dialect: Dialect, statement: Insert) -> tuple[str, Callable[[Any], Any] | None]:
-    """Driver SQL of a statement, with a dict-to-tuple getter for positional paramstyles."""
-    compiled = statement.compile(dialect=dialect)
-    if not compiled.positiontup:
-        return str(compiled), None
-    return str(compiled), itemgetter(*compiled.positiontup)
-
-
-def _executemany(conn: Connection, statement: Insert, rows: list[dict[str, Any]]) -> None:
-    # Straight to the driver: SQLAlchemy's per-row parameter processing costs more than
-    # SQLite's own work for the 100,000 snapshots of a first run.
-    if not rows:
-        return
-    sql, getter = _compiled(conn.dialect, statement)
-    for start in range(0, len(rows), _ROW_CHUNK):
-        chunk = rows[start : start + _ROW_CHUNK]
-        conn.exec_driver_sql(sql, list(map(getter, chunk)) if getter else chunk)
