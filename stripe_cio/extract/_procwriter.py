@@ -1,12 +1,12 @@
 """A ledger writer in its own process, so that writing does not share the reading loop's GIL.
 
 Same contract and batching as the thread writer (`_writer.LedgerWriter`): a slice is marked
-done only after its pages are written, at most `max_pages` pages are handed over but not yet
-written, and queued pages are merged into few, large ledger calls. The child opens its own
-ledger with `open_ledger` (a picklable zero-argument callable, e.g. `Ledger.reopener()`). Pages
-cross as orjson bytes: dumping a page and loading it again is several times cheaper than
-pickling its dicts, and the loading happens in the child. A listener thread turns the child's
-reports into calls on the event loop.
+done only after its pages are written, pages are written in batches of up to `WRITE_BATCH`
+objects, and at most `max_pages` pages wait for the child to take them, besides its batch.
+The child opens its own ledger with `open_ledger` (a picklable zero-argument callable, e.g.
+`Ledger.reopener()`). Pages cross as orjson bytes: dumping a page and loading it again is
+several times cheaper than pickling its dicts, and the loading happens in the child. A
+listener thread turns the child's reports into calls on the event loop.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import orjson
 
 from ._contract import LedgerLike
-from ._writer import LINGER_S, WRITE_BATCH, WriteDone, _group, _Mark, _Queued, _Write
+from ._writer import LINGER_S, WRITE_BATCH, WriteDone, _group, _Mark, _Size, _Write
 
 __all__ = ["ProcessWriter"]
 
@@ -32,7 +32,8 @@ _POLL_S = 0.2  # how often the listener checks that the child is still alive
 _STOP_WAIT_S = 10.0  # how long a cancelled run waits for the write in progress to end
 
 # To the child: ("w", resource, page bytes) | ("m", resource, run, start, end, count)
-# | None (stop). From the child: ("w", resource, pages, objects, written, unchanged, rejected)
+# | None (stop). From the child: ("t",) a page taken off the queue
+# | ("w", resource, objects, written, unchanged, rejected)
 # | ("m", resource, start, end) | ("error", exception) | ("closed",).
 _Item = tuple[Any, ...] | None
 
@@ -70,7 +71,6 @@ class ProcessWriter:
                 "observed_at": observed_at,
                 "api_version": api_version,
                 "max_batch": max_batch,
-                "enough_pages": max(1, max_pages // 2),
                 "linger": linger,
             },
             name="ledger-writer",
@@ -93,7 +93,7 @@ class ProcessWriter:
         self._listener.start()
 
     async def write(self, resource: str, objects: list[dict[str, Any]]) -> None:
-        """Queue one page; waits while `max_pages` pages are already waiting to be written."""
+        """Queue one page; waits while `max_pages` pages wait for the child to take them."""
         self._raise_if_failed()
         await self._slots.acquire()
         self._raise_if_failed()
@@ -150,15 +150,15 @@ class ProcessWriter:
 
     def _report(self, message: tuple[Any, ...]) -> None:
         kind = message[0]
-        if kind == "error":
+        if kind == "t":  # the child took a page off the queue: the readers may hand over another
+            self._slots.release()
+        elif kind == "error":
             _settle(self._failed, message[1])
         elif kind == "m":
             _, resource, start, end = message
             self._on_done(WriteDone(resource, 0, None, (start, end)))
         else:
-            _, resource, pages, objects, written, unchanged, rejected = message
-            for _ in range(pages):
-                self._slots.release()
+            _, resource, objects, written, unchanged, rejected = message
             self._on_done(WriteDone(resource, objects, _Outcome(written, unchanged, rejected)))
 
 
@@ -180,7 +180,6 @@ def _serve(
     observed_at: int,
     api_version: str | None,
     max_batch: int,
-    enough_pages: int,
     linger: float,
 ) -> None:
     """The child: write what arrives in batches, as the thread writer does; report each call."""
@@ -188,8 +187,8 @@ def _serve(
     try:
         ledger = open_ledger()
         while True:
-            items = _take(inbox, enough_pages, max_batch, linger)
-            for group in _group(items, max_batch):
+            batch = _gather(inbox, max_batch, linger, lambda: outbox.put(("t",)))
+            for group in _group(batch, max_batch):
                 if group is None or stop.is_set():
                     return
                 if isinstance(group, _Mark):
@@ -204,7 +203,7 @@ def _serve(
                     resource, objects, observed_at=observed_at, api_version=api_version
                 )
                 counts = (result.written, result.unchanged, dict(result.rejected))
-                outbox.put(("w", resource, len(group), len(objects), *counts))
+                outbox.put(("w", resource, len(objects), *counts))
     except BaseException as exc:  # reported to the parent; the run stops there
         outbox.put(("error", _portable(exc)))
     finally:
@@ -219,26 +218,27 @@ class _Inbox(Protocol):
     def get_nowait(self) -> _Item: ...
 
 
-def _take(
-    inbox: _Inbox, enough_pages: int, max_batch: int, linger: float
+def _gather(
+    inbox: _Inbox, max_batch: int, linger: float, taken: Callable[[], None]
 ) -> list[_Write | _Mark | None]:
-    """What is queued once it makes a batch (or `linger` is up), as in the thread writer."""
-    queued = _Queued()
-    items: list[_Write | _Mark | None] = []
-    item: _Item = inbox.get()
+    """A batch, gathered as the thread writer does; `taken()` after each page taken."""
+    batch: list[_Write | _Mark | None] = []
+    size = _Size()
+    item = inbox.get()
     deadline = time.monotonic() + linger
     while True:
-        taken = _unpack(item)
-        items.append(taken)
-        queued.add(taken)
+        unpacked = _unpack(item)
+        batch.append(unpacked)
+        size.add(unpacked)
+        if isinstance(unpacked, _Write):
+            taken()
         left = deadline - time.monotonic()
+        if size.makes_a_batch(max_batch) or left <= 0:
+            return batch
         try:
-            if queued.enough(enough_pages, max_batch) or left <= 0:
-                item = inbox.get_nowait()  # what is already there still joins the batch
-            else:
-                item = inbox.get(timeout=left)
+            item = inbox.get(timeout=left)
         except queue.Empty:
-            return items
+            return batch
 
 
 def _unpack(item: _Item) -> _Write | _Mark | None:

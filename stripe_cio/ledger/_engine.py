@@ -8,10 +8,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 
-__all__ = ["BUSY_TIMEOUT_S", "make_engine", "write_transaction"]
+__all__ = ["BUSY_TIMEOUT_S", "WAL_CHECKPOINT_PAGES", "make_engine", "write_transaction"]
 
 # How long a SQLite writer waits for another process's write transaction before failing.
 BUSY_TIMEOUT_S = 60.0
+# WAL pages (16 kB each) written before SQLite copies them back into the database file: 64 MB.
+WAL_CHECKPOINT_PAGES = 4096
 _WRITE = "ledger_write"
 
 
@@ -39,6 +41,15 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA cache_size=-65536")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # A bulk transaction of a few thousand rows rewrites hundreds of index pages; with SQLite's
+    # default (a checkpoint every 1,000 pages) every such commit also copied them all back into
+    # the database file and synced it. Checkpointing every 64 MB instead copies a page rewritten
+    # by several transactions once, and cut the write cost by ~5 us per row and the wall time
+    # by ~20% (bench/bench_ledger_write.py, 200k charges). The WAL is truncated back to 64 MB
+    # after a checkpoint, and SQLite checkpoints it away when the last connection closes.
+    # Source: https://sqlite.org/pragma.html#pragma_wal_autocheckpoint
+    cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
+    cursor.execute(f"PRAGMA journal_size_limit={WAL_CHECKPOINT_PAGES * 16384}")
     cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
     cursor.close()
 

@@ -1,4 +1,6 @@
-"""Bulk upserts of normalised rows, guarded by observed_at, and the rejects they leave behind."""
+"""Upserts guarded by observed_at, in batches with deletion stubs and subscription items, and
+the rejects they leave behind. The plain bulk path (`_bulk.py`) shares the upsert and rejects.
+"""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from stripe_cio.extract import backfill
-from stripe_cio.extract._procwriter import _take
+from stripe_cio.extract._procwriter import _gather
 from stripe_cio.extract._writer import LedgerWriter, WriteDone, _Mark, _Write
 from stripe_cio.sandbox import SandboxProcess
 
@@ -88,59 +88,88 @@ def page(resource: str, first: int, size: int = 100) -> list[dict[str, Any]]:
     return [{"id": f"{resource[:2]}_{n}", "object": "x"} for n in range(first, first + size)]
 
 
-async def test_the_writer_merges_each_resources_queued_pages_and_marks_after_them(
+async def test_the_writer_merges_each_resources_pages_and_marks_after_them(
     make_ledger: Any,
 ) -> None:
     ledger = RecordingLedger(make_ledger())
     done: list[WriteDone] = []
-    # Four pages make a batch (half of max_pages); the long linger shows it is not waited for.
-    writer = LedgerWriter(
-        ledger, observed_at=1, api_version=None, on_done=done.append, max_pages=8, linger=600
-    )
+    writer = LedgerWriter(ledger, observed_at=1, api_version=None, on_done=done.append, linger=600)
     writer.start()
     await writer.write("charges", page("charges", 0))
     writer.mark("charges", "run", 0, 10, 100)
     await writer.write("customers", page("customers", 0))
     await writer.write("charges", page("charges", 100))
-    await writer.write("charges", page("charges", 200))
+    await writer.write("charges", page("charges", 200, size=5))
     await asyncio.wait_for(writer.close(), timeout=60)  # a guard against a hang, not a timing
+    # Closing wrote the small batch at once, with no wait for the linger time.
     assert ledger.calls == [
-        ("write", "charges", 300),
+        ("write", "charges", 205),
         ("write", "customers", 100),
         ("mark", "charges", 0),
     ]
-    assert sorted(d.objects for d in done) == [0, 100, 300]
-    assert sum(sum(d.result.rejected.values()) for d in done if d.result) == 400
+    assert sorted(d.objects for d in done) == [0, 100, 205]
+    assert sum(sum(d.result.rejected.values()) for d in done if d.result) == 305
 
 
-async def test_the_writer_writes_a_small_batch_at_once_when_closed(make_ledger: Any) -> None:
+async def test_the_writer_writes_a_full_batch_without_lingering(make_ledger: Any) -> None:
     ledger = RecordingLedger(make_ledger())
+    written = asyncio.Event()
     writer = LedgerWriter(
-        ledger, observed_at=1, api_version=None, on_done=lambda _: None, linger=600
+        ledger,
+        observed_at=1,
+        api_version=None,
+        on_done=lambda _: written.set(),
+        max_batch=200,
+        linger=600,
     )
     writer.start()
-    await writer.write("charges", page("charges", 0))
-    await writer.write("charges", page("charges", 100, size=5))
-    await asyncio.wait_for(writer.close(), timeout=60)  # a guard against a hang, not a timing
-    assert ledger.calls == [("write", "charges", 105)]
+    for first in (0, 100, 200):
+        await writer.write("charges", page("charges", first))
+    await asyncio.wait_for(written.wait(), timeout=60)  # a guard against a hang, not a timing
+    assert ledger.calls[0] == ("write", "charges", 200)
+    await asyncio.wait_for(writer.close(), timeout=60)
+    assert ledger.calls == [("write", "charges", 200), ("write", "charges", 100)]
 
 
-def test_the_child_takes_what_makes_a_batch_from_its_inbox() -> None:
+async def test_readers_never_wait_for_a_batch_being_gathered(make_ledger: Any) -> None:
+    ledger = RecordingLedger(make_ledger())
+    # Two pages may wait in the queue; the writer takes them into its batch as they come.
+    writer = LedgerWriter(
+        ledger, observed_at=1, api_version=None, on_done=lambda _: None, max_pages=2, linger=600
+    )
+    writer.start()
+
+    async def hand_over() -> None:
+        for first in range(0, 1000, 100):
+            await writer.write("charges", page("charges", first))
+
+    await asyncio.wait_for(hand_over(), timeout=60)  # a guard against a hang, not a timing
+    assert ledger.calls == []  # all ten pages are in the batch, none written yet
+    await asyncio.wait_for(writer.close(), timeout=60)
+    assert ledger.calls == [("write", "charges", 1000)]
+
+
+def test_the_child_gathers_a_batch_from_its_inbox() -> None:
     pages = [("w", "charges", orjson.dumps(page("charges", n * 100))) for n in range(3)]
     mark = ("m", "charges", "run", 0, 10, 100)
-    # Two pages make a batch; what is queued already joins it, the end of the queue too.
+    taken: list[None] = []
+    # The end of the queue ends the batch, taking every page queued before it.
     queued = _queue_of(pages[0], mark, pages[1], pages[2], None)
-    assert _take(queued, enough_pages=2, max_batch=5_000, linger=600) == [
+    assert _gather(queued, 5_000, 600, lambda: taken.append(None)) == [
         _Write("charges", page("charges", 0)),
         _Mark("charges", "run", 0, 10, 100),
         _Write("charges", page("charges", 100)),
         _Write("charges", page("charges", 200)),
         None,
     ]
-    # Without lingering, one page goes alone.
-    assert _take(_queue_of(pages[0]), enough_pages=2, max_batch=5_000, linger=0) == [
-        _Write("charges", page("charges", 0))
+    assert len(taken) == 3  # each page reported as taken, so the parent lets another in
+    # A full batch ends it too, leaving the rest queued; so does the linger time.
+    queued = _queue_of(*pages)
+    assert _gather(queued, 200, 600, lambda: None) == [
+        _Write("charges", page("charges", 0)),
+        _Write("charges", page("charges", 100)),
     ]
+    assert _gather(queued, 5_000, 0, lambda: None) == [_Write("charges", page("charges", 200))]
 
 
 def _queue_of(*items: Any) -> queue.Queue[Any]:
