@@ -81,13 +81,24 @@ def _customer_keys(frames: LedgerFrames, settings: AttributeSettings) -> pd.Seri
 
 def _by_customer(
     customer_ids: pd.Series, index: pd.Index, person: Int64Array, reason: Int64Array
-) -> tuple[Int64Array, Int64Array, Int64Array]:
-    """Person and skip reason of rows referring to customers; the row's customer code too."""
+) -> tuple[Int64Array, Int64Array]:
+    """Person and skip reason of rows referring to customers (by the customers' positions)."""
     codes, categories = codes_of(customer_ids)
     row = lookup(index, categories)
     category_person = take(person, row, -1)
     category_reason = take(reason, row, _UNKNOWN_CUSTOMER)
-    return take(category_person, codes, -1), take(category_reason, codes, _NO_IDENTIFIER), codes
+    return take(category_person, codes, -1), take(category_reason, codes, _NO_IDENTIFIER)
+
+
+def _disputed_charges(frames: LedgerFrames) -> Int64Array:
+    """The charges row of each dispute, -1 when its charge is not in the ledger."""
+    # Hash the few disputed charge ids, not the many charges.
+    codes, disputed = codes_of(frames.disputes["charge"])
+    position = lookup(object_index(disputed), frames.charges["id"].to_numpy(dtype=object))
+    found = np.flatnonzero(position >= 0)
+    row = np.full(len(disputed), -1, dtype=np.int64)
+    row[position[found]] = found
+    return take(row, codes, -1)
 
 
 def assign_persons(frames: LedgerFrames, settings: AttributeSettings) -> Persons:
@@ -115,24 +126,19 @@ def assign_persons(frames: LedgerFrames, settings: AttributeSettings) -> Persons
     customer_person = np.where(valid, lookup(ids, customer_keys.to_numpy(dtype=object)), -1)
     customer_index = object_index(customers["id"])
 
-    charge_person, charge_reason, _ = _by_customer(
+    charge_person, charge_reason = _by_customer(
         charges["customer"], customer_index, customer_person, customer_reason
     )
     guest_person = take(lookup(ids, guest_keys.to_numpy(dtype=object)), email_codes, -1)
     charge_person = np.where(guest, np.where(guest_key_ok, guest_person, -1), charge_person)
     charge_reason = np.where(guest, np.where(guest_key_ok, _OK, _NO_IDENTIFIER), charge_reason)
 
-    subscription_person, subscription_reason, _ = _by_customer(
+    subscription_person, subscription_reason = _by_customer(
         frames.subscriptions["customer"], customer_index, customer_person, customer_reason
     )
 
-    # Disputes follow their charge. Hash the few disputed charge ids, not the many charges.
-    charge_codes, disputed = codes_of(frames.disputes["charge"])
-    position = lookup(object_index(disputed), charges["id"].to_numpy(dtype=object))
-    found = np.flatnonzero(position >= 0)
-    disputed_row = np.full(len(disputed) + 1, -1, dtype=np.int64)
-    disputed_row[position[found]] = found
-    dispute_charge = disputed_row[charge_codes]
+    # Disputes follow their charge.
+    dispute_charge = _disputed_charges(frames)
     dispute_person = take(charge_person, dispute_charge, -1)
     dispute_reason = take(charge_reason, dispute_charge, _UNKNOWN_CHARGE)
 
