@@ -147,7 +147,7 @@ def subscription_attributes(
         mrr_minor = round_half_even_div(mrr, denominator)
 
     position = items["position"].to_numpy(dtype=np.int64)
-    first = pick_last(np.where(row >= 0, row, -1), len(subscriptions), [-position], position)
+    first = pick_last(row, len(subscriptions), [-position], position)
     plan, interval = _plan(frames, take(first, chosen, -1))
     cancel = _column(subscriptions, "cancel_at_period_end", chosen)
     return {
