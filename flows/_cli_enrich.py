@@ -22,7 +22,7 @@ enrich_app = typer.Typer(name="enrich", add_completion=False)
 
 def summary_table(summary: RunSummary) -> Table:
     """A run's summary as the CLI prints it: the same rows as the flow's artifact."""
-    table = Table("", "", title=summary.title)
+    table = Table("", "", title=summary.title, show_header=False)
     for what, count in summary.rows():
         table.add_row(what, count)
     return table

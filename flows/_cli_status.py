@@ -8,7 +8,12 @@ from typing import Any
 
 import typer
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+from prefect.client.schemas.filters import (
+    FlowFilter,
+    FlowFilterName,
+    FlowRunFilter,
+    FlowRunFilterStartTime,
+)
 from prefect.client.schemas.sorting import FlowRunSort
 from rich.console import Console
 from rich.table import Table
@@ -32,7 +37,7 @@ def _when(seconds: int | None) -> str:
 
 
 def _ledger_table(status: LedgerStatus) -> Table:
-    table = Table("", "", title=f"ledger {status.database}")
+    table = Table("", "", title=f"ledger {status.database}", show_header=False)
     table.add_row("events cursor (last Stripe event synced)", _when(status.events_cursor))
     table.add_row("attributes pushed for events up to", _when(status.attributes_mark))
     for resource, count in status.objects.items():
@@ -54,7 +59,9 @@ async def _last_runs(per_flow: int) -> list[tuple[str, Any]]:
         for name in FLOW_NAMES:
             runs = await client.read_flow_runs(
                 flow_filter=FlowFilter(name=FlowFilterName(any_=[name])),
-                sort=FlowRunSort.EXPECTED_START_TIME_DESC,
+                # Runs that started: scheduled ones ahead are not "last runs".
+                flow_run_filter=FlowRunFilter(start_time=FlowRunFilterStartTime(is_null_=False)),
+                sort=FlowRunSort.START_TIME_DESC,
                 limit=per_flow,
             )
             found += [(name, run) for run in runs]

@@ -70,13 +70,21 @@ async def plan_person_updates(
 
 
 @task(name="customers-touched", cache_policy=NO_CACHE)
-async def customers_touched_since_mark(overlap: int, first_since: int | None) -> TouchedCustomers:
+async def customers_touched_since_mark(
+    overlap: int, first_since: int | None, new_events: int
+) -> TouchedCustomers:
     """Customers of the events created since the attributes mark, else since `first_since`,
-    less `overlap` (the events sync reads that much again); all events when neither is known."""
+    less `overlap` (the events sync reads that much again); all events when neither is known.
+
+    With no `new_events` and the mark at the events cursor, nobody new was touched.
+    """
 
     def read() -> TouchedCustomers:
         with Ledger.open(ledger_settings_from_env()) as ledger:
             mark = attributes_mark(ledger.engine)
+            cursor = ledger.events_cursor()
+            if not new_events and mark is not None and cursor is not None and mark >= cursor:
+                return TouchedCustomers()
             start = mark if mark is not None else first_since
             return touched_customers(ledger.engine, None if start is None else start - overlap)
 

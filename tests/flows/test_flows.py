@@ -256,6 +256,7 @@ def test_events_flow_delivers_each_lifecycle_event_once(pipeline: Pipeline) -> N
     assert isinstance(again, RunSummary)
     assert pipeline.events()[len(before) :] == new
     assert sum(again.events_sent.values()) == 0
+    assert again.persons_seen == 0  # no new event: no attribute was computed or compared
 
 
 def test_cli_enrich_dry_run_and_status(pipeline: Pipeline) -> None:
