@@ -11,7 +11,7 @@ from prefect.client.schemas.objects import State
 
 from stripe_cio.runs import BackfillIncompleteError, RunSummary
 from tasks.extract import backfill_stripe
-from tasks.pipeline import publish_summary
+from tasks.pipeline import publish_summary, start_events_cursor
 
 from ._options import flow_options
 from .enrich import enrich_profiles
@@ -34,7 +34,8 @@ async def backfill_history(
     notify_block: str | None = None,
 ) -> RunSummary | State[Any]:
     """Read Stripe objects created since `since` (default: all history) into the ledger, with a
-    progress artifact, then run `enrich-profiles` (unless `enrich` is false).
+    progress artifact, then run `enrich-profiles` (unless `enrich` is false). A ledger never
+    synced by events gets its events cursor at the backfill's T0, where the first sync starts.
 
     A backfill that could not read some slices fails after publishing its summary; run it again
     with `resume_run` set to the run id it names to read only those.
@@ -59,6 +60,8 @@ async def backfill_history(
             f"{len(pulled['failed'])} slices could not be read (first: "
             f"{pulled['failed'][0]['error']}); resume with resume_run={pulled['run']!r}"
         )
+    # The backfill read everything created up to T0: the first events sync starts there.
+    await start_events_cursor(pulled["t0"])
     if enrich:
         with summary.step("enrich profiles"):
             enriched = await enrich_profiles(

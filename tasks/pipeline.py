@@ -32,6 +32,7 @@ __all__ = [
     "exclusive_run",
     "plan_person_updates",
     "publish_summary",
+    "start_events_cursor",
 ]
 
 
@@ -107,6 +108,20 @@ async def advance_mark(events_cursor: int) -> None:
             advance_attributes_mark(ledger.engine, events_cursor)
 
     await asyncio.to_thread(advance)
+
+
+@task(name="start-events-cursor", cache_policy=NO_CACHE)
+async def start_events_cursor(t0: int) -> int | None:
+    """After a backfill up to `t0`, let the first events sync start there (less its overlap);
+    a ledger already synced keeps its cursor. Returns the cursor."""
+
+    def start() -> int | None:
+        with Ledger.open(ledger_settings_from_env()) as ledger:
+            if ledger.events_cursor() is None:
+                ledger.set_events_cursor(t0)
+            return ledger.events_cursor()
+
+    return await asyncio.to_thread(start)
 
 
 async def publish_summary(summary: RunSummary) -> None:
