@@ -46,10 +46,21 @@ FRAME_COLUMNS: Mapping[str, Mapping[str, ColumnKind]] = {
         # billing_details.email, for guest charges (no customer) only.
         "billing_email": "category",
     },
-    "disputes": {"charge": "str", "amount": "int", "status": "category"},
+    # Each dispute with the fields of its charge (all null when the charge is not in the
+    # ledger), so that no charge id needs matching: the ledger joins them.
+    "disputes": {
+        "charge": "str",
+        "amount": "int",
+        "status": "category",
+        "charge_customer": "category",
+        "charge_billing_email": "category",  # guest charges only
+        "charge_status": "category",
+        "charge_amount_captured": "Int",
+        "charge_currency": "category",
+    },
     "subscriptions": {
         "id": "id",
-        "customer": "str",
+        "customer": "category",
         "created": "int",
         "status": "category",
         "currency": "category",

@@ -58,7 +58,19 @@ def _selects(connection: Connection, settings: AttributeSettings) -> dict[str, S
     email = customers.c.email if kind == "email" else null()
     key = settings.metadata_key
     metadata = _metadata_value(connection, key) if key is not None else null()
-    guest_email = case((charges.c.customer.is_(None), charges.c.billing_email), else_=null())
+    guest_email = (
+        case((charges.c.customer.is_(None), charges.c.billing_email), else_=null())
+        if kind == "email"
+        else null()
+    )
+    disputes = table("disputes")
+    disputed = {
+        "charge_customer": charges.c.customer,
+        "charge_billing_email": guest_email,
+        "charge_status": charges.c.status,
+        "charge_amount_captured": charges.c.amount_captured,
+        "charge_currency": charges.c.currency,
+    }
 
     def plain(name: str, **computed: Any) -> Select[Any]:
         source = table(name)
@@ -71,8 +83,10 @@ def _selects(connection: Connection, settings: AttributeSettings) -> dict[str, S
 
     return {
         "customers": plain("customers", email=email, metadata_value=metadata),
-        "charges": plain("charges", billing_email=guest_email if kind == "email" else null()),
-        "disputes": plain("disputes"),
+        "charges": plain("charges", billing_email=guest_email),
+        "disputes": plain("disputes", **disputed).outerjoin(
+            charges, charges.c.id == disputes.c.charge
+        ),
         "subscriptions": plain("subscriptions"),
         "subscription_items": plain("subscription_items"),
         "prices": plain("prices"),
@@ -195,9 +209,14 @@ def load_frames(engine: Engine, settings: AttributeSettings | None = None) -> Le
         queries = _selects(connection, settings)
         customers = _read(connection, "customers", queries.pop("customers"))
         customer_ids = object_index(customers["id"])
+        # Customer ids are coded against the customers just read (fast paths downstream).
+        encoded = {"charges": "customer", "subscriptions": "customer"}
         frames = {
             name: _read(
-                connection, name, query, {"customer": customer_ids} if name == "charges" else None
+                connection,
+                name,
+                query,
+                {encoded[name]: customer_ids} if name in encoded else None,
             )
             for name, query in queries.items()
         }

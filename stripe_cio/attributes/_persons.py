@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from ._config import AttributeSettings
@@ -49,7 +51,6 @@ class Persons:
     charge: Int64Array
     subscription: Int64Array
     dispute: Int64Array
-    dispute_charge: Int64Array  # charges row of each dispute, -1 when not in the ledger
     skipped: SkipCounts
 
     def __len__(self) -> int:
@@ -84,73 +85,92 @@ def _by_customer(
 ) -> tuple[Int64Array, Int64Array]:
     """Person and skip reason of rows referring to customers (by the customers' positions)."""
     codes, categories = codes_of(customer_ids)
-    row = lookup(index, categories)
+    n = len(index)
+    if len(categories) >= n and categories[:n].equals(index):
+        # Coded against the customer ids by the loader: positions are the codes themselves.
+        row = np.concatenate([np.arange(n), lookup(index, categories[n:])])
+    else:
+        row = lookup(index, categories)
     category_person = take(person, row, -1)
     category_reason = take(reason, row, _UNKNOWN_CUSTOMER)
     return take(category_person, codes, -1), take(category_reason, codes, _NO_IDENTIFIER)
 
 
-def _disputed_charges(frames: LedgerFrames) -> Int64Array:
-    """The charges row of each dispute, -1 when its charge is not in the ledger."""
-    # Hash the few disputed charge ids, not the many charges.
-    codes, disputed = codes_of(frames.disputes["charge"])
-    position = lookup(object_index(disputed), frames.charges["id"].to_numpy(dtype=object))
-    found = np.flatnonzero(position >= 0)
-    row = np.full(len(disputed), -1, dtype=np.int64)
-    row[position[found]] = found
-    return take(row, codes, -1)
+class _Identify:
+    """Identifies the person of customer rows and of charges (whose guests go by email)."""
+
+    def __init__(self, frames: LedgerFrames, settings: AttributeSettings) -> None:
+        self.settings = settings
+        customers = frames.customers
+        keys = _customer_keys(frames, settings)
+        deleted = customers["deleted"].to_numpy(dtype=bool)
+        self.customer_reason = np.where(
+            deleted, _DELETED, np.where(keys.notna().to_numpy(), _OK, _NO_IDENTIFIER)
+        )
+        valid = self.customer_reason == _OK
+        # Guest charges join, or create, the person of their billing email.
+        _, _, guest_keys = self._guest_keys(
+            frames.charges["customer"], frames.charges["billing_email"]
+        )
+        all_keys = np.concatenate([keys[valid].to_numpy(dtype=object), guest_keys])
+        # Python's sort of a list of str is several times faster than numpy's of an object array.
+        self.ids = object_index(sorted(pd.unique(all_keys).tolist()))
+        self.customer_person = np.where(valid, lookup(self.ids, keys.to_numpy(dtype=object)), -1)
+        self.customer_index = object_index(customers["id"])
+
+    def _guest_keys(
+        self, customer: pd.Series, billing_email: pd.Series
+    ) -> tuple[Int64Array, pd.Series, npt.NDArray[Any]]:
+        """Codes of the billing emails, their identifiers, and those of guest rows."""
+        codes, emails = codes_of(billing_email)
+        if self.settings.identifier_kind == "email":
+            keys = _keys(emails, fold_case=True)
+        else:
+            keys = pd.Series([None] * len(emails), dtype=object)
+        usable = take(keys.notna().to_numpy(), codes, False) & customer.isna().to_numpy()
+        return codes, keys, keys.iloc[np.unique(codes[usable])].to_numpy(dtype=object)
+
+    def charges(
+        self, customer: pd.Series, billing_email: pd.Series
+    ) -> tuple[Int64Array, Int64Array]:
+        """Person and skip reason of each charge, from its customer or guest billing email."""
+        person, reason = _by_customer(
+            customer, self.customer_index, self.customer_person, self.customer_reason
+        )
+        codes, keys, _ = self._guest_keys(customer, billing_email)
+        guest = customer.isna().to_numpy()
+        guest_person = take(lookup(self.ids, keys.to_numpy(dtype=object)), codes, -1)
+        person = np.where(guest, guest_person, person)
+        reason = np.where(guest, np.where(guest_person >= 0, _OK, _NO_IDENTIFIER), reason)
+        return person, reason
 
 
 def assign_persons(frames: LedgerFrames, settings: AttributeSettings) -> Persons:
     """Group customers, guest charges, subscriptions and disputes into persons."""
-    customers, charges = frames.customers, frames.charges
-    customer_keys = _customer_keys(frames, settings)
-    deleted = customers["deleted"].to_numpy(dtype=bool)
-    has_key = customer_keys.notna().to_numpy()
-    customer_reason = np.where(deleted, _DELETED, np.where(has_key, _OK, _NO_IDENTIFIER))
-
-    # Guest charges join (or create) the person of their billing email, under `email` only.
-    email_codes, emails = codes_of(charges["billing_email"])
-    guest = charges["customer"].isna().to_numpy()
-    if settings.identifier_kind == "email":
-        guest_keys = _keys(emails, fold_case=True)
-    else:
-        guest_keys = pd.Series([None] * len(emails), dtype=object)
-    guest_key_ok = take(guest_keys.notna().to_numpy(), email_codes, False)
-    used_guest_keys = guest_keys.iloc[np.unique(email_codes[guest & guest_key_ok])]
-
-    valid = customer_reason == _OK
-    all_keys = pd.concat([customer_keys[valid], used_guest_keys], ignore_index=True)
-    # Python's sort of a list of str is several times faster than numpy's of an object array.
-    ids = object_index(sorted(pd.unique(all_keys.to_numpy(dtype=object)).tolist()))
-    customer_person = np.where(valid, lookup(ids, customer_keys.to_numpy(dtype=object)), -1)
-    customer_index = object_index(customers["id"])
-
-    charge_person, charge_reason = _by_customer(
-        charges["customer"], customer_index, customer_person, customer_reason
-    )
-    guest_person = take(lookup(ids, guest_keys.to_numpy(dtype=object)), email_codes, -1)
-    charge_person = np.where(guest, np.where(guest_key_ok, guest_person, -1), charge_person)
-    charge_reason = np.where(guest, np.where(guest_key_ok, _OK, _NO_IDENTIFIER), charge_reason)
-
+    identify = _Identify(frames, settings)
+    charges, disputes = frames.charges, frames.disputes
+    charge_person, charge_reason = identify.charges(charges["customer"], charges["billing_email"])
     subscription_person, subscription_reason = _by_customer(
-        frames.subscriptions["customer"], customer_index, customer_person, customer_reason
+        frames.subscriptions["customer"],
+        identify.customer_index,
+        identify.customer_person,
+        identify.customer_reason,
     )
-
-    # Disputes follow their charge.
-    dispute_charge = _disputed_charges(frames)
-    dispute_person = take(charge_person, dispute_charge, -1)
-    dispute_reason = take(charge_reason, dispute_charge, _UNKNOWN_CHARGE)
-
+    # A dispute belongs to its charge's person; the ledger joined the charge's fields to it.
+    dispute_person, dispute_reason = identify.charges(
+        disputes["charge_customer"], disputes["charge_billing_email"]
+    )
+    unknown = disputes["charge_status"].isna().to_numpy()
+    dispute_person = np.where(unknown, -1, dispute_person)
+    dispute_reason = np.where(unknown, _UNKNOWN_CHARGE, dispute_reason)
     return Persons(
-        ids=ids,
-        customer=customer_person,
+        ids=identify.ids,
+        customer=identify.customer_person,
         charge=charge_person,
         subscription=subscription_person,
         dispute=dispute_person,
-        dispute_charge=dispute_charge,
         skipped=SkipCounts(
-            customers=_counts(customer_reason),
+            customers=_counts(identify.customer_reason),
             charges=_counts(charge_reason),
             subscriptions=_counts(subscription_reason),
             disputes=_counts(dispute_reason),

@@ -69,11 +69,33 @@ class PurchaseTotals:
         return self.captured - self.refunded - self.lost
 
 
-def _lost_by_charge(frames: LedgerFrames, persons: Persons) -> Int64Array:
-    lost = np.zeros(len(frames.charges), dtype=np.int64)
-    on = (persons.dispute_charge >= 0) & status_mask(frames.disputes["status"], ["lost"])
-    amounts = frames.disputes["amount"].to_numpy(dtype=np.int64)
-    np.add.at(lost, persons.dispute_charge[on], amounts[on])
+def _lost(
+    frames: LedgerFrames,
+    persons: Persons,
+    vocabulary: pd.Index,
+    pair_person: Int64Array,
+    pair_currency: Int64Array,
+) -> Int64Array:
+    """The amount of lost disputes on purchases, per (person, currency) pair."""
+    disputes = frames.disputes
+    currency = currency_codes(disputes["charge_currency"], vocabulary)
+    captured = disputes["charge_amount_captured"].to_numpy(dtype=np.int64, na_value=0)
+    on = (
+        (persons.dispute >= 0)
+        & status_mask(disputes["status"], ["lost"])
+        & status_mask(disputes["charge_status"], ["succeeded"])
+        & (captured > 0)
+        & (currency >= 0)
+    )
+    # Pairs are in key order, so a dispute's pair is found by binary search.
+    n_currencies = len(vocabulary)
+    keys = pair_person * n_currencies + pair_currency
+    wanted = persons.dispute[on] * n_currencies + currency[on]
+    pair = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
+    found = keys[pair] == wanted if len(keys) else np.zeros(len(wanted), dtype=bool)
+    lost = np.zeros(len(keys), dtype=np.int64)
+    amounts = disputes["amount"].to_numpy(dtype=np.int64)[on]
+    np.add.at(lost, pair[found], amounts[found])
     return lost
 
 
@@ -86,10 +108,9 @@ def purchase_totals(frames: LedgerFrames, persons: Persons, vocabulary: pd.Index
     pair, pair_person, pair_currency = pair_codes(person, currency[rows], len(vocabulary))
     n = len(pair_person)
 
-    def total(column: str | Int64Array) -> Int64Array:
-        values = charges[column].to_numpy(dtype=np.int64) if isinstance(column, str) else column
+    def total(column: str) -> Int64Array:
         out = np.zeros(n, dtype=np.int64)
-        np.add.at(out, pair, values[rows])
+        np.add.at(out, pair, charges[column].to_numpy(dtype=np.int64)[rows])
         return out
 
     created = charges["created"].to_numpy(dtype=np.int64)[rows]
@@ -101,7 +122,7 @@ def purchase_totals(frames: LedgerFrames, persons: Persons, vocabulary: pd.Index
         count=np.bincount(pair, minlength=n).astype(np.int64),
         captured=total("amount_captured"),
         refunded=total("amount_refunded"),
-        lost=total(_lost_by_charge(frames, persons)),
+        lost=_lost(frames, persons, vocabulary, pair_person, pair_currency),
         last_created=created[last],
         last_id=ids[last],
     )

@@ -130,6 +130,28 @@ class Kit:
         return {"id": id, "nickname": nickname, "lookup_key": lookup_key}
 
     @staticmethod
+    def joined(
+        disputes: Iterable[Mapping[str, Any]], charges: Iterable[Mapping[str, Any]]
+    ) -> list[Row]:
+        """Disputes with their charge's fields, as the ledger loader joins them."""
+        by_id = {charge["id"]: charge for charge in charges}
+        rows = []
+        for dispute in disputes:
+            charge = by_id.get(dispute["charge"], {})
+            guest = charge and charge.get("customer") is None
+            rows.append(
+                {
+                    **dispute,
+                    "charge_customer": charge.get("customer"),
+                    "charge_billing_email": charge.get("billing_email") if guest else None,
+                    "charge_status": charge.get("status"),
+                    "charge_amount_captured": charge.get("amount_captured"),
+                    "charge_currency": charge.get("currency"),
+                }
+            )
+        return rows
+
+    @staticmethod
     def frames(
         customers: Iterable[Mapping[str, Any]] = (),
         charges: Iterable[Mapping[str, Any]] = (),
@@ -138,10 +160,11 @@ class Kit:
         items: Iterable[Mapping[str, Any]] = (),
         prices: Iterable[Mapping[str, Any]] = (),
     ) -> LedgerFrames:
+        charges = list(charges)
         return LedgerFrames(
             customers=frame_from_records("customers", customers),
             charges=frame_from_records("charges", charges),
-            disputes=frame_from_records("disputes", disputes),
+            disputes=frame_from_records("disputes", Kit.joined(disputes, charges)),
             subscriptions=frame_from_records("subscriptions", subscriptions),
             subscription_items=frame_from_records("subscription_items", items),
             prices=frame_from_records("prices", prices),

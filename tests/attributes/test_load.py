@@ -137,7 +137,14 @@ def fill(ledger: Ledger, objects: Objects) -> None:
         observed_at=AS_OF,
         api_version=OLD_VERSION,
     )
-    write("disputes", [objects.dispute("dp_1", "ch_1", 2000, "lost")], observed_at=AS_OF)
+    write(
+        "disputes",
+        [
+            objects.dispute("dp_1", "ch_1", 2000, "lost"),
+            objects.dispute("dp_2", "ch_missing", 300, "needs_response"),
+        ],
+        observed_at=AS_OF,
+    )
     price = objects.price("price_basic", 1500, "Basic")
     write("prices", [price], observed_at=AS_OF)
     write(
@@ -179,6 +186,11 @@ def test_frames_are_compact_and_hold_only_the_needed_columns(sqlite_ledger: Ledg
     assert by_id.loc["ch_3", "billing_email"] == "ANN@example.com"
     assert by_id["billing_email"].isna()["ch_1"]  # read for guest charges only
     assert frames.subscription_items["unit_amount"].tolist() == [1500]
+    # Disputes come joined to their charge's fields; all null for a charge not in the ledger.
+    disputes = frames.disputes.set_index("charge").astype(object)
+    joined = ["charge_customer", "charge_status", "charge_currency", "charge_amount_captured"]
+    assert [disputes.at["ch_1", name] for name in joined] == ["cus_A", "succeeded", "usd", 2000]
+    assert disputes.loc["ch_missing"].drop(["amount", "status"]).isna().all()
 
 
 def expected_ann() -> dict[str, Any]:
@@ -214,6 +226,7 @@ def test_attributes_from_a_sqlite_ledger(sqlite_ledger: Ledger) -> None:
     skipped = result.skipped.as_dict()
     assert skipped["customers"] == {"deleted": 1, "no_identifier": 1}
     assert skipped["charges"] == {"unknown_customer": 1}
+    assert skipped["disputes"] == {"unknown_charge": 1}
 
 
 def test_a_metadata_identifier_is_read_from_the_customer_json(sqlite_ledger: Ledger) -> None:
