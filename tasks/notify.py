@@ -137,9 +137,15 @@ async def notify_on_failure(flow: Any, flow_run: FlowRun, state: State[Any]) -> 
     """A flow `on_failure` / `on_crashed` hook: one message through the configured block.
 
     The block is the flow run's `notify_block` parameter, else STRIPE_CIO_NOTIFY_BLOCK; with
-    neither, the failure is only logged. Hooks run once, after the flow's final state.
+    neither, the failure is only logged. Hooks run once, after the flow's final state; a subflow
+    leaves the message to its parent.
     """
     logger = get_run_logger()
+    if flow_run.parent_task_run_id is not None:
+        # A subflow's failure fails its parent too, whose own hook reports it (naming the
+        # subflow's failing task, which the error's traceback still holds): one message.
+        logger.info("subflow run: its parent run notifies of the failure")
+        return
     name = _block_name(flow_run)
     if name is None:
         logger.info("no notification block configured (%s): not notifying", NOTIFY_BLOCK_ENV)

@@ -185,7 +185,6 @@ def test_dry_run_sends_nothing_and_limit_takes_the_first_persons(pipeline: Pipel
 def test_a_wrong_customerio_key_fails_at_once_and_notifies_once(
     pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    asyncio.run(backfill_history(enrich=False))
     hook = Webhook()
     hook.thread.start()
     try:
@@ -193,9 +192,10 @@ def test_a_wrong_customerio_key_fails_at_once_and_notifies_once(
             name="flows", url=hook.url, json_data={"subject": "{{subject}}", "body": "{{body}}"}
         ).save("flows-ops", overwrite=True)
         monkeypatch.setenv("CUSTOMERIO_API_KEY", "not-the-sandbox-key-0123")
-        state = state_of(enrich_profiles(notify_block="flows-ops", return_state=True))
+        # The backfill reads Stripe, then its enrich-profiles subflow meets the refused key.
+        state = state_of(backfill_history(notify_block="flows-ops", return_state=True))
         [message] = hook.wait_for(1, 10)
-        time.sleep(1)  # a second message would have arrived by now
+        time.sleep(1)  # a second message (say, from the subflow) would have arrived by now
         assert len(hook.received) == 1
     finally:
         hook.server.shutdown()
@@ -203,6 +203,7 @@ def test_a_wrong_customerio_key_fails_at_once_and_notifies_once(
     assert state.is_failed()
     # One request met the 401: neither the client nor a Prefect task retry sent it again.
     assert pipeline.refused_requests() == 1
+    assert message["subject"].startswith("stripe-cio: backfill-history run '")
     assert "Failing step: push-person-updates\n" in message["body"]
     assert "CustomerIOAuthError" in message["body"]
     assert "not-the-sandbox-key-0123" not in message["body"]
