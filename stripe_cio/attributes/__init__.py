@@ -8,7 +8,7 @@ attributes to send.
 from ._compute import ATTRIBUTES, AttributeResult, compute_attributes
 from ._config import AttributeSettings, attribute_settings_from_env
 from ._frames import FRAME_COLUMNS, LedgerFrames, frame_from_records
-from ._load import load_frames
+from ._load import LedgerReadError, load_frames
 from ._money import exponent
 from ._persons import SKIP_REASONS, SkipCounts
 from ._rfm import SEGMENTS
@@ -22,6 +22,7 @@ __all__ = [
     "AttributeResult",
     "AttributeSettings",
     "LedgerFrames",
+    "LedgerReadError",
     "SkipCounts",
     "attribute_dict",
     "attribute_dicts",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -98,13 +98,6 @@ class LedgerFrames:
     subscriptions: pd.DataFrame
     subscription_items: pd.DataFrame
     prices: pd.DataFrame
-
-    def memory_bytes(self) -> int:
-        """Bytes held by the frames, strings included."""
-        return sum(
-            int(getattr(self, f.name).memory_usage(index=True, deep=True).sum())
-            for f in fields(self)
-        )
 
 
 def column_from_objects(values: npt.NDArray[Any], kind: ColumnKind, name: str = "") -> Any:

@@ -18,10 +18,10 @@ from stripe_cio import LedgerSettings
 from stripe_cio.attributes import (
     FRAME_COLUMNS,
     AttributeSettings,
+    LedgerReadError,
     compute_attributes,
     load_frames,
 )
-from stripe_cio.attributes._load import LedgerReadError
 from stripe_cio.ledger import Ledger
 from stripe_cio.sandbox.synthetic import SyntheticAccount
 
