@@ -10,8 +10,8 @@ from tasks.notify import notify_on_failure
 
 __all__ = ["flow_options"]
 
-# Flows await their coarse tasks one after another; the few that run side by side (none yet
-# beyond Prefect's own bookkeeping) need no more threads than the machine's 2-4 cores.
+# The flows await their coarse tasks one after another, so the runner's threads only serve a
+# task submitted with .submit(); bounded all the same, to the cores a small worker has.
 _MAX_WORKERS = 4
 
 
