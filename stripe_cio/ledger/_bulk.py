@@ -3,10 +3,12 @@
 A backfill writes hundreds of thousands of objects, so this path costs per object what little it
 can: each object is serialised once, normalised by its resource's fast path where it has one
 (`normalise/_fast.py`; the careful normaliser otherwise, and for every object the fast path
-declines), and bound as a plain tuple to the driver's executemany. The statement is the same
-guarded upsert as everywhere in the ledger (`_write.upsert`); only its VALUES list is written
-here, to fix the bind order and, on SQLite, to bind NULLs and booleans cheaply (see
-`_sqlite_binding`).
+declines), and handed to the driver as a plain tuple. On SQLite the rows go to the driver's
+executemany; on PostgreSQL they are COPied into a temporary table and upserted from there in
+one statement (measured 1.4x the rows/s of psycopg's pipelined executemany, at a third of its
+client CPU). Either way the upsert is the one every ledger write uses (`_write.upsert`): only
+its VALUES list (or SELECT) is written here, to fix the column order and, on SQLite, to bind
+NULLs and booleans cheaply (see `_sqlite_binding`).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from ._write import (
 )
 from .normalise import FAST_PATHS, NORMALISERS, FastPath, Reject, Row, is_before_basil
 
-__all__ = ["BulkUpsert", "bulk_upsert", "write_objects"]
+__all__ = ["BulkUpsert", "bulk_upsert", "upsert_rows", "write_objects"]
 
 _BOOKKEEPING = ("observed_at", "raw")  # bound last, after the normalised columns
 # Resources whose objects may be deletion stubs or carry child rows: written in batches.
@@ -41,9 +43,10 @@ _WITH_STUBS_OR_ITEMS = frozenset({"customers", "prices", "products", "subscripti
 
 @dataclass(frozen=True)
 class BulkUpsert:
-    """How the rows of one resource are bound: the statement and the row-to-tuple steps."""
+    """How the rows of one resource are written: the statements and the row-to-tuple steps."""
 
-    sql: str
+    sql: str  # SQLite: the upsert of one row; PostgreSQL: the upsert of the staged rows
+    staging: tuple[str, str, str] | None  # PostgreSQL: create, copy into and empty the stage
     columns: tuple[str, ...]  # the normalised columns in bind order; observed_at and raw follow
     values_of: Callable[[Row], tuple[Any, ...]]  # a normalised row dict to its values
     fast: FastPath | None  # the resource's fast path: values straight from the object
@@ -93,10 +96,7 @@ def write_objects(
                 continue
             values = values_of(result.row)
         rows[values[0]] = bind(values, observed_at, raw)  # by id: a later duplicate wins
-    ordered = [rows[key] for key in sorted(rows)]  # one lock order for PostgreSQL
-    written = 0
-    for start in range(0, len(ordered), CHUNK):
-        written += conn.exec_driver_sql(plan.sql, ordered[start : start + CHUNK]).rowcount
+    written = upsert_rows(conn, plan, [rows[key] for key in sorted(rows)])
     rejected = insert_rejects(conn, resource, rejects)
     return WriteCounts(written, len(objects) - len(rejects) - written, rejected)
 
@@ -113,16 +113,52 @@ def bulk_upsert(dialect: Dialect, resource: str) -> BulkUpsert:
     bound = [target.c[name] for name in (*columns, *_BOOKKEEPING)]
     preparer = dialect.identifier_preparer
     names = ", ".join(preparer.format_column(column) for column in bound)
+    # Only the ledger's own table and column names, quoted by the dialect, go into the text.
+    insert = f"INSERT INTO {preparer.format_table(target)} ({names})"
     if dialect.name == "sqlite":
         binding = [_sqlite_binding(column) for column in bound[: len(columns)]]
         marks = [mark for mark, _ in binding] + ["?"] * len(_BOOKKEEPING)
-        substitutes: tuple[dict[Any, Any], ...] | None = tuple(sub for _, sub in binding)
-    else:
-        marks, substitutes = ["%s"] * len(bound), None
-    # Only the ledger's own table and column names, quoted by the dialect, go into the text.
-    head = f"INSERT INTO {preparer.format_table(target)} ({names}) VALUES ({', '.join(marks)})"  # noqa: S608
-    sql = head + _on_conflict(dialect, resource)
-    return BulkUpsert(sql, columns, itemgetter(*columns), fast, substitutes)
+        sql = f"{insert} VALUES ({', '.join(marks)}){_on_conflict(dialect, resource)}"
+        substitutes = tuple(sub for _, sub in binding)
+        return BulkUpsert(sql, None, columns, itemgetter(*columns), fast, substitutes)
+    # A temporary table per session, emptied after each use (and by the rollback of a failure).
+    stage = preparer.quote(f"bulk_{target.name}")
+    staging = (
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} (LIKE {preparer.format_table(target)})",
+        f"COPY {stage} ({names}) FROM STDIN",
+        f"TRUNCATE {stage}",
+    )
+    by_id = preparer.format_column(target.c.id)
+    sql = f"{insert} SELECT {names} FROM {stage} ORDER BY {by_id}{_on_conflict(dialect, resource)}"  # noqa: S608
+    return BulkUpsert(sql, staging, columns, itemgetter(*columns), fast, None)
+
+
+def upsert_rows(conn: Connection, plan: BulkUpsert, rows: list[tuple[Any, ...]]) -> int:
+    """Upsert bound rows with distinct ids, sorted by id; return how many were written."""
+    if plan.staging is None:
+        written = 0
+        for start in range(0, len(rows), CHUNK):
+            written += conn.exec_driver_sql(plan.sql, rows[start : start + CHUNK]).rowcount
+        return written
+    return _copy_and_upsert(conn, plan.sql, plan.staging, rows) if rows else 0
+
+
+def _copy_and_upsert(
+    conn: Connection, sql: str, staging: tuple[str, str, str], rows: list[tuple[Any, ...]]
+) -> int:
+    create, copy, empty = staging
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(create)
+        with cursor.copy(copy) as stream:
+            for row in rows:
+                stream.write_row(row)
+        cursor.execute(sql)
+        written = int(cursor.rowcount)
+        cursor.execute(empty)
+    finally:
+        cursor.close()
+    return written
 
 
 def _on_conflict(dialect: Dialect, resource: str) -> str:

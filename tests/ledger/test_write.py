@@ -11,7 +11,7 @@ from sqlalchemy import Boolean, Column, String, TypeDecorator, select, text
 
 from stripe_cio.ledger import LEDGER_RESOURCES, Ledger
 from stripe_cio.ledger import _schema as schema
-from stripe_cio.ledger._bulk import bulk_upsert
+from stripe_cio.ledger._bulk import bulk_upsert, upsert_rows
 from stripe_cio.ledger._tables import table
 from stripe_cio.ledger.normalise import OBJECT_TYPES, Normalised, normalise_charge
 
@@ -286,5 +286,5 @@ def test_the_bulk_statement_keeps_empty_and_zero_values_apart_from_null(
         expected[values[0]] = dict(zip(plan.columns, values, strict=True))
     with ledger.engine.begin() as conn:
         rows = [plan.bind(tuple(row.values()), 1, "{}") for row in expected.values()]
-        conn.exec_driver_sql(plan.sql, rows)
+        assert upsert_rows(conn, plan, sorted(rows)) == 3
     assert stored(ledger, resource) == expected
