@@ -273,6 +273,8 @@ async def test_real_http_run_logs_no_secret(
     unauthorised_server: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    # Prefect's logging setup (loaded earlier in a full run) raises httpx's own logger level.
+    caplog.set_level(logging.DEBUG, logger="httpx")
     settings = StripeSettings.load({"api_key": STRIPE_KEY, "api_base": unauthorised_server})
     async with StripeClient(settings) as stripe:
         with pytest.raises(StripeAuthError) as caught:
