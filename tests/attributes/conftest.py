@@ -6,10 +6,8 @@ conftest). Amounts are minor units; times are Unix seconds around AS_OF.
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -186,21 +184,3 @@ class Kit:
 @pytest.fixture(scope="session")
 def kit() -> type[Kit]:
     return Kit
-
-
-# --- PostgreSQL: the ledger tests' throwaway cluster (importlib mode: load their conftest) ----
-
-
-def _ledger_conftest() -> Any:
-    path = Path(__file__).resolve().parents[1] / "ledger" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("_ledger_conftest_for_attributes", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_ledger_fixtures = _ledger_conftest()
-pg_server = _ledger_fixtures.pg_server
-pg_url = _ledger_fixtures.pg_url

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -27,21 +25,6 @@ NO_FAULTS = {
     "rate_limit_burst_rate": 0,
 }
 FAST_RETRY = RetryPolicy(max_attempts=10, base_delay=0.01, max_delay=0.05, rate_limit_delay=0.05)
-
-
-def _ledger_conftest() -> Any:
-    # The throwaway PostgreSQL cluster of the ledger tests, shared rather than copied.
-    path = Path(__file__).parents[1] / "ledger" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("_ledger_fixtures", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_pg = _ledger_conftest()
-pg_server, pg_url = _pg.pg_server, _pg.pg_url
 
 
 class Recording(httpx.AsyncHTTPTransport):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -15,9 +14,8 @@ import httpx
 import orjson
 import pytest
 
-from stripe_cio import LedgerSettings, StripeSettings
+from stripe_cio import StripeSettings
 from stripe_cio._retry import RetryPolicy
-from stripe_cio.ledger import Ledger
 from stripe_cio.ledger.normalise import OBJECT_TYPES
 from stripe_cio.sandbox import SandboxProcess
 from stripe_cio.stripe_api import StripeClient
@@ -115,22 +113,6 @@ class FakeLedger:
 
     def count(self, resource: str) -> int:
         return len(self.rows.get(resource, {}))
-
-
-@pytest.fixture
-def make_ledger(tmp_path: Path) -> Iterator[Callable[[], Ledger]]:
-    """Opens real SQLite ledgers in the test's folder, closed at the end of the test."""
-    opened: list[Ledger] = []
-
-    def make() -> Ledger:
-        url = f"sqlite:///{tmp_path / f'ledger{len(opened)}.db'}"
-        ledger = Ledger.open(LedgerSettings(database_url=url))
-        opened.append(ledger)
-        return ledger
-
-    yield make
-    for ledger in opened:
-        ledger.close()
 
 
 def client_for(

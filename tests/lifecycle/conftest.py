@@ -9,19 +9,16 @@ from __future__ import annotations
 
 import copy
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache, cached_property
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from stripe_cio import LedgerSettings
 from stripe_cio.attributes import AttributeSettings
 from stripe_cio.deliver import EventItem
-from stripe_cio.ledger import Ledger
 from stripe_cio.lifecycle import (
     ChargeRecord,
     CustomerRecord,
@@ -210,19 +207,3 @@ class Kit:
 @pytest.fixture
 def kit() -> type[Kit]:
     return Kit
-
-
-@pytest.fixture
-def make_ledger(tmp_path: Path) -> Iterator[Callable[[], Ledger]]:
-    """Opens real SQLite ledgers in the test's folder, closed at the end of the test."""
-    opened: list[Ledger] = []
-
-    def make() -> Ledger:
-        url = f"sqlite:///{tmp_path / f'ledger{len(opened)}.db'}"
-        ledger = Ledger.open(LedgerSettings(database_url=url))
-        opened.append(ledger)
-        return ledger
-
-    yield make
-    for ledger in opened:
-        ledger.close()
