@@ -2,6 +2,11 @@
 
 Settable at start (CLI flags) and at run time (`POST /_sandbox/config`), so a test can turn a
 healthy server into a failing one and back without restarting it.
+
+`corrupt_pages` (Stripe sandbox only) makes chosen list pages arrive broken with HTTP 200, as a
+misbehaving proxy or gateway would send them: `{"path": "/v1/charges", "body": "html" |
+"malformed_json", "times": N, "after": K}` lets K good list pages of that path through, then
+breaks the next N (malformed JSON is the real page cut in half).
 """
 
 from __future__ import annotations
@@ -9,12 +14,49 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
-__all__ = ["FaultConfig", "FaultInjector", "Outcome", "TokenBucket"]
+__all__ = ["FaultConfig", "FaultInjector", "Outcome", "PageCorruption", "TokenBucket"]
 
 Outcome = Literal["ok", "rate_limited", "fail", "drop"]
+Corruption = Literal["html", "malformed_json"]
+_CORRUPTIONS: tuple[Corruption, ...] = ("html", "malformed_json")
+_HTML_PAGE = b"<html><head><title>502 Bad Gateway</title></head><body>Bad Gateway</body></html>"
+
+
+@dataclass
+class PageCorruption:
+    """Break `times` list pages of `path` with a 200, after letting `after` good ones through."""
+
+    path: str
+    body: Corruption
+    times: int = 1
+    after: int = 0
+
+    @classmethod
+    def parse(cls, value: Any) -> PageCorruption:
+        """One rule from its JSON form; ValueError naming what is wrong."""
+        if not isinstance(value, dict) or set(value) - {"path", "body", "times", "after"}:
+            raise ValueError(
+                "each corrupt_pages rule must be an object with path, body, times and after"
+            )
+        path, body = value.get("path"), value.get("body")
+        times, after = value.get("times", 1), value.get("after", 0)
+        if not isinstance(path, str) or not path.startswith("/v1/"):
+            raise ValueError("a corrupt_pages rule needs a path such as /v1/charges")
+        if body not in _CORRUPTIONS:
+            raise ValueError("a corrupt_pages rule's body must be 'html' or 'malformed_json'")
+        for name, number in (("times", times), ("after", after)):
+            if not isinstance(number, int) or isinstance(number, bool) or number < 0:
+                raise ValueError(f"a corrupt_pages rule's {name} must be a non-negative integer")
+        return cls(path=path, body=body, times=times, after=after)
+
+    def corrupt(self, page: bytes) -> tuple[bytes, bytes]:
+        """The broken body and its content type."""
+        if self.body == "html":
+            return _HTML_PAGE, b"text/html; charset=utf-8"
+        return page[: len(page) // 2], b"application/json"
 
 
 @dataclass
@@ -31,10 +73,16 @@ class FaultConfig:
     slow_ms: float = 2000.0
     rate_limit_burst_rate: float = 0.0  # fraction of requests that open a burst of 429s
     rate_limit_burst_length: int = 20  # how many requests such a burst answers with 429
+    corrupt_pages: list[PageCorruption] = field(default_factory=list)  # replaced as a whole
 
     def update(self, values: dict[str, Any]) -> None:
         """Apply a partial update, refusing unknown keys and bad values with ValueError."""
         known = {f.name: f for f in fields(self)}
+        values = dict(values)
+        rules = values.pop("corrupt_pages", None)
+        if rules is not None and not isinstance(rules, list):
+            raise ValueError("sandbox setting 'corrupt_pages' must be a list of rules")
+        corrupt_pages = [PageCorruption.parse(rule) for rule in rules or []]
         for key, value in values.items():
             if key not in known:
                 raise ValueError(f"unknown sandbox setting {key!r}")
@@ -48,6 +96,8 @@ class FaultConfig:
             if key == "rate_limit_burst_length":
                 value = int(value)
             setattr(self, key, value)
+        if rules is not None:
+            self.corrupt_pages = corrupt_pages
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -116,3 +166,15 @@ class FaultInjector:
         if config.fail_rate and self._random.random() < config.fail_rate:
             return "fail"
         return "ok"
+
+    def corrupt_page(self, path: str) -> PageCorruption | None:
+        """The rule that breaks this 200 list page of `path`, if one does (counting it)."""
+        for rule in self.config.corrupt_pages:
+            if rule.path != path:
+                continue
+            if rule.after > 0:
+                rule.after -= 1
+            elif rule.times > 0:
+                rule.times -= 1
+                return rule
+        return None

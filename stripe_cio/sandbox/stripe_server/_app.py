@@ -84,6 +84,7 @@ class StripeSandboxApp:
             elif name == b"stripe-version":
                 version = value
         headers = [(b"request-id", request_id.encode()), (b"stripe-version", version)]
+        content_type = b"application/json"
         try:
             self._authenticate(authorization)
             outcome = await self.injector.admit()
@@ -95,13 +96,18 @@ class StripeSandboxApp:
             if outcome == "fail":
                 raise api_error()
             status, body = self._route(scope, path)
+            # `corrupt_pages` (see _faults): a list page broken by a "proxy", still a 200.
+            if self.faults.corrupt_pages and path[4:] in SPEC_BY_PATH:
+                rule = self.injector.corrupt_page(path)
+                if rule is not None:
+                    body, content_type = rule.corrupt(body)
         except StripeError as error:
             status, body = error.status, error.body(request_id)
             if error.should_retry is not None:
                 retry = b"true" if error.should_retry else b"false"
                 headers.append((b"stripe-should-retry", retry))
         self.status_counts[status] += 1
-        await send_raw(send, status, body, headers=headers)
+        await send_raw(send, status, body, content_type=content_type, headers=headers)
 
     def _authenticate(self, authorization: bytes) -> None:
         if authorization in self._accepted:
