@@ -5,8 +5,9 @@ healthy server into a failing one and back without restarting it.
 
 `corrupt_pages` (Stripe sandbox only) makes chosen list pages arrive broken with HTTP 200, as a
 misbehaving proxy or gateway would send them: `{"path": "/v1/charges", "body": "html" |
-"malformed_json", "times": N, "after": K}` lets K good list pages of that path through, then
-breaks the next N (malformed JSON is the real page cut in half).
+"malformed_json" | "invalid_utf8", "times": N, "after": K}` lets K good list pages of that path
+through, then breaks the next N (malformed JSON is the real page cut in half; invalid UTF-8 is
+the real page with two bytes that are not UTF-8 inside its first string).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from typing import Any, Literal
 __all__ = ["FaultConfig", "FaultInjector", "Outcome", "PageCorruption", "TokenBucket"]
 
 Outcome = Literal["ok", "rate_limited", "fail", "drop"]
-Corruption = Literal["html", "malformed_json"]
-_CORRUPTIONS: tuple[Corruption, ...] = ("html", "malformed_json")
+Corruption = Literal["html", "malformed_json", "invalid_utf8"]
+_CORRUPTIONS: tuple[Corruption, ...] = ("html", "malformed_json", "invalid_utf8")
 _HTML_PAGE = b"<html><head><title>502 Bad Gateway</title></head><body>Bad Gateway</body></html>"
 
 
@@ -46,7 +47,9 @@ class PageCorruption:
         if not isinstance(path, str) or not path.startswith("/v1/"):
             raise ValueError("a corrupt_pages rule needs a path such as /v1/charges")
         if body not in _CORRUPTIONS:
-            raise ValueError("a corrupt_pages rule's body must be 'html' or 'malformed_json'")
+            raise ValueError(
+                "a corrupt_pages rule's body must be 'html', 'malformed_json' or 'invalid_utf8'"
+            )
         for name, number in (("times", times), ("after", after)):
             if not isinstance(number, int) or isinstance(number, bool) or number < 0:
                 raise ValueError(f"a corrupt_pages rule's {name} must be a non-negative integer")
@@ -56,6 +59,9 @@ class PageCorruption:
         """The broken body and its content type."""
         if self.body == "html":
             return _HTML_PAGE, b"text/html; charset=utf-8"
+        if self.body == "invalid_utf8":
+            at = page.find(b'"', page.find(b":") + 1) + 1  # inside the first string value
+            return page[:at] + b"\xff\xfe" + page[at:], b"application/json"
         return page[: len(page) // 2], b"application/json"
 
 
