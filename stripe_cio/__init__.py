@@ -23,11 +23,13 @@ from ._settings import (
     CustomerIOSettings,
     EnvSource,
     LedgerSettings,
+    RunSettings,
     Settings,
     SettingSource,
     StripeSettings,
     customerio_settings_from_env,
     ledger_settings_from_env,
+    run_settings_from_env,
     stripe_settings_from_env,
 )
 from ._ulid import ULID_PATTERN, encode_ulid
@@ -43,6 +45,7 @@ __all__ = [
     "CustomerIOUnavailableError",
     "EnvSource",
     "LedgerSettings",
+    "RunSettings",
     "SettingSource",
     "Settings",
     "StripeAPIError",
@@ -58,5 +61,6 @@ __all__ = [
     "ledger_settings_from_env",
     "redact",
     "register_secret",
+    "run_settings_from_env",
     "stripe_settings_from_env",
 ]

@@ -31,12 +31,14 @@ __all__ = [
     "CustomerIOSettings",
     "EnvSource",
     "LedgerSettings",
+    "RunSettings",
     "SettingSource",
     "Settings",
     "StripeSettings",
     "customerio_settings_from_env",
     "default_data_dir",
     "ledger_settings_from_env",
+    "run_settings_from_env",
     "stripe_settings_from_env",
 ]
 
@@ -219,6 +221,36 @@ class LedgerSettings(SettingsSection):
         from ._database_url import display_database_url
 
         return display_database_url(self.database_url.get_secret_value())
+
+
+# --- runs -------------------------------------------------------------------------------------
+
+
+class RunSettings(SettingsSection):
+    """How much bad input a pipeline run tolerates before it fails and notifies."""
+
+    section: Literal["runs"] = "runs"
+    # Rejected items per input record above which a run fails (0.05: 5%).
+    max_reject_rate: float = 0.05
+
+    @field_validator("max_reject_rate", mode="before")
+    @classmethod
+    def _default_rate(cls, value: Any) -> Any:
+        value = empty_to_none(value)
+        return 0.05 if value is None else value
+
+    @field_validator("max_reject_rate")
+    @classmethod
+    def _check_rate(cls, value: float) -> float:
+        if not 0 <= value <= 1:
+            raise ValueError("must be a fraction between 0 and 1, such as 0.05 for 5%")
+        return value
+
+
+def run_settings_from_env(env: Mapping[str, str] | None = None) -> RunSettings:
+    """The run settings from STRIPE_CIO_MAX_REJECT_RATE."""
+    env = os.environ if env is None else env
+    return RunSettings.load(_section_env(env, "runs"), EnvSource())
 
 
 # --- everything -------------------------------------------------------------------------------

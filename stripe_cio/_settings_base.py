@@ -64,6 +64,7 @@ ENV_NAMES: Mapping[tuple[str, str], str] = {
     ("customerio", "requests_per_second"): "CUSTOMERIO_REQUESTS_PER_SECOND",
     ("ledger", "database_url"): "STRIPE_CIO_DATABASE_URL",
     ("ledger", "data_dir"): "STRIPE_CIO_DATA_DIR",
+    ("runs", "max_reject_rate"): "STRIPE_CIO_MAX_REJECT_RATE",
 }
 
 

@@ -1,11 +1,13 @@
-"""Pipeline runs: the summary a flow returns, the lock one pushing run holds, and the persons a
-run sends (all of them, the first N, or those the latest Stripe events touched)."""
+"""Pipeline runs: the summary a flow returns, the lock one pushing run holds, the persons a run
+sends (all of them, the first N, or those the latest Stripe events touched), and the reject-rate
+threshold a run must stay under."""
 
-from ._errors import BackfillIncompleteError, RunInProgressError
+from ._errors import BackfillIncompleteError, RejectRateExceededError, RunInProgressError
 from ._lock import Release, acquire_run_lock, run_lock
 from ._persons import person_updates, touched_persons
 from ._status import LedgerStatus, ledger_status
 from ._summary import RunSummary
+from ._threshold import DEFAULT_MAX_REJECT_RATE, reject_rate_problem
 from ._touched import (
     ATTRIBUTES_MARK,
     TouchedCustomers,
@@ -16,8 +18,10 @@ from ._touched import (
 
 __all__ = [
     "ATTRIBUTES_MARK",
+    "DEFAULT_MAX_REJECT_RATE",
     "BackfillIncompleteError",
     "LedgerStatus",
+    "RejectRateExceededError",
     "Release",
     "RunInProgressError",
     "RunSummary",
@@ -27,6 +31,7 @@ __all__ = [
     "attributes_mark",
     "ledger_status",
     "person_updates",
+    "reject_rate_problem",
     "run_lock",
     "touched_customers",
     "touched_persons",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .._exceptions import StripeCioError
 
-__all__ = ["BackfillIncompleteError", "RunInProgressError"]
+__all__ = ["BackfillIncompleteError", "RejectRateExceededError", "RunInProgressError"]
 
 
 class RunInProgressError(StripeCioError):
@@ -13,3 +13,7 @@ class RunInProgressError(StripeCioError):
 
 class BackfillIncompleteError(StripeCioError):
     """Some slices of a backfill could not be read; the run can be resumed to read them."""
+
+
+class RejectRateExceededError(StripeCioError):
+    """A run rejected more of its input than the configured share (STRIPE_CIO_MAX_REJECT_RATE)."""

@@ -18,6 +18,7 @@ _TOTALS = (
     "dead_lettered",
     "dead_letters_resolved",
     "events_delivered",
+    "records",
 )
 
 
@@ -44,6 +45,9 @@ class RunSummary:
     dead_letters_resolved: int = 0
     events_sent: Counter[str] = field(default_factory=Counter)  # Customer.io event -> items
     events_delivered: int = 0  # events accepted by Customer.io
+    # Input records handled: Stripe objects read, new Stripe events listed, persons compared,
+    # Customer.io events and person changes made. The reject rate's denominator.
+    records: int = 0
     steps: dict[str, float] = field(default_factory=dict)  # step -> seconds
     seconds: float = 0.0
 
@@ -63,6 +67,25 @@ class RunSummary:
         for what, count in counts.items():
             self.stripe[what] = self.stripe.get(what, 0) + count
 
+    def add_backfill(self, backfill: Any) -> None:
+        """Add a backfill's summary (BackfillSummary or its as_dict()): objects and rejects."""
+        resources: Mapping[str, Any] = _get(backfill, "resources", {})
+        for resource, counts in resources.items():
+            objects = _get(counts, "objects")
+            self.add_stripe({f"{resource} read": objects})
+            self.records += objects
+            for reason, count in _get(counts, "rejected", {}).items():
+                self.rejected[f"Stripe {resource}: {reason}"] += count
+
+    def add_sync(self, sync: Any) -> None:
+        """Add an events sync's summary (SyncSummary or the sync task's dict)."""
+        listed = _get(sync, "events_listed")
+        self.add_stripe({"events listed": listed, "events applied": _get(sync, "applied")})
+        # Events already processed (the overlap read again) are not new input.
+        self.records += max(0, listed - _get(sync, "duplicates"))
+        for reason, count in _get(sync, "rejected", {}).items():
+            self.rejected[f"Stripe event: {reason}"] += count
+
     def add_skipped(self, reasons: Mapping[str, Any], prefix: str = "") -> None:
         """Count rows or events left out, by reason (nested mappings: `table: reason`)."""
         for reason, count in reasons.items():
@@ -74,6 +97,7 @@ class RunSummary:
     def add_delivery(self, delivery: Any) -> None:
         """Add a delivery or replay summary (DeliverySummary or its as_dict())."""
         self.persons_seen += _get(delivery, "persons_seen")
+        self.records += _get(delivery, "persons_seen") + _get(delivery, "events_seen")
         self.persons_changed += _get(delivery, "persons_created") + _get(
             delivery, "persons_updated"
         )
@@ -90,6 +114,9 @@ class RunSummary:
         self.add_stripe({"events mapped to lifecycle events": _get(lifecycle, "events_mapped")})
         self.add_skipped(_get(lifecycle, "skipped", {}), "lifecycle: ")
         self.events_sent.update(_get(lifecycle, "items", {}))
+        self.records += sum(_get(lifecycle, "actions", {}).values())
+        for reason, count in _get(lifecycle, "actions_rejected", {}).items():
+            self.rejected[f"person change: {reason}"] += count
         self.add_delivery(_get(lifecycle, "delivery", {}))
 
     def add_run(self, other: RunSummary) -> None:
@@ -99,6 +126,11 @@ class RunSummary:
         for name in ("skipped", "rejected", "events_sent"):
             getattr(self, name).update(getattr(other, name))
         self.add_stripe(other.stripe)
+
+    @property
+    def reject_rate(self) -> float:
+        """Rejected items per input record (0 when the run handled none)."""
+        return sum(self.rejected.values()) / self.records if self.records else 0.0
 
     # --- showing it ---------------------------------------------------------------------------
 
