@@ -11,6 +11,7 @@ from .._currencies import STRIPE_CURRENCIES
 
 __all__ = [
     "BASIL_DATE",
+    "MAX_AMOUNT",
     "Bad",
     "Normalised",
     "Reject",
@@ -38,6 +39,11 @@ Row = dict[str, Any]
 #   (the entry on amount_refunded no longer including uncaptured amounts).
 BASIL_DATE = "2025-03-31"
 _API_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+# Stripe amounts have at most 8 digits in most currencies and 12 in a few (such as IDR).
+# Source: https://docs.stripe.com/api/charges/object (amount: "supports up to eight digits"),
+# https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts. A larger value is not
+# Stripe's, and sums of such values overflow the 64-bit integers the attribute engine adds in.
+MAX_AMOUNT = 10**12 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +174,8 @@ def opt_amount(obj: Mapping[str, Any] | None, key: str) -> int | None:
         raise Bad(f"invalid_field:{key}")
     if value < 0:
         raise Bad(f"negative_amount:{key}")
+    if value > MAX_AMOUNT:
+        raise Bad(f"amount_out_of_range:{key}")
     return value
 
 

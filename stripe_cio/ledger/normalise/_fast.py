@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .._currencies import STRIPE_CURRENCIES
+from ._common import MAX_AMOUNT
 
 __all__ = ["CHARGE_COLUMNS", "FAST_PATHS", "FastPath", "charge_values"]
 
@@ -74,9 +75,9 @@ def charge_values(obj: Any, before_basil: bool) -> tuple[Any, ...] | None:
         or type(total) is not int
         or type(captured) is not int
         or type(refunded) is not int
-        or total < 0
-        or captured < 0
-        or refunded < 0
+        or not 0 <= total <= MAX_AMOUNT  # out of range: the careful path rejects it
+        or not 0 <= captured <= MAX_AMOUNT
+        or not 0 <= refunded <= MAX_AMOUNT
         or get("object", "charge") != "charge"
         or type(billing) not in _DICT_OR_NONE
         or type(outcome) not in _DICT_OR_NONE
