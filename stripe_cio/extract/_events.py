@@ -21,7 +21,7 @@ from collections.abc import Callable
 from contextlib import aclosing
 from typing import Any
 
-from .._exceptions import ConfigError, StripeAPIError
+from .._exceptions import ConfigError, StripeAPIError, StripeUnavailableError
 from ..stripe_api import StripeClient
 from ._backfill import backfill, run_id_for
 from ._clock import EVENT_RETENTION_SECONDS, stripe_now
@@ -30,11 +30,18 @@ from ._pages import iter_pages
 from ._progress import ProgressCallback
 from ._summary import SyncSummary
 
-__all__ = ["DEFAULT_OVERLAP_SECONDS", "gap_message", "oldest_first", "sync_events"]
+__all__ = [
+    "DEFAULT_OVERLAP_SECONDS",
+    "UNREADABLE_PAGE",
+    "gap_message",
+    "oldest_first",
+    "sync_events",
+]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_OVERLAP_SECONDS = 600
+UNREADABLE_PAGE = "unreadable_page"  # the reject reason of a sync that stopped at such a page
 DAY = 86_400
 
 
@@ -121,7 +128,19 @@ async def sync_events(
     low = start
     while True:
         high = low + window if low + window <= now else None
-        await _sync_window(client, ledger, low, high, batch_size, summary)
+        try:
+            await _sync_window(client, ledger, low, high, batch_size, summary)
+        except StripeUnavailableError as exc:
+            # A page that stayed unreadable after the client's retries (5xx, dropped
+            # connections, a 200 whose body is HTML or not JSON): this window's events are not
+            # applied and the cursor stays before it. The sync ends as a counted reject with its
+            # reason, so the caller's run goes on with what was applied (and can fail on its
+            # reject rate); the next sync reads the window again.
+            message = f"events from {low} on were not applied, the cursor stays: {exc}"
+            log.warning(message)
+            summary.messages.append(message)
+            summary.rejected[UNREADABLE_PAGE] += 1
+            return summary
         if high is None:
             return summary
         low = high
