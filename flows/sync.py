@@ -68,9 +68,7 @@ async def _sync(
         summary.rejected[f"Stripe event: {reason}"] += count
     cursor = synced["cursor_after"]
     with summary.step("compute attributes"):
-        touched = await customers_touched_since_mark(
-            overlap, first_since=synced["cursor_before"], new_events=synced["applied"]
-        )
+        touched = await customers_touched_since_mark(overlap, new_events=synced["applied"])
         updates = []
         if touched:
             # Stripe's clock may run ahead of ours (the sandbox's does): take the later.

@@ -71,11 +71,9 @@ async def plan_person_updates(
 
 
 @task(name="customers-touched", cache_policy=NO_CACHE)
-async def customers_touched_since_mark(
-    overlap: int, first_since: int | None, new_events: int
-) -> TouchedCustomers:
-    """Customers of the events created since the attributes mark, else since `first_since`,
-    less `overlap` (the events sync reads that much again); all events when neither is known.
+async def customers_touched_since_mark(overlap: int, new_events: int) -> TouchedCustomers:
+    """Customers of the events created since the attributes mark less `overlap` (the events
+    sync reads that much again); of every event the ledger recorded while there is no mark.
 
     With no `new_events` and the mark at the events cursor, nobody new was touched.
     """
@@ -86,8 +84,10 @@ async def customers_touched_since_mark(
             cursor = ledger.events_cursor()
             if not new_events and mark is not None and cursor is not None and mark >= cursor:
                 return TouchedCustomers()
-            start = mark if mark is not None else first_since
-            return touched_customers(ledger.engine, None if start is None else start - overlap)
+            # No mark: no sync has finished its push yet, so every recorded event counts (only
+            # syncs record events). Not just those since this run's starting cursor: a first
+            # sync killed after moving the cursor would leave its events' persons unpushed.
+            return touched_customers(ledger.engine, None if mark is None else mark - overlap)
 
     touched = await asyncio.to_thread(read)
     get_run_logger().info(
