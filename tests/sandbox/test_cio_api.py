@@ -87,6 +87,19 @@ def test_v1_identify_merges_attributes_and_null_or_empty_removes(cio: httpx.Clie
     assert found["identifiers"]["cio_id"]
 
 
+def test_v2_batch_null_or_empty_removes_in_small_and_large_items(cio: httpx.Client) -> None:
+    def identify(attributes: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "person", "identifiers": {"id": "43"}, "action": "identify",
+                "attributes": attributes}  # fmt: skip
+
+    long = "y" * 900  # the item is over 1000 bytes: each value is looked at, not the item
+    cio.post("/api/v2/batch", json={"batch": [identify({"a": 1, "b": "x", "c": 2, "d": long})]})
+    cio.post("/api/v2/batch", json={"batch": [identify({"a": None, "b": "", "note": "null"})]})
+    assert person(cio, id="43")["attributes"] == {"c": 2, "d": long, "note": "null"}
+    cio.post("/api/v2/batch", json={"batch": [identify({"c": "", "d": None, "e": long})]})
+    assert person(cio, id="43")["attributes"] == {"note": "null", "e": long}
+
+
 def test_email_is_case_insensitive_and_attaches_to_id(cio: httpx.Client) -> None:
     cio.put("/api/v1/customers/Jane@Example.com", json={"a": 1})
     cio.put("/api/v1/customers/jane@example.COM", json={"b": 2})

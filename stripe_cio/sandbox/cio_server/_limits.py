@@ -102,8 +102,14 @@ def check_attributes(attributes: Any, field: str) -> Problem | None:
     return inspect_attributes(attributes, field)[0]
 
 
-def inspect_attributes(attributes: Any, field: str) -> tuple[Problem | None, bool]:
-    """(problem, whether some value may be null or empty); the hot path of every identify."""
+def inspect_attributes(
+    attributes: Any, field: str, enclosing: bytes | None = None
+) -> tuple[Problem | None, bool]:
+    """(problem, whether some value may be null or empty); the hot path of every identify.
+
+    `enclosing` is the compact JSON of the item holding the attributes, when the caller has
+    it already: every value's JSON is a part of it, so a short one proves every value short.
+    """
     if not isinstance(attributes, dict):
         return ("invalid", field, f"{field} must be an object"), False
     if not attributes:
@@ -121,20 +127,23 @@ def inspect_attributes(attributes: Any, field: str) -> tuple[Problem | None, boo
                 return ("too_long", field, message), False
         if len(_GOOD_NAMES) < _GOOD_NAMES_CAP:
             _GOOD_NAMES.update(attributes)
-    # A value's bytes never exceed its JSON text, so when the whole object serialises within
-    # the value limit no single value can be over it: one C call instead of a Python loop.
-    values = attributes.values()
-    may_clear = None in values or "" in values  # two C-level scans, no Python loop
-    if len(orjson.dumps(attributes)) <= MAX_ATTRIBUTE_VALUE_BYTES:
-        return None, may_clear
-    for name, value in attributes.items():
-        if _value_too_long(value):
-            message = (
-                f"value for attribute '{name}' cannot be longer than "
-                f"{MAX_ATTRIBUTE_VALUE_BYTES} bytes"
-            )
-            return ("too_long", f"{field}.{name}", message), False
-    return None, may_clear
+    # A value's bytes never exceed its JSON text, so when JSON holding the whole object is
+    # within the value limit no single value can be over it: one C call, no Python loop.
+    encoded = enclosing
+    if encoded is None or len(encoded) > MAX_ATTRIBUTE_VALUE_BYTES:
+        encoded = orjson.dumps(attributes)
+    if len(encoded) > MAX_ATTRIBUTE_VALUE_BYTES:
+        for name, value in attributes.items():
+            if _value_too_long(value):
+                message = (
+                    f"value for attribute '{name}' cannot be longer than "
+                    f"{MAX_ATTRIBUTE_VALUE_BYTES} bytes"
+                )
+                return ("too_long", f"{field}.{name}", message), False
+    # A null or "" value is written `null` or `""`: without either in the JSON, none can be
+    # there (a match elsewhere only costs the caller a look at the values). Scanning bytes
+    # is far cheaper than comparing every value with None and "".
+    return None, b"null" in encoded or b'""' in encoded
 
 
 def check_timestamp(value: Any, field: str = "timestamp") -> Problem | None:
@@ -147,9 +156,18 @@ def check_timestamp(value: Any, field: str = "timestamp") -> Problem | None:
 
 
 def check_event(
-    name: Any, data: Any, event_id: Any, timestamp: Any, data_field: str
+    name: Any,
+    data: Any,
+    event_id: Any,
+    timestamp: Any,
+    data_field: str,
+    enclosing_size: int | None = None,
 ) -> Problem | None:
-    """An event needs a name ≤ 100 bytes, data that is an object ≤ 100000 bytes, a ULID id."""
+    """An event needs a name ≤ 100 bytes, data that is an object ≤ 100000 bytes, a ULID id.
+
+    `enclosing_size` is the size of the compact JSON of the item holding the data, when known:
+    a batch item is measured against its 32 KB limit anyway, which bounds the data's size.
+    """
     if not isinstance(name, str) or not name:
         return ("required", "name", "event name must not be blank")
     if len(name) > MAX_EVENT_NAME_BYTES // 4 and len(name.encode()) > MAX_EVENT_NAME_BYTES:
@@ -161,7 +179,8 @@ def check_event(
     if data is not None:
         if not isinstance(data, dict):
             return ("invalid", data_field, "event data must be a hash")
-        if len(orjson.dumps(data)) > MAX_EVENT_DATA_BYTES:
+        bounded = enclosing_size is not None and enclosing_size <= MAX_EVENT_DATA_BYTES
+        if not bounded and len(orjson.dumps(data)) > MAX_EVENT_DATA_BYTES:
             return (
                 "too_large",
                 data_field,

@@ -61,6 +61,11 @@ class Event:
     type: str
 
 
+def _encoded(fingerprint: tuple[Any, ...]) -> bytes:
+    # As JSON, as Customer.io would see it: 1 and true, or 1 and 1.0, are different values.
+    return orjson.dumps(fingerprint, option=orjson.OPT_SORT_KEYS)
+
+
 class Store:
     """Everything a workspace remembers, plus counters for `GET /_sandbox/requests`."""
 
@@ -70,7 +75,8 @@ class Store:
         self.by_email: dict[str, Person] = {}
         self.suppressed: set[tuple[str, str]] = set()
         self.events: list[Event] = []
-        self.event_fingerprints: dict[str, bytes] = {}
+        # Event id -> what it said, compared with a resend of the same id only when one comes.
+        self.event_fingerprints: dict[str, tuple[Any, ...]] = {}
         self.objects: dict[tuple[str, str], dict[str, Any]] = {}
         self.requests: Counter[tuple[str, int]] = Counter()
         self.batch_requests = 0
@@ -278,13 +284,11 @@ class Store:
         """Record an event once per id; an unknown person is created (not for cio_id)."""
         if event_id is not None:
             key = event_id.upper()
-            fingerprint = orjson.dumps(
-                [kind, value, name, data, timestamp, event_type], option=orjson.OPT_SORT_KEYS
-            )
+            fingerprint = (kind, value, name, data, timestamp, event_type)
             seen = self.event_fingerprints.get(key)
             if seen is not None:
                 self.duplicate_event_ids += 1
-                if seen != fingerprint:
+                if _encoded(seen) != _encoded(fingerprint):
                     self.duplicate_event_ids_differing.append(key)
                 return
             self.event_fingerprints[key] = fingerprint

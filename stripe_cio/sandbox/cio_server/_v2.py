@@ -83,37 +83,42 @@ def _person_identifier(identifiers: Any, field: str) -> tuple[IdKind, str]:
     return kind, value
 
 
-def _identify(store: Store, kind: IdKind, value: str, item: dict[str, Any]) -> Problem | None:
+def _identify(
+    store: Store, kind: IdKind, value: str, item: dict[str, Any], encoded: bytes
+) -> Problem | None:
     attributes = item.get("attributes")
     if attributes is None:
         attributes = {}
-    problem, may_clear = inspect_attributes(attributes, "attributes")
-    problem = problem or check_timestamp(item.get("timestamp"))
+    problem, may_clear = inspect_attributes(attributes, "attributes", encoded)
+    timestamp = item.get("timestamp")
+    if timestamp is not None:
+        problem = problem or check_timestamp(timestamp)
     if problem is not None:
         return problem
-    for key in ("id", "email"):
-        if attributes.get(key) is not None:
-            problem = check_identifier(attributes[key], f"attributes.{key}")
-            if problem is not None:
-                return problem
+    if "id" in attributes or "email" in attributes:
+        for key in ("id", "email"):
+            if attributes.get(key) is not None:
+                problem = check_identifier(attributes[key], f"attributes.{key}")
+                if problem is not None:
+                    return problem
     update_only = attributes.get("_update") is True or item.get("_update") is True
-    timestamp = item.get("timestamp")
     return store.identify(kind, value, attributes, timestamp, update_only, may_clear)
 
 
-def _person(store: Store, item: dict[str, Any], action: Any) -> Problem | None:
+def _person(store: Store, item: dict[str, Any], action: Any, encoded: bytes) -> Problem | None:
     if action == "merge":
         primary = _person_identifier(item.get("primary"), "primary")
         secondary = _person_identifier(item.get("secondary"), "secondary")
         return store.merge(primary, secondary)
     kind, value = _person_identifier(item.get("identifiers"), "identifiers")
     if action == "identify":
-        return _identify(store, kind, value, item)
+        return _identify(store, kind, value, item, encoded)
     if action in _EVENT_ACTIONS:
         data = item.get("attributes")
         problem = check_event(
-            item.get("name"), data, item.get("id"), item.get("timestamp"), "attributes"
-        )
+            item.get("name"), data, item.get("id"), item.get("timestamp"), "attributes",
+            len(encoded),
+        )  # fmt: skip
         if problem is not None:
             return problem
         store.track(
@@ -167,15 +172,15 @@ def _object(store: Store, item: dict[str, Any], action: Any) -> Problem | None:
     return ("invalid", "action", f"unknown object action {action!r}")
 
 
-def apply_item(store: Store, item: Any) -> Problem | None:
-    """Validate and apply one v2 item; the problem with it when it is refused."""
-    if not isinstance(item, dict):
+def apply_item(store: Store, item: Any, encoded: bytes) -> Problem | None:
+    """Validate and apply one v2 item (`encoded`: its compact JSON); the problem, if refused."""
+    if item.__class__ is not dict:
         return ("invalid", "", "each operation must be a JSON object")
     kind = item.get("type")
     action = item.get("action")
     if kind == "person":
         try:
-            return _person(store, item, action)
+            return _person(store, item, action, encoded)
         except Refused as refused:
             return refused.problem
     if kind == "object":
@@ -196,7 +201,7 @@ def entity(store: Store, body: bytes) -> Response:
     item = parse_object(body, empty_ok=False)
     if isinstance(item, tuple):
         return invalid_request([item])
-    problem = apply_item(store, item)
+    problem = apply_item(store, item, orjson.dumps(item))
     return invalid_request([problem]) if problem is not None else OK
 
 
@@ -212,18 +217,19 @@ def batch(store: Store, body: bytes) -> Response:
     items = payload.get("batch")
     if not isinstance(items, list) or not items:
         return invalid_request([("required", "batch", "batch must be a non-empty array")])
-    # Only a body over 32 KB can hold an item over 32 KB: skip re-serialising small batches.
-    measure = len(body) > MAX_ITEM_BYTES
     errors: list[dict[str, Any]] = []
+    dumps = orjson.dumps
     for index, item in enumerate(items):
-        if measure and len(orjson.dumps(item)) > MAX_ITEM_BYTES:
+        # Each item is measured once, as compact JSON; the checks of its parts reuse that.
+        encoded = dumps(item)
+        if len(encoded) > MAX_ITEM_BYTES:
             problem: Problem | None = (
                 "too_large",
                 "",
                 f"each operation must be {MAX_ITEM_BYTES} bytes or smaller",
             )
         else:
-            problem = apply_item(store, item)
+            problem = apply_item(store, item, encoded)
         if problem is not None:
             reason, field, message = problem
             errors.append(
