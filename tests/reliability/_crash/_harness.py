@@ -1,0 +1,422 @@
+"""The parent's side of the crash tests: the fork server's client, one pipeline run (backfill,
+then rounds of "a day passes, sync") restarted after every kill until each phase completes,
+and the end state compared with an uninterrupted run's.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+from sqlalchemy import text
+
+from stripe_cio import LedgerSettings
+from stripe_cio.ledger import Ledger
+from stripe_cio.sandbox import (
+    SANDBOX_CIO_API_KEY,
+    SANDBOX_CIO_SITE_ID,
+    SANDBOX_STRIPE_KEY,
+    SandboxProcess,
+)
+
+from ._killpoints import KINDS, TARGETS
+
+__all__ = [
+    "DAY",
+    "Account",
+    "CrashPlan",
+    "PipelineRun",
+    "Tally",
+    "Zygote",
+    "cio_state",
+    "ledger_facts",
+    "stripe_sandbox",
+]
+
+DAY = 86_400
+REPO = Path(__file__).resolve().parents[3]
+COUNTED_TABLES = ("customers", "charges", "invoices", "subscriptions", "processed_events",
+                  "lifecycle_events", "cio_delivered_events", "cio_person_snapshots")  # fmt: skip
+MAX_FAILED_RESTARTS = 8  # a phase failing (not killed) this often in a row is a finding
+
+
+@dataclass(frozen=True)
+class Account:
+    """The synthetic Stripe account and how many days of activity are synced after the backfill."""
+
+    customers: int = 80
+    months: int = 2
+    seed: int = 7
+    now: int = 1_780_000_000  # fixed: the same account and the same attributes on every run
+    rounds: int = 2
+
+    def phases(self) -> list[str]:
+        return ["backfill"] + [f"sync{i + 1}" for i in range(self.rounds)]
+
+
+@dataclass
+class CrashPlan:
+    """Kill the pipeline `kills` times: a share by wall-clock timer, the rest at kill points."""
+
+    kills: int
+    seed: int = 1
+    timed_share: float = 0.25
+
+
+@dataclass
+class Tally:
+    """What happened in a run: kills by kind and target, restarts, seconds, calls per phase."""
+
+    kills: list[dict[str, Any]] = field(default_factory=list)
+    failed_restarts: int = 0
+    misses: int = 0  # kill points that were not reached before the phase completed
+    seconds: float = 0.0
+    calls: dict[str, Counter[str]] = field(default_factory=dict)
+    phase_seconds: dict[str, float] = field(default_factory=dict)
+
+    def by_kind(self) -> Counter[str]:
+        return Counter(kill["kind"] for kill in self.kills)
+
+    def summary(self) -> str:
+        where = Counter(f"{k['phase']} {k['kind']} {k['where']}" for k in self.kills)
+        lines = [
+            f"{len(self.kills)} kills ({dict(self.by_kind())}), {self.misses} kill points not "
+            f"reached, {self.failed_restarts} failed restarts, {self.seconds:.1f}s"
+        ]
+        lines += [f"  {count:3d} x {name}" for name, count in sorted(where.items())]
+        return "\n".join(lines)
+
+
+def stripe_sandbox(account: Account, log_path: Path | None = None) -> SandboxProcess:
+    """A fresh Stripe sandbox holding `account` (its clock moves, so one per pipeline run)."""
+    return SandboxProcess(
+        "stripe", "--customers", str(account.customers), "--months", str(account.months),
+        "--seed", str(account.seed), "--now", str(account.now), "--rps", "0",
+        log_path=log_path,
+    )  # fmt: skip
+
+
+class Zygote:
+    """The fork server (`_zygote.py`) in a subprocess; `run()` one phase in a child."""
+
+    def __init__(self, env: dict[str, str] | None = None, log_path: Path | None = None) -> None:
+        self._log = log_path.open("ab") if log_path else None
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "tests.reliability._crash._zygote"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log or subprocess.DEVNULL,
+            cwd=REPO,
+            env={**os.environ, **(env or {})},
+            text=True,
+        )
+        ready = self._read()
+        if ready.get("event") != "ready":
+            raise RuntimeError(f"the fork server did not start: {ready}")
+
+    def _read(self) -> dict[str, Any]:
+        stdout: IO[str] | None = self._process.stdout
+        assert stdout is not None
+        line = stdout.readline()
+        if not line:
+            raise RuntimeError(f"the fork server exited ({self._process.wait()})")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    def run(self, request: dict[str, Any]) -> dict[str, Any]:
+        stdin = self._process.stdin
+        assert stdin is not None
+        stdin.write(json.dumps(request) + "\n")
+        stdin.flush()
+        started = self._read()
+        assert started["event"] == "started", started
+        return self._read()
+
+    def close(self) -> None:
+        if self._process.stdin:
+            self._process.stdin.close()
+        try:
+            self._process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        if self._log:
+            self._log.close()
+
+
+def _sandbox(url: str, route: str, payload: dict[str, Any] | None = None) -> Any:
+    with httpx.Client(base_url=url, timeout=120) as http:
+        if payload is None:
+            response = http.get(f"/_sandbox/{route}")
+        else:
+            response = http.post(f"/_sandbox/{route}", json=payload)
+        response.raise_for_status()
+        return response.json()
+
+
+class PipelineRun:
+    """backfill-history, then `account.rounds` times: the Stripe clock moves a day, then
+    sync-stripe-events; each phase restarted in a new child after every kill until it completes.
+    """
+
+    def __init__(
+        self,
+        zygote: Zygote,
+        account: Account,
+        stripe_url: str,
+        cio_url: str,
+        database_url: str,
+        workdir: Path,
+        via: str = "engine",
+    ) -> None:
+        self.zygote = zygote
+        self.account = account
+        self.stripe_url = stripe_url
+        self.cio_url = cio_url
+        self.database_url = database_url
+        self.workdir = workdir
+        self.via = via
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.hits = workdir / "hits.jsonl"
+        self.calls = workdir / "calls.tsv"
+        self.log = workdir / "children.log"
+        self.children = 0
+
+    def env(self) -> dict[str, str]:
+        return {
+            "STRIPE_API_KEY": SANDBOX_STRIPE_KEY,
+            "STRIPE_API_BASE": self.stripe_url,
+            "STRIPE_REQUESTS_PER_SECOND": "2000",
+            "CUSTOMERIO_SITE_ID": SANDBOX_CIO_SITE_ID,
+            "CUSTOMERIO_API_KEY": SANDBOX_CIO_API_KEY,
+            "CUSTOMERIO_TRACK_URL": self.cio_url,
+            "CUSTOMERIO_REQUESTS_PER_SECOND": "2000",
+            "STRIPE_CIO_DATABASE_URL": self.database_url,
+        }
+
+    def child(self, label: str, **kill: Any) -> dict[str, Any]:
+        """Run phase `label` once in a child; `kill` is kill=KillPoint dict or kill_after=s."""
+        now = int(_sandbox(self.stripe_url, "clock")["now"])
+        self.children += 1
+        request = {
+            "child": self.children,
+            "phase": "backfill" if label == "backfill" else "sync",
+            "label": label,
+            "via": self.via,
+            "now": now,
+            "env": self.env(),
+            "kill": kill.get("kill"),
+            "kill_after": kill.get("kill_after"),
+            "hits": str(self.hits),
+            "calls": str(self.calls),
+            "log": str(self.log),
+        }
+        return self.zygote.run(request)
+
+    def advance(self) -> None:
+        _sandbox(self.stripe_url, "advance", {"seconds": DAY})
+
+    def run(self, plan: CrashPlan | None = None, reference: Tally | None = None) -> Tally:
+        """The whole pipeline; with a plan, killed `plan.kills` times along the way."""
+        tally = Tally()
+        rng = random.Random(plan.seed if plan else 0)
+        phases = self.account.phases()
+        for index, label in enumerate(phases):
+            if label != "backfill":
+                self.advance()
+            left = (plan.kills - len(tally.kills)) if plan else 0
+            quota = math.ceil(left / (len(phases) - index)) if left > 0 else 0
+            self._phase(label, quota, rng, plan, reference, tally)
+        tally.calls = self._calls()
+        tally.seconds = sum(tally.phase_seconds.values())
+        return tally
+
+    def _phase(
+        self,
+        label: str,
+        quota: int,
+        rng: random.Random,
+        plan: CrashPlan | None,
+        reference: Tally | None,
+        tally: Tally,
+    ) -> None:
+        fired = failed = 0
+        seconds = 0.0
+        while True:
+            kill: dict[str, Any] = {}
+            if plan and fired < quota:
+                kill = self._choose(label, rng, plan, reference, len(tally.kills))
+            before = self._hit_count()
+            ended = self.child(label, **kill)
+            seconds += ended["seconds"]
+            status = ended["status"]
+            if status == "killed":
+                fired += 1
+                failed = 0
+                tally.kills.append(self._what_was_hit(label, kill, before))
+                continue
+            if status == "completed":
+                if kill:
+                    tally.misses += 1
+                break
+            failed += 1
+            tally.failed_restarts += 1
+            if failed > MAX_FAILED_RESTARTS or status == "cancelled":
+                raise AssertionError(
+                    f"{label} {status} {failed} times in a row; children's log:\n"
+                    + self._log_tail()
+                )
+        tally.phase_seconds[label] = seconds
+
+    def _choose(
+        self,
+        label: str,
+        rng: random.Random,
+        plan: CrashPlan,
+        reference: Tally | None,
+        number: int,
+    ) -> dict[str, Any]:
+        ref_calls = reference.calls.get(label, Counter()) if reference else Counter()
+        if rng.random() < plan.timed_share or not ref_calls:
+            limit = reference.phase_seconds.get(label, 5.0) if reference else 5.0
+            return {"kill_after": round(rng.uniform(0.05, max(0.2, limit)), 3)}
+        # What the previous child of this phase called before it died is what the next one
+        # will likely call again (work not yet committed is redone); else the reference's.
+        last = self._last_child_calls(label)
+        estimate = Counter({t: max(last.get(t, 0), ref_calls[t] // 3) for t in ref_calls})
+        # The kinds take turns, so that each is hit; within a kind, any target this phase calls.
+        kinds = [KINDS[(number + i) % len(KINDS)] for i in range(len(KINDS))]
+        for kind in kinds:
+            targets = sorted(t for t, n in ref_calls.items() if TARGETS[t] == kind and n > 0)
+            if targets:
+                target = rng.choice(targets)
+                n = rng.randint(1, max(1, estimate[target]))
+                position = rng.choice(("before", "after"))
+                return {"kill": {"target": target, "n": n, "position": position}}
+        return {"kill_after": round(rng.uniform(0.05, 2.0), 3)}
+
+    def _last_child_calls(self, label: str) -> Counter[str]:
+        per_child: dict[str, Counter[str]] = {}
+        for phase, child, target in self._call_lines():
+            if phase == label:
+                per_child.setdefault(child, Counter())[target] += 1
+        return per_child[max(per_child, key=int)] if per_child else Counter()
+
+    def _call_lines(self) -> list[tuple[str, str, str]]:
+        if not self.calls.exists():
+            return []
+        lines = self.calls.read_text(encoding="utf-8").splitlines()
+        return [(p, c, t) for p, c, t in (line.split("\t") for line in lines)]
+
+    def _hit_count(self) -> int:
+        if not self.hits.exists():
+            return 0
+        return len(self.hits.read_text(encoding="utf-8").splitlines())
+
+    def _what_was_hit(self, label: str, kill: dict[str, Any], before: int) -> dict[str, Any]:
+        lines = self.hits.read_text(encoding="utf-8").splitlines() if self.hits.exists() else []
+        if len(lines) > before:
+            hit: dict[str, Any] = json.loads(lines[-1])
+            target = hit["target"].partition(":")[2]
+            return {"phase": label, "kind": hit["kind"], "where": f"{hit['position']} {target}"}
+        last = self._last_call(label)
+        return {"phase": label, "kind": "timed", "where": f"after {kill.get('kill_after')}s, "
+                f"last kill-point call {last}"}  # fmt: skip
+
+    def _last_call(self, label: str) -> str:
+        for phase, _, target in reversed(self._call_lines()):
+            if phase == label:
+                return target.partition(":")[2]
+        return "none"
+
+    def _calls(self) -> dict[str, Counter[str]]:
+        calls: dict[str, Counter[str]] = {}
+        for phase, _, target in self._call_lines():
+            calls.setdefault(phase, Counter())[target] += 1
+        return calls
+
+    def _log_tail(self, lines: int = 60) -> str:
+        if not self.log.exists():
+            return "(no log)"
+        text = self.log.read_text(encoding="utf-8", errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+
+# --- the end state -----------------------------------------------------------------------------
+
+
+def cio_state(cio_url: str) -> dict[str, Any]:
+    """What Customer.io holds: people by identifier (without the sandbox's own cio_id, which
+    follows creation order), events by id, and the request log's duplicate-id findings."""
+    people: dict[str, Any] = {}
+    for person in _sandbox(cio_url, "people"):
+        ids = {k: v for k, v in person["identifiers"].items() if k != "cio_id" and v}
+        key = json.dumps(ids, sort_keys=True).lower()
+        assert key not in people, f"two people with the identifiers {ids}"
+        people[key] = person["attributes"]
+    events: dict[str, Any] = {}
+    duplicates: list[str] = []
+    for event in _sandbox(cio_url, "events"):
+        event = dict(event)
+        event["identifiers"] = {
+            k: v for k, v in event["identifiers"].items() if k != "cio_id" and v
+        }
+        if event["id"] in events:
+            duplicates.append(event["id"])
+        events[event["id"]] = event
+    requests = _sandbox(cio_url, "requests")
+    return {
+        "people": people,
+        "events": events,
+        "stored_twice": duplicates,
+        "differing": requests["duplicate_event_ids_differing"],
+        "duplicate_ids": requests["duplicate_event_ids"],
+    }
+
+
+def ledger_facts(database_url: str) -> dict[str, Any]:
+    """Cursors and counts of the ledger that must end the same after any crashes."""
+    ledger = Ledger.open(LedgerSettings(database_url=database_url))
+    with ledger, ledger.engine.connect() as conn:
+        cursors: dict[str, int] = dict(
+            conn.execute(text("SELECT name, value FROM sync_cursors")).all()
+        )
+        unhandled = conn.execute(
+            text(
+                "SELECT count(*) FROM processed_events p WHERE NOT EXISTS "
+                "(SELECT 1 FROM lifecycle_events l WHERE l.stripe_event_id = p.id)"
+            )
+        ).scalar()
+        open_letters = conn.execute(
+            text("SELECT count(*) FROM dead_letters WHERE resolved_at IS NULL")
+        ).scalar()
+        counts = {
+            name: conn.execute(text(f"SELECT count(*) FROM {name}")).scalar()  # noqa: S608
+            for name in COUNTED_TABLES
+        }
+    return {"cursors": cursors, "unhandled": unhandled, "open_letters": open_letters, **counts}
+
+
+@contextmanager
+def started(*boxes: SandboxProcess) -> Iterator[None]:
+    """Start sandboxes side by side (each takes seconds to generate its account)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(len(boxes)) as pool:
+        list(pool.map(lambda box: box.start(), boxes))
+    try:
+        yield
+    finally:
+        for box in boxes:
+            box.stop()
