@@ -11,7 +11,12 @@ from prefect.client.schemas.objects import State
 
 from stripe_cio.runs import BackfillIncompleteError, RunSummary
 from tasks.extract import backfill_stripe
-from tasks.pipeline import publish_summary, start_events_cursor
+from tasks.pipeline import (
+    enforce_reject_rate,
+    publish_summary,
+    reject_threshold,
+    start_events_cursor,
+)
 
 from ._options import flow_options
 from .enrich import enrich_profiles
@@ -32,14 +37,18 @@ async def backfill_history(
     enrich: bool = True,
     resume_run: str | None = None,
     notify_block: str | None = None,
+    max_reject_rate: float | None = None,
 ) -> RunSummary | State[Any]:
     """Read Stripe objects created since `since` (default: all history) into the ledger, with a
     progress artifact, then run `enrich-profiles` (unless `enrich` is false). A ledger never
     synced by events gets its events cursor at the backfill's T0, where the first sync starts.
 
     A backfill that could not read some slices fails after publishing its summary; run it again
-    with `resume_run` set to the run id it names to read only those.
+    with `resume_run` set to the run id it names to read only those. A backfill whose rejects
+    exceed `max_reject_rate` of the objects read (default STRIPE_CIO_MAX_REJECT_RATE, else 5%)
+    fails before enriching; the subflow applies the same threshold to what it pushes.
     """
+    threshold = reject_threshold(max_reject_rate)
     started = time.monotonic()
     summary = RunSummary(NAME)
     with summary.step("backfill Stripe"):
@@ -49,10 +58,7 @@ async def backfill_history(
             resources=resources,
             run=resume_run,
         )
-    for resource, counts in pulled["resources"].items():
-        summary.add_stripe({f"{resource} read": counts["objects"]})
-        for reason, count in counts["rejected"].items():
-            summary.rejected[f"Stripe {resource}: {reason}"] += count
+    summary.add_backfill(pulled)
     if pulled["failed"]:
         summary.seconds = time.monotonic() - started
         await publish_summary(summary)
@@ -60,14 +66,17 @@ async def backfill_history(
             f"{len(pulled['failed'])} slices could not be read (first: "
             f"{pulled['failed'][0]['error']}); resume with resume_run={pulled['run']!r}"
         )
-    # The backfill read everything created up to T0: the first events sync starts there.
+    # The backfill read everything created up to T0: the first events sync starts there (also
+    # when the run fails on its rejects below, so that no event after T0 is skipped later).
     await start_events_cursor(pulled["t0"])
+    await enforce_reject_rate(summary, threshold, started)
     if enrich:
         with summary.step("enrich profiles"):
             enriched = await enrich_profiles(
                 customerio_block=customerio_block,
                 notify_block=notify_block,
                 wait_for_lock=ENRICH_WAITS_FOR_LOCK,
+                max_reject_rate=threshold,
             )
         if isinstance(enriched, RunSummary):
             summary.add_run(enriched)

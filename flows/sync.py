@@ -19,9 +19,11 @@ from tasks.lifecycle import deliver_lifecycle_events
 from tasks.pipeline import (
     advance_mark,
     customers_touched_since_mark,
+    enforce_reject_rate,
     exclusive_run,
     plan_person_updates,
     publish_summary,
+    reject_threshold,
 )
 
 from ._options import flow_options
@@ -38,6 +40,7 @@ async def sync_stripe_events(
     since: datetime | None = None,
     overlap: int = 600,
     notify_block: str | None = None,
+    max_reject_rate: float | None = None,
 ) -> RunSummary | State[Any]:
     """Apply Stripe's new events to the ledger, push the changed attributes of the persons they
     touched, then send their lifecycle events (identifies first, so campaigns see them).
@@ -45,27 +48,35 @@ async def sync_stripe_events(
     `since` is where a first sync starts (within Stripe's 30 days); `overlap` seconds before the
     cursor are read again for late events. Another pushing run holding the ledger refuses this
     one (Cancelled); the next run picks up where the last one that ran stopped.
+
+    A run whose rejects exceed `max_reject_rate` of its input (default
+    STRIPE_CIO_MAX_REJECT_RATE, else 5%) fails after publishing its summary: before pushing
+    anything when the Stripe events alone exceed it, else at the end.
     """
+    threshold = reject_threshold(max_reject_rate)
     try:
         async with exclusive_run(NAME):
-            return await _sync(stripe_block, customerio_block, since, overlap)
+            return await _sync(stripe_block, customerio_block, since, overlap, threshold)
     except RunInProgressError as refused:
         return Cancelled(message=str(refused), data=refused)
 
 
 async def _sync(
-    stripe_block: str | None, customerio_block: str | None, since: datetime | None, overlap: int
+    stripe_block: str | None,
+    customerio_block: str | None,
+    since: datetime | None,
+    overlap: int,
+    threshold: float,
 ) -> RunSummary:
     started = time.monotonic()
     summary = RunSummary(NAME)
     with summary.step("pull Stripe events"):
         first = int(since.timestamp()) if since else None
         synced = await pull_stripe_events(stripe_block, since=first, overlap=overlap)
-    summary.add_stripe(
-        {"events listed": synced["events_listed"], "events applied": synced["applied"]}
-    )
-    for reason, count in synced["rejected"].items():
-        summary.rejected[f"Stripe event: {reason}"] += count
+    summary.add_sync(synced)
+    # Stop before pushing anything of a broken account; the attributes mark and the lifecycle
+    # events stay where they are, so a later run sends what this one did not.
+    await enforce_reject_rate(summary, threshold, started)
     cursor = synced["cursor_after"]
     with summary.step("compute attributes"):
         touched = await customers_touched_since_mark(overlap, new_events=synced["applied"])
@@ -82,6 +93,7 @@ async def _sync(
         await advance_mark(cursor)
     with summary.step("send lifecycle events"):
         summary.add_lifecycle(await deliver_lifecycle_events(customerio_block))
+    await enforce_reject_rate(summary, threshold, started)
     summary.seconds = time.monotonic() - started
     await publish_summary(summary)
     return summary

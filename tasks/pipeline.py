@@ -1,8 +1,10 @@
-"""Prefect tasks and helpers the flows share: which persons to send, the run lock, the summary."""
+"""Prefect tasks and helpers the flows share: which persons to send, the run lock, the summary,
+the reject-rate threshold."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,17 +13,19 @@ from prefect.artifacts import acreate_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from stripe_cio import ledger_settings_from_env
+from stripe_cio import ConfigError, ledger_settings_from_env, run_settings_from_env
 from stripe_cio.attributes import AttributeResult, attribute_settings_from_env
 from stripe_cio.deliver import PersonUpdate
 from stripe_cio.ledger import Ledger
 from stripe_cio.runs import (
+    RejectRateExceededError,
     RunSummary,
     TouchedCustomers,
     acquire_run_lock,
     advance_attributes_mark,
     attributes_mark,
     person_updates,
+    reject_rate_problem,
     touched_customers,
     touched_persons,
 )
@@ -29,9 +33,11 @@ from stripe_cio.runs import (
 __all__ = [
     "advance_mark",
     "customers_touched_since_mark",
+    "enforce_reject_rate",
     "exclusive_run",
     "plan_person_updates",
     "publish_summary",
+    "reject_threshold",
     "start_events_cursor",
 ]
 
@@ -132,3 +138,29 @@ async def publish_summary(summary: RunSummary) -> None:
         description=summary.title,
     )
     get_run_logger().info("%s", summary.title)
+
+
+def reject_threshold(max_reject_rate: float | None) -> float:
+    """The flow's `max_reject_rate` parameter, else STRIPE_CIO_MAX_REJECT_RATE, else 5%."""
+    if max_reject_rate is None:
+        return run_settings_from_env().max_reject_rate
+    if not 0 <= max_reject_rate <= 1:
+        raise ConfigError(
+            "max_reject_rate",
+            "must be a fraction between 0 and 1",
+            "give e.g. 0.05 for 5%, or leave it empty for STRIPE_CIO_MAX_REJECT_RATE",
+        )
+    return max_reject_rate
+
+
+async def enforce_reject_rate(summary: RunSummary, threshold: float, started: float) -> None:
+    """Fail the run when its rejects exceed `threshold` of its input records: publish the
+    summary first (what the run did stays visible), then raise RejectRateExceededError, whose
+    one-line message names the rate, the threshold and the top reasons, so the failure
+    notification carries them."""
+    problem = reject_rate_problem(summary, threshold)
+    if problem is None:
+        return
+    summary.seconds = time.monotonic() - started
+    await publish_summary(summary)
+    raise RejectRateExceededError(problem)

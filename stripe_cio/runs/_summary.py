@@ -76,6 +76,9 @@ class RunSummary:
             self.records += objects
             for reason, count in _get(counts, "rejected", {}).items():
                 self.rejected[f"Stripe {resource}: {reason}"] += count
+        # A slice that stayed unreadable is a reject too: its objects were not read.
+        for failed in _get(backfill, "failed", []):
+            self.rejected[f"Stripe {_get(failed, 'resource', '?')}: unreadable slice"] += 1
 
     def add_sync(self, sync: Any) -> None:
         """Add an events sync's summary (SyncSummary or the sync task's dict)."""
@@ -129,8 +132,10 @@ class RunSummary:
 
     @property
     def reject_rate(self) -> float:
-        """Rejected items per input record (0 when the run handled none)."""
-        return sum(self.rejected.values()) / self.records if self.records else 0.0
+        """Rejected items per input record, at most 1 (a sync that read no event but stopped
+        at an unreadable page rejected all it tried)."""
+        rejected = sum(self.rejected.values())
+        return rejected / max(self.records, rejected) if rejected else 0.0
 
     # --- showing it ---------------------------------------------------------------------------
 
