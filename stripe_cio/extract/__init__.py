@@ -4,7 +4,7 @@ from ._access import ExtractionStopped
 from ._backfill import backfill, run_id_for
 from ._clock import EVENT_RETENTION_SECONDS, stripe_now
 from ._contract import LedgerLike
-from ._events import DEFAULT_OVERLAP_SECONDS, gap_message, sync_events
+from ._events import DEFAULT_OVERLAP_SECONDS, UNREADABLE_PAGE, gap_message, sync_events
 from ._pages import MAX_LIMIT, iter_pages
 from ._progress import ProgressCallback
 from ._resources import BACKFILL_RESOURCES, BackfillResource
@@ -15,6 +15,7 @@ __all__ = [
     "DEFAULT_OVERLAP_SECONDS",
     "EVENT_RETENTION_SECONDS",
     "MAX_LIMIT",
+    "UNREADABLE_PAGE",
     "BackfillResource",
     "BackfillSummary",
     "ExtractionStopped",
