@@ -238,6 +238,12 @@ class PipelineRun:
             left = (plan.kills - len(tally.kills)) if plan else 0
             quota = math.ceil(left / (len(phases) - index)) if left > 0 else 0
             self._phase(label, quota, rng, plan, reference, tally)
+        # Kill points a child did not reach before its phase completed leave kills to make:
+        # make them in further syncs, which find nothing new (as the next scheduled one would).
+        extra = 0
+        while plan and len(tally.kills) < plan.kills and extra < 4 * plan.kills:
+            extra += 1
+            self._phase(phases[-1], 1, rng, plan, reference, tally, again=True)
         tally.calls = self._calls()
         tally.seconds = sum(tally.phase_seconds.values())
         return tally
@@ -250,9 +256,10 @@ class PipelineRun:
         plan: CrashPlan | None,
         reference: Tally | None,
         tally: Tally,
+        again: bool = False,
     ) -> None:
         fired = failed = 0
-        seconds = 0.0
+        seconds = tally.phase_seconds.get(label, 0.0) if again else 0.0
         while True:
             kill: dict[str, Any] = {}
             if plan and fired < quota:

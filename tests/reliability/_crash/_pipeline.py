@@ -16,10 +16,21 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 from uuid import uuid4
 
-__all__ = ["freeze_clock", "quiet_prefect", "run_phase"]
+__all__ = ["freeze_clock", "frozen_datetime", "quiet_prefect", "run_phase"]
 
 ENRICH_WAITS_FOR_LOCK = 900.0
 OVERLAP = 600
+
+
+def frozen_datetime(now: int) -> type[datetime]:
+    """A `datetime` whose `now()` answers `now`."""
+
+    class FrozenDatetime(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> FrozenDatetime:
+            return cls.fromtimestamp(now, tz)
+
+    return FrozenDatetime
 
 
 def freeze_clock(now: int) -> None:
@@ -27,13 +38,8 @@ def freeze_clock(now: int) -> None:
     import flows.enrich
     import flows.sync
 
-    class FrozenDatetime(datetime):
-        @classmethod
-        def now(cls, tz: tzinfo | None = None) -> FrozenDatetime:
-            return cls.fromtimestamp(now, tz)
-
     for module in (flows.enrich, flows.sync):
-        setattr(module, "datetime", FrozenDatetime)  # noqa: B010 - not a public name
+        setattr(module, "datetime", frozen_datetime(now))  # noqa: B010 - not a public name
 
 
 def quiet_prefect() -> None:
