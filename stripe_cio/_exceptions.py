@@ -6,10 +6,12 @@
         ├── StripeAPIError
         │   ├── StripeAuthError          401, or 403 for a restricted key without the permission
         │   ├── StripeRequestError       400 / 404 and other 4xx
+        │   ├── StripeCertificateError   the server's TLS certificate could not be verified
         │   └── StripeUnavailableError   429 / 5xx / connection failure after retries
         └── CustomerIOAPIError
             ├── CustomerIOAuthError      401 / 403
             ├── CustomerIORequestError   400 and other 4xx
+            ├── CustomerIOCertificateError
             └── CustomerIOUnavailableError
 
 Messages are single lines written for an operator, and never contain a secret: they are
@@ -24,10 +26,12 @@ __all__ = [
     "ConfigError",
     "CustomerIOAPIError",
     "CustomerIOAuthError",
+    "CustomerIOCertificateError",
     "CustomerIORequestError",
     "CustomerIOUnavailableError",
     "StripeAPIError",
     "StripeAuthError",
+    "StripeCertificateError",
     "StripeCioError",
     "StripeRequestError",
     "StripeUnavailableError",
@@ -79,6 +83,10 @@ class StripeRequestError(StripeAPIError):
     """Stripe rejected the request itself (bad parameter, unknown id)."""
 
 
+class StripeCertificateError(StripeAPIError):
+    """The server's TLS certificate could not be verified: nothing was sent, nothing retried."""
+
+
 class StripeUnavailableError(StripeAPIError):
     """Stripe stayed rate-limited, failing or unreachable after the client's retries."""
 
@@ -93,6 +101,10 @@ class CustomerIOAuthError(CustomerIOAPIError):
 
 class CustomerIORequestError(CustomerIOAPIError):
     """Customer.io rejected the request as invalid."""
+
+
+class CustomerIOCertificateError(CustomerIOAPIError):
+    """The server's TLS certificate could not be verified: nothing was sent, nothing retried."""
 
 
 class CustomerIOUnavailableError(CustomerIOAPIError):

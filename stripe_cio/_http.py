@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from types import TracebackType
 from typing import Any, Self
 
@@ -10,7 +11,7 @@ import orjson
 
 from . import __version__
 
-__all__ = ["USER_AGENT", "AsyncAPIClient", "json_body"]
+__all__ = ["USER_AGENT", "AsyncAPIClient", "certificate_problem", "json_body"]
 
 USER_AGENT = f"stripe-cio/{__version__} httpx/{httpx.__version__}"
 
@@ -23,6 +24,20 @@ def json_body(response: httpx.Response) -> Any | None:
         return orjson.loads(response.content)
     except orjson.JSONDecodeError:
         return None
+
+
+def certificate_problem(error: httpx.TransportError) -> str | None:
+    """Why the server's TLS certificate was refused, when that is what failed the request.
+
+    Unlike a dropped connection this never heals by retrying, and the request was not sent:
+    the clients report it at once, so an intercepting proxy or a wrong host is named plainly.
+    """
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return str(cause.verify_message or cause.reason or cause)
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 class AsyncAPIClient:

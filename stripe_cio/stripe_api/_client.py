@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 
-from .._exceptions import StripeUnavailableError
-from .._http import USER_AGENT, AsyncAPIClient, json_body
+from .._exceptions import StripeCertificateError, StripeUnavailableError
+from .._http import USER_AGENT, AsyncAPIClient, certificate_problem, json_body
 from .._ratelimit import AsyncRateLimiter
 from .._retry import RetryPolicy, retry_after_seconds
 from .._settings import StripeSettings
@@ -91,6 +91,13 @@ class StripeClient(AsyncAPIClient):
             try:
                 response = await self._http.get(path, params=query)
             except httpx.TransportError as exc:  # timeouts, refused and dropped connections
+                if (problem := certificate_problem(exc)) is not None:
+                    raise StripeCertificateError(
+                        f"the TLS certificate of {self.settings.api_base} could not be verified "
+                        f"({problem}); stripe-cio always verifies TLS and sent nothing",
+                        method="GET",
+                        path=path,
+                    ) from None
                 self.stats.transport_errors += 1
                 failure = type(exc).__name__
                 delay = self.retry.backoff(attempt, self._rng)
