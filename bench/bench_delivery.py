@@ -36,6 +36,7 @@ from customerio import CustomerIO
 from requests.adapters import HTTPAdapter
 
 from stripe_cio import CustomerIOSettings, LedgerSettings
+from stripe_cio._transport import pooled_transport
 from stripe_cio.cio_api import BATCH_PATH, CustomerIOClient
 from stripe_cio.deliver import DeliveryStore, DeliverySummary, EventItem, PersonUpdate, deliver
 from stripe_cio.ledger import Ledger
@@ -124,18 +125,25 @@ def events(n: int, people: int, seed: int = 11) -> list[EventItem]:
 # --- measuring ---------------------------------------------------------------------------------
 
 
-class Recording(httpx.AsyncHTTPTransport):
-    """Keeps the body of every batch request, so the baseline can send the same contents."""
+class Recording(httpx.AsyncBaseTransport):
+    """Keeps the body of every batch request, so the baseline can send the same contents.
 
-    def __init__(self) -> None:
-        super().__init__()
+    It wraps the transport the client uses by default, so the figures are those of production.
+    """
+
+    def __init__(self, connections: int) -> None:
         self.bodies: list[bytes] = []
+        self.connections = connections
+        self._transport = pooled_transport(max_connections=connections)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await super().handle_async_request(request)
+        response = await self._transport.handle_async_request(request)
         if request.url.path == BATCH_PATH and response.status_code in (200, 207):
             self.bodies.append(request.content)  # once per batch, whatever the retries
         return response
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
 
 
 def sandbox_cpu_seconds(port: int) -> float:
@@ -170,7 +178,9 @@ async def ours(
         site_id=SITE, api_key=KEY, track_url=box.url, requests_per_second=rps
     )
     figures: dict[str, Any] = {}
-    async with CustomerIOClient(settings, transport=recording) as client:
+    async with CustomerIOClient(
+        settings, transport=recording, max_concurrency=recording.connections
+    ) as client:
         for label, kwargs in (("persons", {"people": people}), ("events", {"events": items})):
             cpu, ours_cpu = sandbox_cpu_seconds(box.port), own_cpu_seconds()
             before = requests_total(box.url)["total"]
@@ -282,7 +292,7 @@ def main() -> None:
     sandbox_args = ("--rps", str(args.rps), "--latency-ms", str(args.latency_ms))
     with SandboxProcess("customerio", *sandbox_args) as box, tempfile.TemporaryDirectory() as tmp:
         ledger = Ledger.open(LedgerSettings(database_url=f"sqlite:///{tmp}/ledger.db"))
-        recording = Recording()
+        recording = Recording(connections=10)  # the client's default concurrency
         try:
             mine = asyncio.run(
                 ours(box, DeliveryStore.of(ledger), people, items, args.rps, recording)

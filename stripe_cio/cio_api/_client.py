@@ -10,8 +10,13 @@ from typing import Any
 import httpx
 import orjson
 
-from .._exceptions import CustomerIOAPIError, CustomerIORequestError, CustomerIOUnavailableError
-from .._http import USER_AGENT, AsyncAPIClient, json_body
+from .._exceptions import (
+    CustomerIOAPIError,
+    CustomerIOCertificateError,
+    CustomerIORequestError,
+    CustomerIOUnavailableError,
+)
+from .._http import USER_AGENT, AsyncAPIClient, certificate_problem, json_body
 from .._ratelimit import AsyncRateLimiter
 from .._retry import RetryPolicy, retry_after_seconds
 from .._settings import CustomerIOSettings
@@ -36,6 +41,10 @@ _JSON = {"Content-Type": "application/json"}
 _BAD_BODY = (400, 413, 422)
 
 Item = bytes | Mapping[str, Any]
+
+
+def _encode(item: Item) -> bytes:
+    return item if isinstance(item, bytes) else orjson.dumps(item)
 
 
 class CustomerIOClient(AsyncAPIClient):
@@ -149,15 +158,18 @@ class CustomerIOClient(AsyncAPIClient):
         limit, or a body that cannot be cut below it, is refused without being sent.
         """
         self.stats.batches += 1
-        encoded = [item if isinstance(item, bytes) else orjson.dumps(item) for item in items]
+        encoded = [item if item.__class__ is bytes else _encode(item) for item in items]
         errors: list[ItemError] = []
-        sendable: list[int] = []
-        for index, item in enumerate(encoded):
-            if len(item) > MAX_ITEM_BYTES:
-                message = f"the item is {len(item)} bytes; a batch item may be {MAX_ITEM_BYTES}"
-                errors.append(ItemError(index, "too_large", "", message))
-            else:
-                sendable.append(index)
+        if encoded and max(map(len, encoded)) <= MAX_ITEM_BYTES:
+            sendable = list(range(len(encoded)))  # the packer's batches: every item fits
+        else:
+            sendable = []
+            for index, item in enumerate(encoded):
+                if len(item) > MAX_ITEM_BYTES:
+                    message = f"the item is {len(item)} bytes; a batch item may be {MAX_ITEM_BYTES}"
+                    errors.append(ItemError(index, "too_large", "", message))
+                else:
+                    sendable.append(index)
         if sendable:
             await self._send_batch(encoded, sendable, errors)
         errors.sort(key=lambda error: error.index)
@@ -168,7 +180,8 @@ class CustomerIOClient(AsyncAPIClient):
     async def _send_batch(
         self, encoded: list[bytes], indices: list[int], errors: list[ItemError]
     ) -> None:
-        body = batch_body([encoded[i] for i in indices])
+        whole = len(indices) == len(encoded)  # as first sent: no copy of the list
+        body = batch_body(encoded if whole else [encoded[i] for i in indices])
         if len(body) > MAX_BATCH_BYTES and len(indices) > 1:
             await self._halves(encoded, indices, errors)
             return
@@ -212,6 +225,13 @@ class CustomerIOClient(AsyncAPIClient):
                         method, path, content=content, headers=headers
                     )
                 except httpx.TransportError as exc:  # timeouts, refused and dropped connections
+                    if (problem := certificate_problem(exc)) is not None:
+                        raise CustomerIOCertificateError(
+                            f"the TLS certificate of {self.settings.base_url} could not be "
+                            f"verified ({problem}); stripe-cio always verifies TLS and sent nothing",
+                            method=method,
+                            path=path,
+                        ) from None
                     self.stats.transport_errors += 1
                     failure, status = type(exc).__name__, None
                     delay = self.retry.backoff(attempt, self._rng)

@@ -217,35 +217,41 @@ class Delivery:
             await self._dispatch(last)
 
     async def _dispatch(self, batch: list[Outgoing]) -> None:
+        bodies = [item.body for item in batch]
         self.summary.batches += 1
-        self.summary.bytes += batch_body_size(sum(len(i.body) for i in batch), len(batch))
+        self.summary.bytes += batch_body_size(sum(map(len, bodies)), len(bodies))
         if self.client is None or self.summary.dry_run:
             return
         if not self._verified:
             # Once per run, before the first batch: wrong credentials or region fail here, clearly.
             await self.client.verify_region()
             self._verified = True
-        await self._flight.spawn(self._send(self.client, batch))
+        await self._flight.spawn(self._send(self.client, batch, bodies))
 
-    async def _send(self, client: CustomerIOClient, batch: list[Outgoing]) -> None:
-        result = await client.batch([item.body for item in batch])
-        refused = {error.index: error for error in result.errors}
-        accepted = [item for index, item in enumerate(batch) if index not in refused]
-        failures = [
-            Failure(batch[i], Refusal(e.reason, e.field, e.message), "customerio")
-            for i, e in refused.items()
-        ]
+    async def _send(
+        self, client: CustomerIOClient, batch: list[Outgoing], bodies: list[bytes]
+    ) -> None:
+        result = await client.batch(bodies)
+        accepted, failures = batch, []
+        if result.errors:
+            refused = {error.index: error for error in result.errors}
+            accepted = [item for index, item in enumerate(batch) if index not in refused]
+            failures = [
+                Failure(batch[i], Refusal(e.reason, e.field, e.message), "customerio")
+                for i, e in refused.items()
+            ]
         resolved: dict[tuple[Kind, str], str] = {}
-        for item in accepted:
-            if item.item_key in self._open[item.kind]:
-                how = self._person_resolution if item.kind == "person" else "delivered"
-                resolved[(item.kind, item.item_key)] = how
-                self._open[item.kind].discard(item.item_key)
+        if self._open["person"] or self._open["event"]:
+            for item in accepted:
+                if item.item_key in self._open[item.kind]:
+                    how = self._person_resolution if item.kind == "person" else "delivered"
+                    resolved[(item.kind, item.item_key)] = how
+                    self._open[item.kind].discard(item.item_key)
         # Snapshots change only now, once Customer.io has accepted the person's item.
         self._outcomes.add(accepted, failures, resolved)
         summary = self.summary
         summary.dead_letters_resolved += len(resolved)
-        people = sum(1 for item in accepted if item.kind == "person")
+        people = sum([item.kind == "person" for item in accepted])
         summary.persons_delivered += people
         summary.events_delivered += len(accepted) - people
         for failure in failures:

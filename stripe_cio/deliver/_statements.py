@@ -14,7 +14,10 @@ from sqlalchemy.sql.dml import Insert
 from ..ledger._delivery_tables import DELIVERY_TABLES
 
 __all__ = [
+    "DELIVERED_COLUMNS",
+    "LETTER_COLUMNS",
     "RESOLVE",
+    "SNAPSHOT_COLUMNS",
     "dead_letter_upsert",
     "delivered_insert",
     "executemany",
@@ -22,9 +25,9 @@ __all__ = [
 ]
 
 _SNAPSHOTS, _DELIVERED, _DEAD = DELIVERY_TABLES
-_SNAPSHOT_COLUMNS = ("person_key", "attributes", "accepted_at")
-_DELIVERED_COLUMNS = ("id", "stripe_event_id", "name", "person_key", "accepted_at")
-_LETTER_COLUMNS = tuple(c.name for c in _DEAD.c if c.name != "id")
+SNAPSHOT_COLUMNS = ("person_key", "attributes", "accepted_at")
+DELIVERED_COLUMNS = ("id", "stripe_event_id", "name", "person_key", "accepted_at")
+LETTER_COLUMNS = tuple(c.name for c in _DEAD.c if c.name != "id")
 _ROW_CHUNK = 2_000  # rows per executemany
 
 RESOLVE = (
@@ -46,7 +49,7 @@ def _insert(dialect: Dialect, target: Table, columns: Iterable[str]) -> Any:
 
 @cache
 def snapshot_upsert(dialect: Dialect) -> Insert:
-    ins = _insert(dialect, _SNAPSHOTS, _SNAPSHOT_COLUMNS)
+    ins = _insert(dialect, _SNAPSHOTS, SNAPSHOT_COLUMNS)
     return ins.on_conflict_do_update(  # type: ignore[no-any-return]
         index_elements=[_SNAPSHOTS.c.person_key],
         set_={"attributes": ins.excluded.attributes, "accepted_at": ins.excluded.accepted_at},
@@ -55,7 +58,7 @@ def snapshot_upsert(dialect: Dialect) -> Insert:
 
 @cache
 def delivered_insert(dialect: Dialect) -> Insert:
-    return _insert(dialect, _DELIVERED, _DELIVERED_COLUMNS).on_conflict_do_nothing(  # type: ignore[no-any-return]
+    return _insert(dialect, _DELIVERED, DELIVERED_COLUMNS).on_conflict_do_nothing(  # type: ignore[no-any-return]
         index_elements=[_DELIVERED.c.id]
     )
 
@@ -63,7 +66,7 @@ def delivered_insert(dialect: Dialect) -> Insert:
 @cache
 def dead_letter_upsert(dialect: Dialect) -> Insert:
     """One row per item ever: a repeated failure updates it, counts the attempt, reopens it."""
-    ins = _insert(dialect, _DEAD, _LETTER_COLUMNS)
+    ins = _insert(dialect, _DEAD, LETTER_COLUMNS)
     excluded = ins.excluded
     kept = {"id", "kind", "item_key", "attempts", "first_failed_at"}
     updates: dict[str, Any] = {c.name: excluded[c.name] for c in _DEAD.c if c.name not in kept}
@@ -74,20 +77,31 @@ def dead_letter_upsert(dialect: Dialect) -> Insert:
 
 
 @cache
-def _compiled(dialect: Dialect, statement: Insert) -> tuple[str, Callable[[Any], Any] | None]:
-    """Driver SQL of a statement, with a dict-to-tuple getter for positional paramstyles."""
+def _compiled(
+    dialect: Dialect, statement: Insert, columns: tuple[str, ...]
+) -> tuple[str, Callable[[tuple[Any, ...]], Any] | None]:
+    """Driver SQL of a statement, and what turns a row in `columns` order into its parameters."""
     compiled = statement.compile(dialect=dialect)
-    if not compiled.positiontup:
-        return str(compiled), None
-    return str(compiled), itemgetter(*compiled.positiontup)
+    order = compiled.positiontup
+    if not order:  # named parameters (psycopg): one dict per row
+        return str(compiled), lambda row: dict(zip(columns, row, strict=True))
+    if tuple(order) == columns:
+        return str(compiled), None  # the rows as they are
+    return str(compiled), itemgetter(*(columns.index(name) for name in order))
 
 
-def executemany(conn: Connection, statement: Insert, rows: list[dict[str, Any]]) -> None:
-    # Straight to the driver: SQLAlchemy's per-row parameter processing costs more than
-    # SQLite's own work for the 100,000 snapshots of a first run.
+def executemany(
+    conn: Connection, statement: Insert, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
+) -> None:
+    """Run `statement` for each row (values in `columns` order), straight through the driver.
+
+    SQLAlchemy's per-row parameter processing costs more than SQLite's own work for the
+    100,000 snapshots of a first run; rows built as tuples in the statement's own order are
+    handed over untouched.
+    """
     if not rows:
         return
-    sql, getter = _compiled(conn.dialect, statement)
+    sql, convert = _compiled(conn.dialect, statement, columns)
     for start in range(0, len(rows), _ROW_CHUNK):
         chunk = rows[start : start + _ROW_CHUNK]
-        conn.exec_driver_sql(sql, list(map(getter, chunk)) if getter else chunk)
+        conn.exec_driver_sql(sql, list(map(convert, chunk)) if convert else chunk)

@@ -15,7 +15,10 @@ from ..ledger._delivery_tables import DELIVERY_TABLES
 from ..ledger._engine import write_transaction
 from ._model import Kind, Outgoing, Refusal
 from ._statements import (
+    DELIVERED_COLUMNS,
+    LETTER_COLUMNS,
     RESOLVE,
+    SNAPSHOT_COLUMNS,
     dead_letter_upsert,
     delivered_insert,
     executemany,
@@ -165,18 +168,12 @@ class DeliveryStore:
         """
         now = int(self._clock())
         people = [
-            {"person_key": i.person_key, "attributes": i.attributes, "accepted_at": now}
+            (i.person_key, i.attributes, now)
             for i in accepted
             if i.kind == "person" and i.attributes is not None
         ]
         events = [
-            {
-                "id": i.item_key,
-                "stripe_event_id": i.stripe_event_id or "",
-                "name": i.name or "",
-                "person_key": i.person_key,
-                "accepted_at": now,
-            }
+            (i.item_key, i.stripe_event_id or "", i.name or "", i.person_key, now)
             for i in accepted
             if i.kind == "event"
         ]
@@ -188,9 +185,9 @@ class DeliveryStore:
         if not (people or events or letters or closing):
             return
         with write_transaction(self._engine) as conn:
-            executemany(conn, snapshot_upsert(conn.dialect), people)
-            executemany(conn, delivered_insert(conn.dialect), events)
-            executemany(conn, dead_letter_upsert(conn.dialect), letters)
+            executemany(conn, snapshot_upsert(conn.dialect), SNAPSHOT_COLUMNS, people)
+            executemany(conn, delivered_insert(conn.dialect), DELIVERED_COLUMNS, events)
+            executemany(conn, dead_letter_upsert(conn.dialect), LETTER_COLUMNS, letters)
             if closing:
                 conn.execute(RESOLVE, closing)
 
@@ -205,9 +202,9 @@ class DeliveryStore:
             )
 
 
-def _letter_row(failure: Failure, now: int) -> dict[str, Any]:
+def _letter_row(failure: Failure, now: int) -> tuple[Any, ...]:
     item, refusal = failure.item, failure.refusal
-    return {
+    row = {
         "kind": item.kind,
         "item_key": item.item_key,
         "person_key": item.person_key,
@@ -224,3 +221,4 @@ def _letter_row(failure: Failure, now: int) -> dict[str, Any]:
         "resolved_at": None,
         "resolution": None,
     }
+    return tuple(row[name] for name in LETTER_COLUMNS)
