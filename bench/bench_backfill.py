@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
 import tempfile
 import time
@@ -42,9 +43,37 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def ours(url: str, rps: float, workers: int, folder: Path, writer: str) -> dict[str, Any]:
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of another process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class TimedLedger:
+    """The ledger, counting the CPU its writes take in the writer thread (thread CPU time)."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.write_cpu = 0.0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.ledger, name)
+
+    def write_objects(self, *args: Any, **kwargs: Any) -> Any:
+        started = time.thread_time()
+        try:
+            return self.ledger.write_objects(*args, **kwargs)
+        finally:
+            self.write_cpu += time.thread_time() - started
+
+
+async def ours(
+    url: str, rps: float, workers: int, folder: Path, writer: str, server_pid: int
+) -> dict[str, Any]:
     settings = StripeSettings(api_key=KEY, api_base=url, requests_per_second=rps)
-    ledger = Ledger.open(LedgerSettings(database_url=f"sqlite:///{folder / 'ledger.db'}"))
+    ledger = TimedLedger(
+        Ledger.open(LedgerSettings(database_url=f"sqlite:///{folder / 'ledger.db'}"))
+    )
     last = [0.0]
 
     def progress(resource: str, records: int, rate: float, eta: float | None) -> None:
@@ -53,21 +82,28 @@ async def ours(url: str, rps: float, workers: int, folder: Path, writer: str) ->
             left = "?" if eta is None else f"{eta:.0f}s"
             print(f"  {resource}: {records} records, {rate:,.0f}/s, about {left} left", flush=True)
 
+    cpu_before, server_before = time.process_time(), process_cpu_seconds(server_pid)
     try:
         async with StripeClient(settings) as client:
             summary = await backfill(
                 client,
-                ledger,
+                ledger,  # type: ignore[arg-type]
                 resources=["charges"],
                 workers=workers,
                 progress=progress,
                 open_ledger=ledger.reopener() if writer == "process" else None,
             )
+        cpu = time.process_time() - cpu_before
+        server_cpu = process_cpu_seconds(server_pid) - server_before
         stored = ledger.count("charges")
     finally:
         ledger.close()
     charges = summary.resources["charges"]
+    per_object = 1e6 / max(1, summary.objects)
     return {
+        "cpu_us": cpu * per_object,  # this process, per object
+        "write_cpu_us": ledger.write_cpu * per_object,  # of which the ledger writes (thread)
+        "server_cpu_us": server_cpu * per_object,  # the sandbox server, per object
         "objects": summary.objects,
         "stored": stored,
         "seconds": summary.seconds,
@@ -161,7 +197,10 @@ def main() -> None:
         stats = httpx.get(f"{sandbox.url}/_sandbox/stats").json()
         total = stats["objects"]["charges"]
         print(f"sandbox: {total} charges, account ready in {stats['process']['load_seconds']:.1f}s")
-        mine = asyncio.run(ours(sandbox.url, args.rps, args.workers, Path(folder), args.writer))
+        pid, load = stats["process"]["pid"], os.getloadavg()
+        mine = asyncio.run(
+            ours(sandbox.url, args.rps, args.workers, Path(folder), args.writer, pid)
+        )
         peak = peak_rss_mb()
         print(f"ours: {mine}")
         since = sdk_since(sandbox.url, args.sdk_fraction, mine["t0"])
@@ -177,7 +216,10 @@ def main() -> None:
         f"parse_orjson_per_s={parse['json']:.0f} parse_sdk_objects_per_s={parse['sdk']:.0f} "
         f"parse_ratio={parse['json'] / parse['sdk']:.1f}x seconds={mine['seconds']:.1f} "
         f"stored={mine['stored']} rejected={mine['rejected']} slices={mine['slices']} "
-        f"writer={args.writer}"
+        f"writer={args.writer} cpu_us_per_object={mine['cpu_us']:.1f} "
+        f"(write={mine['write_cpu_us']:.1f} read={mine['cpu_us'] - mine['write_cpu_us']:.1f}) "
+        f"server_cpu_us_per_object={mine['server_cpu_us']:.1f} loadavg_start={load[0]:.2f} "
+        f"loadavg_end={os.getloadavg()[0]:.2f}"
     )
 
 
