@@ -13,11 +13,12 @@ export UV_PYTHON := $(PYTHON)
 
 RUN := $(UV) run --frozen
 
-.PHONY: help demo test lint typecheck unit install install-dev clean
+.PHONY: help demo test soak lint typecheck unit install install-dev clean
 
 help:
 	@echo "make demo   - install and run the main job against the built-in sandbox"
 	@echo "make test   - install the dev environment, then lint, type-check and run every test"
+	@echo "make soak   - the reliability tests at soak size (200 kill points, a longer fault soak)"
 
 .tools/bin/uv:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "stripe-cio needs python3 >= 3.11")'
@@ -45,6 +46,10 @@ unit: install-dev
 	$(RUN) pytest
 
 test: lint typecheck unit
+
+# The reliability tests at their large sizes (tests marked `soak`; see docs/reliability.md).
+soak: install-dev
+	STRIPE_CIO_SOAK=1 $(RUN) pytest tests/reliability -m soak
 
 clean:
 	rm -rf .venv .tools .mypy_cache .ruff_cache .pytest_cache .hypothesis
