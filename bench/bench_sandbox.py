@@ -5,7 +5,8 @@
 1. Starts `stripe-cio sandbox stripe --customers N` (the synthetic account) and reads from its
    `/_sandbox/stats` how long the account took to generate, the server's peak RSS and the bytes
    its bodies take (compressed from 20,000 customers on). Peak RSS is the server's plus that
-   of the processes that generate a large account for it (see stripe_server/_shards.py).
+   of the processes that generate a large account for it (see stripe_server/_shards.py), and
+   so is the CPU time per object (the server's from the start of loading, the shards' whole).
 2. Walks `GET /v1/charges?limit=100` with `starting_after` over several `created` windows at
    once, counting pages per second. The server is pinned to one core and this client to the
    other, and the client is light (hand-built HTTP/1.1 over keep-alive asyncio streams, the
@@ -181,6 +182,10 @@ def main() -> None:
         slow, slow_cpu = pages_per_second(base.port, args.seconds, args.walkers)
     # A sharded account's generator processes stay alive beside the server: count them too.
     rss = process["peak_rss_bytes"] + process["workers_peak_rss_bytes"]
+    # CPU per object, the gauge that a busy machine does not distort as much as wall time.
+    objects = sum(stats["objects"].values())
+    server_us = process["load_cpu_seconds"] / objects * 1e6
+    shards_us = process["workers_cpu_seconds"] / objects * 1e6
     print(
         f"client CPU per core: {fast_cpu:.0%} against the sandbox, {slow_cpu:.0%} against the "
         f"baseline ({base_customers} customers)",
@@ -188,7 +193,9 @@ def main() -> None:
     )
     print(
         f"customers={args.customers} charges={stats['objects']['charges']} "
-        f"objects={sum(stats['objects'].values())} generation={process['load_seconds']:.1f}s "
+        f"objects={objects} generation={process['load_seconds']:.1f}s "
+        f"cpu={server_us + shards_us:.1f}us/object (server {server_us:.1f} + shards "
+        f"{shards_us:.1f}) "
         f"peak_rss={rss / 1024**3:.2f}GB store={storage['stored_bytes'] / 1024**2:.0f}MB "
         f"(plain {storage['plain_bytes'] / 1024**2:.0f}MB) | sandbox {fast:.0f} pages/s vs "
         f"baseline (starlette JSONResponse of dicts) {slow:.0f} pages/s: ratio {fast / slow:.1f}x"

@@ -63,6 +63,7 @@ class StripeSandboxApp:
         self._request_prefix = f"req_{os.urandom(4).hex()}"
         self._request_count = 0
         self.load_seconds: float | None = None  # set by build_app: how long the account took
+        self.load_cpu_seconds: float | None = None  # and the CPU this process spent on it
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -176,6 +177,8 @@ class StripeSandboxApp:
                 # Generator processes of a sharded account (see _shards), 0 when there are none.
                 "workers_peak_rss_bytes": getattr(self.account, "workers_peak_rss_bytes", 0),
                 "load_seconds": self.load_seconds,
+                "load_cpu_seconds": self.load_cpu_seconds,
+                "workers_cpu_seconds": getattr(self.account, "workers_cpu_seconds", 0.0),
             },
             "requests": {str(status): n for status, n in sorted(self.status_counts.items())},
         }

@@ -29,7 +29,7 @@ from typing import Any
 
 import zstandard
 
-__all__ = ["BodyCodec", "BodyTable"]
+__all__ = ["Block", "BodyCodec", "BodyTable", "Packed"]
 
 BLOCK_BODIES = 64
 BLOCK_BYTES = 128 * 1024
@@ -38,11 +38,12 @@ OPEN_BLOCKS = 64  # per resource
 _MAX_IN_FLIGHT = 16  # blocks queued before appending waits: bounds the plain bytes held
 
 _Job = tuple["BodyTable", int, bytes] | None
-_Packed = tuple[bytes, int]  # compressed block, and its plain size: inflating needs no regrowth
+Packed = tuple[bytes, int]  # compressed block, and its plain size: inflating needs no regrowth
+Block = list[bytes] | Packed  # a sealed block as it travels: plain bodies, or compressed
 
 
 def _compress_forever(
-    jobs: SimpleQueue[_Job], done: SimpleQueue[tuple[BodyTable, int, _Packed]], level: int
+    jobs: SimpleQueue[_Job], done: SimpleQueue[tuple[BodyTable, int, Packed]], level: int
 ) -> None:
     compressor = zstandard.ZstdCompressor(level=level)
     while (job := jobs.get()) is not None:
@@ -71,7 +72,7 @@ class BodyCodec:
         self._decompressor = zstandard.ZstdDecompressor()
         self._cache: OrderedDict[tuple[int, int], list[bytes]] = OrderedDict()
         self._jobs: SimpleQueue[_Job] = SimpleQueue()
-        self._done: SimpleQueue[tuple[BodyTable, int, _Packed]] = SimpleQueue()
+        self._done: SimpleQueue[tuple[BodyTable, int, Packed]] = SimpleQueue()
         self._in_flight = 0
         self._worker: threading.Thread | None = None
         self._tables = 0
@@ -107,7 +108,7 @@ class BodyCodec:
             self._in_flight -= 1
             table.packed(number, packed)
 
-    def inflate(self, table: BodyTable, number: int, packed: _Packed) -> list[bytes]:
+    def inflate(self, table: BodyTable, number: int, packed: Packed) -> list[bytes]:
         key = (table.key, number)
         cache = self._cache
         bodies = cache.get(key)
@@ -154,7 +155,8 @@ class BodyTable:
         # their own day keeps them next to their neighbours in list order, so a page touches
         # a few blocks instead of one per late object.
         self._open: dict[int, _Open] = {}
-        self._blocks: list[list[bytes] | _Packed] = []
+        # None: a block that was shipped away (in a shard) or that has not arrived yet.
+        self._blocks: list[list[bytes] | Packed | None] = []
         self._last_day = -1
         self.plain_bytes = 0  # of every body appended, garbage included
         self.packed_bytes = 0  # of the compressed blocks
@@ -192,6 +194,28 @@ class BodyTable:
         self._blocks.append(opened.bodies)
         return opened
 
+    def seal_open(self) -> None:
+        """Seal every open block now: a shard ships all its bodies at the end of each run."""
+        for opened in self._open.values():
+            self._codec.seal(self, opened.number, opened.bodies)
+        self._open.clear()
+
+    def shipped(self, number: int) -> None:
+        """Block `number` was sealed and sent elsewhere: this table keeps nothing of it."""
+        self._blocks[number] = None
+
+    def reserve(self) -> int:
+        """A block number for bodies that another process blocks and compresses (see `fill`)."""
+        self._blocks.append(None)
+        return len(self._blocks) - 1
+
+    def fill(self, number: int, block: Block, plain_bytes: int) -> None:
+        """The bodies of reserved block `number`, sealed elsewhere: plain, or compressed."""
+        self._blocks[number] = block
+        self.plain_bytes += plain_bytes
+        if type(block) is tuple:
+            self.packed_bytes += len(block[0])
+
     def discard(self, location: int) -> None:
         """The body at `location` was replaced: it is garbage from now on."""
         block = self._blocks[location >> 8]
@@ -205,7 +229,7 @@ class BodyTable:
             return block[location & 255]
         return self._codec.inflate(self, location >> 8, block)[location & 255]  # type: ignore[arg-type]
 
-    def packed(self, number: int, packed: _Packed) -> None:
+    def packed(self, number: int, packed: Packed) -> None:
         self._blocks[number] = packed
         self.packed_bytes += len(packed[0])
 

@@ -1,7 +1,8 @@
 """One shard of a sharded synthetic account, run as `python -m` this module (see _shards).
 
-It simulates its share of the customers, prepares every object for the store and ships them in
-batches to the server process, then waits for `advance` requests until the pipe closes.
+It simulates its share of the customers, prepares every object for the store, blocks and
+compresses the bodies itself, and ships them in batches to the server process; then it waits
+for `advance` requests until the pipe closes.
 """
 
 from __future__ import annotations
@@ -10,58 +11,109 @@ import resource
 import sys
 from typing import Any
 
+import zstandard
+
+from ._bodies import Block, BodyCodec, BodyTable
 from ._pipes import Duplex
 from ._store import StripeStore
 
 _BATCH = 2000  # objects per message: large enough that pickling is cheap per object
 
-# (resource, id, created or None, list-filter values or None, body length): see _PipeSink
+# (resource, id, created or None, list-filter values or None, location in the shard's blocks)
 Entry = tuple[str, str, int | None, tuple[str | None, ...] | None, int]
+# (resource, the shard's block number, the block, bytes of its bodies)
+Sealed = tuple[str, int, Block, int]
+
+
+class _ShippingCodec(BodyCodec):
+    """Seals blocks as the server's codec would, at once and on this process's core, and
+    hands them to the outbox instead of keeping them."""
+
+    def __init__(self, *, compress: bool, level: int, block_bodies: int, open_blocks: int) -> None:
+        # compress=False: the base class's compressing thread is not wanted here.
+        super().__init__(
+            compress=False, level=level, block_bodies=block_bodies, open_blocks=open_blocks
+        )
+        self._compressor = zstandard.ZstdCompressor(level=level) if compress else None
+        self.names: dict[int, str] = {}  # table key → resource
+        self.outbox: list[Sealed] = []
+
+    def seal(self, table: BodyTable, number: int, bodies: list[bytes]) -> None:
+        plain = sum(map(len, bodies))
+        block: Block = bodies
+        if self._compressor is not None:
+            joined = b"\n".join(bodies)
+            block = (self._compressor.compress(joined), len(joined))
+        self.outbox.append((self.names[table.key], number, block, plain))
+        table.shipped(number)
 
 
 class _PipeSink:
-    """The sink a shard's generator writes into: prepares objects and ships them in batches.
+    """The sink a shard's generator writes into: files bodies into blocks, ships in batches.
 
-    A batch is `(entries, bodies)`: each entry is `(resource, id, created, values, length)` and
-    `bodies` holds the JSON bodies back to back. One buffer rather than a bytes object each,
-    because orjson hands back each body inside an allocation several times its size, and
-    keeping a batch of those alive costs more than copying the bodies out at once.
+    A batch is `(entries, sealed)`: each entry is `(resource, id, created, values, location)`
+    with `location` in this shard's blocks, and `sealed` the blocks sealed since the last
+    batch. The server maps the shard's block numbers to its own (see ShardedAccount), so the
+    bodies cross the pipe once, compressed, and the server only files records.
     """
 
-    def __init__(self, conn: Duplex) -> None:
+    def __init__(
+        self, conn: Duplex, *, compress: bool, level: int, block_bodies: int, open_blocks: int
+    ) -> None:
         self._conn = conn
+        self._codec = _ShippingCodec(
+            compress=compress, level=level, block_bodies=block_bodies, open_blocks=open_blocks
+        )
+        self._tables: dict[str, BodyTable] = {}
         self._entries: list[Entry] = []
-        self._bodies = bytearray()
 
     def put(self, resource: str, obj: dict[str, Any]) -> None:
         object_id, created, values, body = StripeStore.prepare(resource, obj)
-        self._entries.append((resource, object_id, created, values, len(body)))
-        self._bodies += body
+        table = self._tables.get(resource)
+        if table is None:
+            table = self._tables[resource] = self._codec.table()
+            self._codec.names[table.key] = resource
+        # A copy of the body: orjson returns it inside an allocation several times its size,
+        # and it waits in an open block for a while.
+        location = table.append(bytes(memoryview(body)), created or 0)
+        self._entries.append((resource, object_id, created, values, location))
         if len(self._entries) >= _BATCH:
             self.flush()
 
-    def flush(self) -> None:
-        if self._entries:
-            self._conn.send((self._entries, self._bodies))
+    def flush(self, *, seal: bool = False) -> None:
+        """Ship the batch so far; with `seal`, every open block too (the run is over)."""
+        if seal:
+            for table in self._tables.values():
+                table.seal_open()
+        outbox = self._codec.outbox
+        if self._entries or outbox:
+            self._conn.send((self._entries, outbox))
             self._entries = []
-            self._bodies = bytearray()
+            self._codec.outbox = []
 
 
 def main(argv: list[str]) -> None:
-    """Generate, report `("done", now, peak RSS)`, then advance on request until EOF."""
+    """Generate, report `("done", now, peak RSS, CPU seconds)`, then advance on request."""
     from ..synthetic import SyntheticAccount  # the server process never runs the simulation
 
-    read_fd, write_fd, seed, customers, months, now, shard, shards = map(int, argv)
+    read_fd, write_fd, seed, customers, months, now, shard, shards, *blocks = map(int, argv)
+    compress, level, block_bodies, open_blocks = blocks
     conn = Duplex(write_fd=write_fd, read_fd=read_fd)
-    sink = _PipeSink(conn)
+    sink = _PipeSink(
+        conn,
+        compress=bool(compress),
+        level=level,
+        block_bodies=block_bodies,
+        open_blocks=open_blocks,
+    )
     account = SyntheticAccount(
         sink, seed=seed, customers=customers, months=months, now=now, shard=shard, shards=shards
     )
     account.generate()
     while True:
-        sink.flush()
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        conn.send(("done", account.now, peak))
+        sink.flush(seal=True)
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        conn.send(("done", account.now, usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime))
         try:
             seconds = conn.recv()
         except EOFError:  # the server closed the pipe: it is done with us

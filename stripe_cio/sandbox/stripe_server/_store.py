@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from ._bodies import BLOCK_BODIES, CACHE_BLOCKS, OPEN_BLOCKS, BodyCodec, BodyTable
+from ._bodies import BLOCK_BODIES, CACHE_BLOCKS, OPEN_BLOCKS, Block, BodyCodec, BodyTable
 from ._resources import DEFAULT_VIEW, HIDDEN_SUBSCRIPTION_STATUSES, SPEC_BY_NAME, ResourceSpec
 
 __all__ = ["Prepared", "Probe", "Record", "StripeStore"]
@@ -177,6 +177,11 @@ class StripeStore:
             name: _Resource(spec, self._codec.table()) for name, spec in SPEC_BY_NAME.items()
         }
 
+    @property
+    def codec(self) -> BodyCodec:
+        """How bodies are blocked and compressed (shard processes block them the same way)."""
+        return self._codec
+
     # --- writing -----------------------------------------------------------------------------
 
     def put(self, resource: str, obj: dict[str, Any]) -> None:
@@ -217,7 +222,41 @@ class StripeStore:
         old = res.records.get(object_id)
         if created is None:  # deleted stubs carry no `created`
             created = old[0] if old is not None else 0
-        location = res.bodies.append(body, created)
+        self._file(res, old, object_id, created, values, res.bodies.append(body, created))
+
+    def put_located(
+        self,
+        resource: str,
+        object_id: str,
+        created: int | None,
+        values: tuple[str | None, ...] | None,
+        location: int,
+    ) -> None:
+        """Insert or replace one object whose body sits at `location` of a block filled later
+        (see `reserve_block`): a shard process blocks and compresses bodies itself."""
+        res = self._resources[resource]
+        old = res.records.get(object_id)
+        if created is None:
+            created = old[0] if old is not None else 0
+        self._file(res, old, object_id, created, values, location)
+
+    def reserve_block(self, resource: str) -> int:
+        """A block number of `resource` for bodies whose block arrives later (`fill_block`)."""
+        return self._resources[resource].bodies.reserve()
+
+    def fill_block(self, resource: str, number: int, block: Block, plain_bytes: int) -> None:
+        """The sealed block of reserved `number`, plain or compressed as this store's are."""
+        self._resources[resource].bodies.fill(number, block, plain_bytes)
+
+    @staticmethod
+    def _file(
+        res: _Resource,
+        old: Record | None,
+        object_id: str,
+        created: int,
+        values: tuple[str | None, ...] | None,
+        location: int,
+    ) -> None:
         if old is None:
             handle = len(res.locations)
             res.locations.append(location)
