@@ -191,6 +191,7 @@ class PipelineRun:
         self.hits = workdir / "hits.jsonl"
         self.calls = workdir / "calls.tsv"
         self.log = workdir / "children.log"
+        self.journal = workdir / "children.jsonl"  # each child: its phase, kill and end
         self.children = 0
 
     def env(self) -> dict[str, str]:
@@ -237,13 +238,13 @@ class PipelineRun:
                 self.advance()
             left = (plan.kills - len(tally.kills)) if plan else 0
             quota = math.ceil(left / (len(phases) - index)) if left > 0 else 0
-            self._phase(label, quota, rng, plan, reference, tally)
-        # Kill points a child did not reach before its phase completed leave kills to make:
-        # make them in further syncs, which find nothing new (as the next scheduled one would).
-        extra = 0
-        while plan and len(tally.kills) < plan.kills and extra < 4 * plan.kills:
-            extra += 1
-            self._phase(phases[-1], 1, rng, plan, reference, tally, again=True)
+            fired = self._phase(label, quota, rng, plan, reference, tally)
+            # A phase whose work ended before its kills did is run again, as the next
+            # scheduled run would be, and killed in that run (which finds nothing new to do).
+            for _ in range(3 * (quota - fired)):
+                if fired >= quota:
+                    break
+                fired += self._phase(label, 1, rng, plan, reference, tally, again=True)
         tally.calls = self._calls()
         tally.seconds = sum(tally.phase_seconds.values())
         return tally
@@ -257,26 +258,30 @@ class PipelineRun:
         reference: Tally | None,
         tally: Tally,
         again: bool = False,
-    ) -> None:
+    ) -> int:
+        """Run `label` until a child completes it, killing up to `quota` children first;
+        returns how many were killed."""
         fired = failed = 0
-        seconds = tally.phase_seconds.get(label, 0.0) if again else 0.0
+        name = f"{label} again" if again else label
         while True:
             kill: dict[str, Any] = {}
             if plan and fired < quota:
-                kill = self._choose(label, rng, plan, reference, len(tally.kills))
+                kill = self._choose(label, rng, plan, reference, len(tally.kills), again)
             before = self._hit_count()
             ended = self.child(label, **kill)
-            seconds += ended["seconds"]
+            tally.phase_seconds[label] = tally.phase_seconds.get(label, 0.0) + ended["seconds"]
             status = ended["status"]
+            with self.journal.open("a", encoding="utf-8") as out:
+                out.write(json.dumps({"phase": name, **kill, **ended}) + "\n")
             if status == "killed":
                 fired += 1
                 failed = 0
-                tally.kills.append(self._what_was_hit(label, kill, before))
+                tally.kills.append(self._what_was_hit(name, label, kill, before))
                 continue
             if status == "completed":
                 if kill:
                     tally.misses += 1
-                break
+                return fired
             failed += 1
             tally.failed_restarts += 1
             if failed > MAX_FAILED_RESTARTS or status == "cancelled":
@@ -284,7 +289,6 @@ class PipelineRun:
                     f"{label} {status} {failed} times in a row; children's log:\n"
                     + self._log_tail()
                 )
-        tally.phase_seconds[label] = seconds
 
     def _choose(
         self,
@@ -293,25 +297,29 @@ class PipelineRun:
         plan: CrashPlan,
         reference: Tally | None,
         number: int,
+        again: bool,
     ) -> dict[str, Any]:
         ref_calls = reference.calls.get(label, Counter()) if reference else Counter()
+        last = self._last_child_calls(label)
         if rng.random() < plan.timed_share or not ref_calls:
             limit = reference.phase_seconds.get(label, 5.0) if reference else 5.0
             return {"kill_after": round(rng.uniform(0.05, max(0.2, limit)), 3)}
-        # What the previous child of this phase called before it died is what the next one
-        # will likely call again (work not yet committed is redone); else the reference's.
-        last = self._last_child_calls(label)
-        estimate = Counter({t: max(last.get(t, 0), ref_calls[t] // 3) for t in ref_calls})
-        # The kinds take turns, so that each is hit; within a kind, any target this phase calls.
+        # What the previous child of this phase called (before it died, or in a run that found
+        # nothing to do) is what the next one will likely call again; else the reference's.
+        if again:
+            estimate = last
+        else:
+            estimate = Counter({t: max(last.get(t, 0), ref_calls[t] // 3) for t in ref_calls})
+        # The kinds take turns, so that each is hit; within a kind, any target likely called.
         kinds = [KINDS[(number + i) % len(KINDS)] for i in range(len(KINDS))]
         for kind in kinds:
-            targets = sorted(t for t, n in ref_calls.items() if TARGETS[t] == kind and n > 0)
+            targets = sorted(t for t, n in estimate.items() if TARGETS[t] == kind and n > 0)
             if targets:
                 target = rng.choice(targets)
-                n = rng.randint(1, max(1, estimate[target]))
+                n = rng.randint(1, estimate[target])
                 position = rng.choice(("before", "after"))
                 return {"kill": {"target": target, "n": n, "position": position}}
-        return {"kill_after": round(rng.uniform(0.05, 2.0), 3)}
+        return {"kill_after": round(rng.uniform(0.05, 0.5), 3)}
 
     def _last_child_calls(self, label: str) -> Counter[str]:
         per_child: dict[str, Counter[str]] = {}
@@ -331,14 +339,16 @@ class PipelineRun:
             return 0
         return len(self.hits.read_text(encoding="utf-8").splitlines())
 
-    def _what_was_hit(self, label: str, kill: dict[str, Any], before: int) -> dict[str, Any]:
+    def _what_was_hit(
+        self, name: str, label: str, kill: dict[str, Any], before: int
+    ) -> dict[str, Any]:
         lines = self.hits.read_text(encoding="utf-8").splitlines() if self.hits.exists() else []
         if len(lines) > before:
             hit: dict[str, Any] = json.loads(lines[-1])
             target = hit["target"].partition(":")[2]
-            return {"phase": label, "kind": hit["kind"], "where": f"{hit['position']} {target}"}
+            return {"phase": name, "kind": hit["kind"], "where": f"{hit['position']} {target}"}
         last = self._last_call(label)
-        return {"phase": label, "kind": "timed", "where": f"after {kill.get('kill_after')}s, "
+        return {"phase": name, "kind": "timed", "where": f"after {kill.get('kill_after')}s, "
                 f"last kill-point call {last}"}  # fmt: skip
 
     def _last_call(self, label: str) -> str:
