@@ -125,6 +125,8 @@ def req_str(obj: Mapping[str, Any], key: str) -> str:
         raise Bad(f"missing_field:{key}")
     if type(value) is not str:
         raise Bad(f"invalid_field:{key}")
+    if "\x00" in value:
+        raise Bad(f"nul_character:{key}")
     return value
 
 
@@ -132,9 +134,15 @@ def opt_str(obj: Mapping[str, Any] | None, key: str) -> str | None:
     if obj is None:
         return None
     value = obj.get(key)
-    if value is None or type(value) is str:
-        return value
-    raise Bad(f"invalid_field:{key}")
+    if value is None:
+        return None
+    if type(value) is not str:
+        raise Bad(f"invalid_field:{key}")
+    if "\x00" in value:
+        # PostgreSQL text cannot hold NUL: writing one failed the whole batch. Rejected on
+        # every backend, so SQLite and PostgreSQL ledgers agree (`raw` escapes it as \u0000).
+        raise Bad(f"nul_character:{key}")
+    return value
 
 
 def opt_int(obj: Mapping[str, Any] | None, key: str) -> int | None:
@@ -199,11 +207,17 @@ def ref(obj: Mapping[str, Any] | None, key: str) -> str | None:
     if obj is None:
         return None
     value = obj.get(key)
-    if value is None or type(value) is str:
-        return value
-    if (type(value) is dict or isinstance(value, Mapping)) and type(value.get("id")) is str:
-        return str(value["id"])
-    raise Bad(f"invalid_field:{key}")
+    if type(value) is not str and (type(value) is dict or isinstance(value, Mapping)):
+        value = value.get("id")
+        if type(value) is not str:
+            raise Bad(f"invalid_field:{key}")
+    if value is None:
+        return None
+    if type(value) is not str:
+        raise Bad(f"invalid_field:{key}")
+    if "\x00" in value:
+        raise Bad(f"nul_character:{key}")
+    return value
 
 
 def nested(obj: Mapping[str, Any], *path: str) -> Mapping[str, Any] | None:

@@ -106,8 +106,10 @@ def charge_values(obj: Any, before_basil: bool) -> tuple[Any, ...] | None:
         if type(flag) not in _BOOL_OR_NONE:
             return None
     for value in texts:
-        if type(value) not in _STR_OR_NONE:
-            return None
+        if type(value) not in _STR_OR_NONE or (value and "\x00" in value):
+            return None  # a NUL: the careful path rejects it (nul_character)
+    if "\x00" in ident or "\x00" in status:
+        return None
     if before_basil:
         # See normalise_charge: the uncaptured remainder was booked as refunded before basil.
         refunded = max(0, refunded - max(0, total - captured))
