@@ -41,9 +41,7 @@ def apply_event_page(
             reason = "unparsable"
         if reason is not None:
             event_id = event.get("id") if isinstance(event, Mapping) else None
-            bad.append(
-                (event_id if isinstance(event_id, str) else None, reason, raw or repr(event))
-            )
+            bad.append((_text(event_id), reason, raw or repr(event)))
             continue
         assert raw is not None
         if event["id"] in candidates:
@@ -93,6 +91,8 @@ def _event_problem(event: Any) -> str | None:
             return f"missing_field:{key}"
         if type(value) is not kind:
             return f"invalid_field:{key}"
+        if type(value) is str and "\x00" in value:
+            return f"nul_character:{key}"
     data = event.get("data")
     if not isinstance(data, Mapping) or "object" not in data:
         return "missing_field:data.object"
@@ -132,16 +132,20 @@ def _event_row(event: Mapping[str, Any], raw: str, now: int) -> dict[str, Any]:
         "id": event["id"],
         "type": event["type"],
         "created": event["created"],
-        "api_version": event.get("api_version")
-        if isinstance(event.get("api_version"), str)
-        else None,
+        "api_version": _text(event.get("api_version")),
         "livemode": livemode if type(livemode) is bool else None,
-        "object_type": kind if isinstance(kind, str) else None,
-        "object_id": obj.get("id") if isinstance(obj.get("id"), str) else None,
-        "customer": customer if isinstance(customer, str) else None,
+        "object_type": _text(kind),
+        "object_id": _text(obj.get("id")),
+        "customer": _text(customer),
         "raw": raw,
         "processed_at": now,
     }
+
+
+def _text(value: Any) -> str | None:
+    """`value` if it is text a column can hold: PostgreSQL text refuses NUL characters (writing
+    one failed the whole transaction), so such a value is left out like a non-string."""
+    return value if isinstance(value, str) and "\x00" not in value else None
 
 
 def read_cursor(conn: Connection, name: str) -> int | None:

@@ -72,7 +72,9 @@ def write_in_batches(
 def reject_record(obj: Any, reason: str, raw: str | None) -> RejectRecord:
     """What the rejects table keeps of an object: its id if it has one, the reason, its JSON."""
     object_id = obj.get("id") if isinstance(obj, Mapping) else None
-    return (object_id if isinstance(object_id, str) else None, reason, raw or _repr(obj))
+    # PostgreSQL text cannot hold NUL: such an id is left out (the raw JSON escapes it).
+    usable = isinstance(object_id, str) and "\x00" not in object_id
+    return (object_id if usable else None, reason, raw or _repr(obj))
 
 
 @dataclass
