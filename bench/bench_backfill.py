@@ -87,7 +87,7 @@ async def ours(
         async with StripeClient(settings) as client:
             summary = await backfill(
                 client,
-                ledger,  # type: ignore[arg-type]
+                ledger,
                 resources=["charges"],
                 workers=workers,
                 progress=progress,

@@ -125,6 +125,10 @@ class _Backfill:
             ranges = initial_ranges(*gaps[0], initial_slices) if len(gaps) == 1 else gaps
             for start, stop in ranges:
                 self._enqueue(SliceTask(name, start, stop))
+        # A first backfill fills empty tables faster without their secondary indexes; they are
+        # built again at the end (or, after a crash, when the ledger is next opened).
+        for name in names:
+            self.ledger.set_indexes_aside(name)
         t0, version, report = self.summary.t0, STRIPE_API_VERSION, self._written
         writer: LedgerWriter | ProcessWriter
         if self.open_ledger is None:
@@ -159,10 +163,19 @@ class _Backfill:
         except BaseException as exc:
             await _cancel([*pool, joined], raised=exc)
             writer.abandon()
+            self._build_indexes_after_failure()
             raise
         await _cancel([*pool, joined])
+        await asyncio.to_thread(self.ledger.build_missing_indexes)
         self._finish()
         return self.summary
+
+    def _build_indexes_after_failure(self) -> None:
+        """Build the indexes set aside, so that the ledger is whole while the failure is seen."""
+        try:
+            self.ledger.build_missing_indexes()
+        except Exception as exc:  # the run's own error matters more; the next open builds them
+            log.error("the ledger's indexes are built again when it is next opened: %s", exc)
 
     def _enqueue(self, task: SliceTask) -> None:
         self.open[id(task)] = task

@@ -15,6 +15,7 @@ from .._settings import LedgerSettings
 from ._bulk import write_objects
 from ._engine import make_engine, write_transaction
 from ._events import EVENTS_CURSOR, advance_cursor, apply_event_page, read_cursor
+from ._indexes import create_missing, drop_while_empty
 from ._schema import ensure_schema
 from ._tables import LEDGER_METADATA, RESOURCE_TABLES, table
 
@@ -100,6 +101,21 @@ class Ledger:
         return WriteResult(
             written=counts.written, unchanged=counts.unchanged, rejected=counts.rejected
         )
+
+    def set_indexes_aside(self, resource: str) -> bool:
+        """Drop `resource`'s secondary indexes if its table is empty; whether they were dropped.
+
+        A first backfill fills an empty table faster without them (see `_indexes.py`);
+        `build_missing_indexes` builds them again, as does the next `Ledger.open`.
+        """
+        _check_resource(resource)
+        with write_transaction(self._engine) as conn:
+            return drop_while_empty(conn, resource)
+
+    def build_missing_indexes(self) -> list[str]:
+        """Build every resource-table index that is missing; return their names."""
+        with write_transaction(self._engine) as conn:
+            return create_missing(conn)
 
     def completed_slices(self, resource: str, run: str) -> list[tuple[int, int]]:
         """[start, end) created-ranges of backfill `run` already fully written, sorted."""

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine, func, insert, inspect, select, text
 
 from ._delivery_tables import DELIVERY_TABLES
 from ._engine import write_transaction
+from ._indexes import create_missing
 from ._tables import LEDGER_METADATA, table
 
 __all__ = ["BASE_VERSION", "MIGRATIONS", "LedgerVersionError", "ensure_schema", "latest_version"]
@@ -78,6 +79,8 @@ def ensure_schema(engine: Engine) -> int:
         for number in sorted(n for n in MIGRATIONS if n > current):
             MIGRATIONS[number](conn)
             _stamp(conn, number)
+        # Indexes a first backfill set aside and did not get to build again (see _indexes).
+        create_missing(conn)
         return max(current, target)
 
 

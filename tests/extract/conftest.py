@@ -77,6 +77,12 @@ class FakeLedger:
                 unchanged += 1
         return FakeWrite(written, unchanged, rejected)
 
+    def set_indexes_aside(self, resource: str) -> bool:
+        return not self.rows.get(resource)  # a real ledger drops its indexes then
+
+    def build_missing_indexes(self) -> list[str]:
+        return []
+
     def completed_slices(self, resource: str, run: str) -> list[tuple[int, int]]:
         return list(self.slices.get((resource, run), []))
 

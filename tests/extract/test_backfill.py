@@ -39,6 +39,7 @@ async def test_backfill_equals_the_account_and_rerunning_changes_nothing(
         )
         assert summary.complete
         assert ledger_view(ledger) == expected
+        assert ledger.build_missing_indexes() == []  # those set aside for the run are back
         for name, objects in expected.items():
             assert summary.resources[name].objects == len(objects)
             assert summary.resources[name].slices >= 1
@@ -100,6 +101,7 @@ async def test_an_interrupted_backfill_resumes_without_rereading_completed_slice
         full = await backfill(client, make_ledger(), **opts)
         with pytest.raises(RuntimeError, match="disk full"):
             await backfill(client, FailingLedger(ledger, fail_at=4), run=full.run, **opts)
+        assert ledger.build_missing_indexes() == []  # built again after the failure too
         done = ledger.completed_slices("charges", full.run)
         assert done, "some slices completed before the failure"
         requests = recorder(client)
