@@ -1,4 +1,4 @@
-"""What every stripe-cio flow shares: failure notifications and a bounded task runner."""
+"""What every stripe-cio flow shares: masked logs, failure notifications, a bounded runner."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from tasks.logs import redact_run_logs
 from tasks.notify import notify_on_failure
 
 __all__ = ["flow_options"]
@@ -20,6 +21,7 @@ def flow_options(name: str, description: str) -> dict[str, Any]:
     return {
         "name": name,
         "description": description,
+        "on_running": [redact_run_logs],
         "on_failure": [notify_on_failure],
         "on_crashed": [notify_on_failure],
         "task_runner": ThreadPoolTaskRunner(max_workers=_MAX_WORKERS),

@@ -64,12 +64,19 @@ class SecretRedactingFilter(logging.Filter):
 
 
 def install_log_redaction(logger: logging.Logger | None = None) -> None:
-    """Attach the redacting filter to every handler of `logger` (the root logger by default).
+    """Attach the redacting filter to every handler of `logger`, or of every logger if None.
 
     Filters on a logger do not apply to records propagated from its children, while filters on
-    handlers apply to everything the handler emits, so handlers are where the net goes.
+    handlers apply to everything the handler emits, so handlers are where the net goes. With
+    no logger, the handlers that libraries hang on their own loggers are covered too: Prefect
+    ships run logs to its API through handlers on `prefect.flow_runs` and `prefect.task_runs`.
     """
-    logger = logger or logging.getLogger()
-    for handler in logger.handlers:
-        if not any(isinstance(f, SecretRedactingFilter) for f in handler.filters):
-            handler.addFilter(SecretRedactingFilter())
+    if logger is not None:
+        loggers = [logger]
+    else:
+        known = list(logging.Logger.manager.loggerDict.values())
+        loggers = [logging.getLogger(), *(x for x in known if isinstance(x, logging.Logger))]
+    for each in loggers:
+        for handler in each.handlers:
+            if not any(isinstance(f, SecretRedactingFilter) for f in handler.filters):
+                handler.addFilter(SecretRedactingFilter())

@@ -26,6 +26,7 @@ import httpx
 import pytest
 from prefect.blocks.notifications import CustomWebhookNotificationBlock
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 from prefect.client.schemas.objects import State
 from prefect.client.schemas.sorting import LogSort
 from prefect.logging.handlers import APILogHandler
@@ -334,3 +335,34 @@ def test_the_search_finds_each_secret_form() -> None:
     for label, form in secret_forms().items():
         assert leaks_in("here", f"...{form}...".encode()) != [], label
     assert leaks_in("here", "sk_test_****Wm6 and canary-site") == []
+
+
+def test_a_secret_logged_by_mistake_inside_a_flow_run_is_masked_in_its_run_logs() -> None:
+    """The net under "never log a secret": every stripe-cio flow masks its process's logs."""
+    from prefect import flow, get_run_logger
+
+    from flows._options import flow_options
+    from stripe_cio import CustomerIOSettings
+    from stripe_cio._redact import MASK
+
+    @flow(**flow_options("redaction-check", "Logs a loaded secret by mistake."))
+    def careless() -> None:
+        settings = CustomerIOSettings.load({"site_id": CIO_SITE, "api_key": CIO_KEY})
+        get_run_logger().info("oops: %s", settings.api_key.get_secret_value())
+
+    state = careless(return_state=True)
+    assert state.is_completed()
+
+    async def run_log() -> str:
+        await APILogHandler.aflush()
+        async with get_client() as client:
+            logs = await client.read_logs(
+                log_filter=LogFilter(
+                    flow_run_id=LogFilterFlowRunId(any_=[state.state_details.flow_run_id])
+                )
+            )
+        return "\n".join(log.message for log in logs)
+
+    logged = asyncio.run(run_log())
+    assert f"oops: {MASK}" in logged
+    assert leaks_in("the run's logs", logged) == []
