@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from .._ulid import encode_ulid
+from ..cio_api import MAX_ITEM_BYTES
 from ._checks import (
     NameCheck,
     check_attribute_values,
@@ -96,13 +97,14 @@ def plan_person(
     snapshot: str | None,
     names: NameCheck,
     identity: tuple[str, str] | None = None,
+    key: str | None = None,
 ) -> PersonPlan | Refusal | None:
     """The identify item for `update`'s changes since `snapshot`; None when nothing changed.
 
     No `timestamp` is sent: Customer.io orders attribute updates by it and ignores one older
     than the person's last change, so a stamped resend could lose to a newer change made
     elsewhere. Without it, the time of receipt counts. `identity` is the checked (kind, value)
-    of `update.identifiers`, when the caller has it already.
+    of `update.identifiers`, and `key` its person key, when the caller has them already.
     """
     checked = identity or check_identifiers(update.identifiers)
     if isinstance(checked, Refusal):
@@ -124,8 +126,9 @@ def plan_person(
         encoded = orjson.dumps(changes, option=_CANONICAL)
     refusal = names(changes) or check_attribute_values(changes, len(encoded))
     body = _identify_body(orjson.dumps({kind: value}), encoded)
-    refusal = refusal or check_item_size(body)
-    key = person_key(kind, value)
+    if len(body) > MAX_ITEM_BYTES:
+        refusal = refusal or check_item_size(body)
+    key = key or person_key(kind, value)
     item = Outgoing("person", key, key, body, attributes=canonical.decode())
     if refusal is not None:
         return Refusal(refusal.reason, refusal.field, refusal.message, item)
@@ -155,26 +158,22 @@ def plan_event(event: EventItem) -> Outgoing | Refusal:
         return refusal
     if event.data.__class__ is not dict and not isinstance(event.data, Mapping):
         return Refusal("invalid_event_data", "attributes", "event data must be an object")
+    data = event.data if event.data.__class__ is dict else dict(event.data)
+    ulid = event_ulid(event.stripe_event_id, event.name, event.created)
+    # v2 events carry their data in `attributes` (v1 called it `data`); one encoding of it all.
+    fields = {
+        "type": "person",
+        "identifiers": {kind: value},
+        "action": "event",
+        "id": ulid,
+        "name": event.name,
+        "timestamp": event.created,
+        "attributes": data,
+    }
     try:
-        data = orjson.dumps(event.data, option=orjson.OPT_SERIALIZE_NUMPY)
+        body = orjson.dumps(fields, option=orjson.OPT_SERIALIZE_NUMPY)
     except (TypeError, orjson.JSONEncodeError) as exc:
         return Refusal("unserializable_event_data", "attributes", str(exc)[:200])
-    refusal = check_event_data_size(len(data))
-    if refusal is not None:
-        return refusal
-    ulid = event_ulid(event.stripe_event_id, event.name, event.created)
-    # v2 events carry their data in `attributes` (v1 called it `data`).
-    head = orjson.dumps(
-        {
-            "type": "person",
-            "identifiers": {kind: value},
-            "action": "event",
-            "id": ulid,
-            "name": event.name,
-            "timestamp": event.created,
-        }
-    )
-    body = head[:-1] + b',"attributes":' + data + b"}"
     item = Outgoing(
         "event",
         ulid,
@@ -183,9 +182,13 @@ def plan_event(event: EventItem) -> Outgoing | Refusal:
         stripe_event_id=event.stripe_event_id,
         name=event.name,
     )
-    refusal = check_item_size(body)
-    if refusal is not None:
-        return Refusal(refusal.reason, refusal.field, refusal.message, item)
+    if len(body) > MAX_ITEM_BYTES:  # too large: say first whether the data alone is
+        refusal = check_event_data_size(len(orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY)))
+        if refusal is not None:
+            return refusal
+        refusal = check_item_size(body)
+        if refusal is not None:
+            return Refusal(refusal.reason, refusal.field, refusal.message, item)
     return item
 
 

@@ -108,40 +108,44 @@ class Delivery:
         # A new person sends every attribute: count them by attribute set, not one by one.
         shapes: Counter[tuple[str, ...]] = Counter()
         lookup = self.store.has_snapshots()  # a first run has nothing to look up
+        names, add, dry_run = self._names, packer.add, summary.dry_run
         for chunk in _chunks(updates, _CHUNK):
             identities = [check_identifiers(update.identifiers) for update in chunk]
-            keys = [person_key(*i) if isinstance(i, tuple) else None for i in identities]
+            keys = [person_key(*i) if i.__class__ is tuple else None for i in identities]
             snapshots = self.store.snapshots(k for k in keys if k) if lookup else {}
             failures: list[Failure] = []
+            summary.persons_seen += len(chunk)
             for update, identity, key in zip(chunk, identities, keys, strict=True):
-                summary.persons_seen += 1
-                if key is not None and isinstance(identity, tuple):
-                    if key in seen:
-                        summary.reject("person", "duplicate_person")
-                        continue
-                    seen.add(key)
-                    plan = plan_person(update, snapshots.get(key), self._names, identity)
+                if key is None or not isinstance(identity, tuple):
+                    plan = plan_person(update, None, names)  # refused: no usable identifier
+                elif key in seen:
+                    summary.reject("person", "duplicate_person")
+                    continue
                 else:
-                    plan = plan_person(update, None, self._names)
+                    seen.add(key)
+                    plan = plan_person(update, snapshots.get(key), names, identity, key)
                 if plan is None:
                     summary.persons_unchanged += 1
-                elif isinstance(plan, Refusal):
+                    continue
+                if isinstance(plan, Refusal):
                     item = plan.item or fallback_item("person", update)
                     failures.append(Failure(item, plan, "pre_send"))
+                    continue
+                if plan.created:
+                    summary.persons_created += 1
+                    shapes[tuple(plan.changes)] += 1
                 else:
-                    if plan.created:
-                        summary.persons_created += 1
-                        shapes[tuple(plan.changes)] += 1
-                    else:
-                        summary.persons_updated += 1
-                        for name, value in plan.changes.items():
-                            changed = value is not None
-                            counter = (
-                                summary.attribute_changes if changed else summary.attributes_cleared
-                            )
-                            counter[name] += 1
-                    if (full := self._pack(packer, plan.item)) is not None:
-                        await self._dispatch(full)
+                    summary.persons_updated += 1
+                    for name, value in plan.changes.items():
+                        changed = value is not None
+                        counter = (
+                            summary.attribute_changes if changed else summary.attributes_cleared
+                        )
+                        counter[name] += 1
+                if dry_run:
+                    self._sample(plan.item)
+                if (full := add(plan.item)) is not None:
+                    await self._dispatch(full)
             self._fail(failures)
         for shape, persons in shapes.items():
             for name in shape:
@@ -151,14 +155,15 @@ class Delivery:
     async def _events(self, events: Iterable[EventItem]) -> None:
         summary = self.summary
         packer = BatchPacker()
+        add, dry_run = packer.add, summary.dry_run
         seen: set[str] = set()
         for chunk in _chunks(events, _CHUNK):
             plans = [plan_event(event) for event in chunk]
             known = self.store.delivered(p.item_key for p in plans if isinstance(p, Outgoing))
             failures: list[Failure] = []
             resolved: dict[tuple[Kind, str], str] = {}
+            summary.events_seen += len(chunk)
             for event, plan in zip(chunk, plans, strict=True):
-                summary.events_seen += 1
                 if isinstance(plan, Refusal):
                     item = plan.item or fallback_item("event", event)
                     failures.append(Failure(item, plan, "pre_send"))
@@ -171,7 +176,9 @@ class Delivery:
                 else:
                     seen.add(plan.item_key)
                     summary.events_new += 1
-                    if (full := self._pack(packer, plan)) is not None:
+                    if dry_run:
+                        self._sample(plan)
+                    if (full := add(plan)) is not None:
                         await self._dispatch(full)
             self._fail(failures, resolved)
         await self._flush(packer)
@@ -205,10 +212,15 @@ class Delivery:
 
     # --- batches ------------------------------------------------------------------------------
 
+    def _sample(self, item: Outgoing) -> None:
+        """Keep the first few payloads of a dry run for the preview."""
+        if len(self.summary.samples) < self._samples:
+            self.summary.samples.append(orjson.loads(item.body))
+
     def _pack(self, packer: BatchPacker, item: Outgoing) -> list[Outgoing] | None:
         """Add an item to the open batch; the batch it closed, to dispatch (no await per item)."""
-        if self.summary.dry_run and len(self.summary.samples) < self._samples:
-            self.summary.samples.append(orjson.loads(item.body))
+        if self.summary.dry_run:
+            self._sample(item)
         return packer.add(item)
 
     async def _flush(self, packer: BatchPacker) -> None:
