@@ -22,7 +22,7 @@ SOAK_ACCOUNT = Account(customers=1000, months=6, rounds=3)
 
 FAULTS = {
     "fail_rate": 0.2,  # 20% 5xx
-    "rate_limit_burst_rate": 0.01,  # bursts of 429s
+    "rate_limit_burst_rate": 0.03,  # bursts of 429s
     "rate_limit_burst_length": 5,
     "drop_rate": 0.01,  # 1% dropped connections
     "slow_rate": 0.02,  # 2-second latency spikes
@@ -82,7 +82,8 @@ def test_faults_on_both_apis_end_as_a_clean_run(
         f"failing; Stripe answered {stripe_seen}, Customer.io {cio_seen}"
     )
     assert_same_end_state(reference, cio_box.url, url)
-    # The faults happened on both sides (dropped connections are too rare to count on here).
-    for seen in (stripe_seen, cio_seen):
-        assert seen.get("500", 0) > 0
-    assert stripe_seen.get("429", 0) + cio_seen.get("429", 0) > 0
+    # The faults happened. The Stripe sandbox draws them from a stream seeded by the account's
+    # seed, so over its hundred-odd requests they are the same on every run; Customer.io gets
+    # a dozen requests (batches are large), too few to require each kind of fault there.
+    assert stripe_seen.get("500", 0) > 0
+    assert stripe_seen.get("429", 0) > 0
