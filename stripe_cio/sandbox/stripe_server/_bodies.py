@@ -204,22 +204,23 @@ class BodyTable:
         """Block `number` was sealed and sent elsewhere: this table keeps nothing of it."""
         self._blocks[number] = None
 
-    def reserve(self) -> int:
-        """A block number for bodies that another process blocks and compresses (see `fill`)."""
-        self._blocks.append(None)
-        return len(self._blocks) - 1
-
     def fill(self, number: int, block: Block, plain_bytes: int) -> None:
-        """The bodies of reserved block `number`, sealed elsewhere: plain, or compressed."""
-        self._blocks[number] = block
+        """Block `number`, sealed in another process: plain, or compressed. The bodies of a
+        table filled this way are only ever appended elsewhere (see _shard_worker), so their
+        records may name the block before it arrives."""
+        blocks = self._blocks
+        if number >= len(blocks):
+            blocks.extend([None] * (number + 1 - len(blocks)))
+        blocks[number] = block
         self.plain_bytes += plain_bytes
         if type(block) is tuple:
             self.packed_bytes += len(block[0])
 
     def discard(self, location: int) -> None:
         """The body at `location` was replaced: it is garbage from now on."""
-        block = self._blocks[location >> 8]
         self.garbage += 1
+        number = location >> 8
+        block = self._blocks[number] if number < len(self._blocks) else None  # not yet filled
         if type(block) is list:
             block[location & 255] = b""  # a block being compressed already holds its own copy
 

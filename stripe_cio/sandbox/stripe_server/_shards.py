@@ -8,9 +8,10 @@ shards=n)`: its own random stream and id range, the same catalog). A shard seria
 objects, works out their list-filter values (`StripeStore.prepare`), and files the bodies into
 blocks as the store would, compressing each full block itself (see _shard_worker); it sends
 batches of records, each naming its body's place in the shard's blocks, and the blocks sealed
-since the last batch. The server process only files the records (`StripeStore.put_located`)
-and keeps the blocks under numbers of its own (`reserve_block`, `fill_block`), so bodies cross
-the pipe once, compressed, and the server's core is left to the shards. The pipe's small
+since the last batch (shard k of n numbers its blocks k, k + n, k + 2n... so that they
+interleave in the store). The server process only files the records in bulk
+(`StripeStore.put_located`) and takes the blocks as they are (`fill_block`): bodies cross the
+pipe once, compressed, and the server's core is left to the shards. The pipe's small
 buffer is the back-pressure: a shard waits while the store catches up, so memory stays bounded.
 
 The shard processes stay alive after generation, holding their part of the simulation, so that
@@ -54,8 +55,6 @@ class ShardedAccount:
         self._now = now
         self.shard_peak_rss: list[int] = [0] * shards
         self.shard_cpu_seconds: list[float] = [0.0] * shards
-        # Per shard and resource: the store's block number for each of the shard's blocks.
-        self._blocks: list[dict[str, list[int]]] = [{} for _ in range(shards)]
         codec = store.codec
         blocking = (int(codec.compress), codec.level, codec.block_bodies, codec.open_blocks)
         self._conns: list[Duplex] = []
@@ -148,8 +147,7 @@ class ShardedAccount:
                 gc.enable()
 
     def _receive(self) -> None:
-        put = self._store.put_located
-        reserve = self._store.reserve_block
+        put, fill = self._store.put_located, self._store.fill_block
         pending = {conn.reader: (shard, conn) for shard, conn in enumerate(self._conns)}
         while pending:
             for ready in wait(list(pending)):
@@ -164,15 +162,8 @@ class ShardedAccount:
                     )
                     del pending[conn.reader]
                     continue
-                entries, sealed = message
-                numbers = self._blocks[shard]
-                for resource, object_id, created, values, location in entries:
-                    mine = numbers.get(resource)
-                    if mine is None:
-                        mine = numbers[resource] = []
-                    block = location >> 8
-                    while block >= len(mine):  # the shard opened a block: one of ours for it
-                        mine.append(reserve(resource))
-                    put(resource, object_id, created, values, mine[block] << 8 | location & 255)
-                for resource, block, bodies, plain_bytes in sealed:
-                    self._store.fill_block(resource, numbers[resource][block], bodies, plain_bytes)
+                batch, sealed = message
+                for resource, located in batch.items():
+                    put(resource, located)
+                for resource, number, block, plain_bytes in sealed:
+                    fill(resource, number, block, plain_bytes)

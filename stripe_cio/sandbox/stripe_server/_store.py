@@ -28,12 +28,14 @@ import orjson
 from ._bodies import BLOCK_BODIES, CACHE_BLOCKS, OPEN_BLOCKS, Block, BodyCodec, BodyTable
 from ._resources import DEFAULT_VIEW, HIDDEN_SUBSCRIPTION_STATUSES, SPEC_BY_NAME, ResourceSpec
 
-__all__ = ["Prepared", "Probe", "Record", "StripeStore"]
+__all__ = ["Located", "Prepared", "Probe", "Record", "StripeStore"]
 
 Record = tuple[int, str, int, tuple[str | None, ...] | None]
 Probe = tuple[int, str]  # a position between records: (created, id)
 # (id, created or None for a deleted stub, list-filter values or None when deleted, JSON body)
 Prepared = tuple[str, int | None, tuple[str | None, ...] | None, bytes]
+# (id, created or None, list-filter values or None, the body's location): see put_located
+Located = tuple[str, int | None, tuple[str | None, ...] | None, int]
 
 
 def _text(value: Any) -> str | None:
@@ -69,6 +71,11 @@ class _SortedRecords:
         if records and record < records[-1]:
             self._dirty = True
         records.append(record)
+
+    def extend(self, records: list[Record]) -> None:
+        if records:
+            self._dirty = True  # a batch is rarely in order: late objects come with it
+            self._records.extend(records)
 
     def mark_stale(self) -> None:
         self._stale += 1
@@ -224,28 +231,36 @@ class StripeStore:
             created = old[0] if old is not None else 0
         self._file(res, old, object_id, created, values, res.bodies.append(body, created))
 
-    def put_located(
-        self,
-        resource: str,
-        object_id: str,
-        created: int | None,
-        values: tuple[str | None, ...] | None,
-        location: int,
-    ) -> None:
-        """Insert or replace one object whose body sits at `location` of a block filled later
-        (see `reserve_block`): a shard process blocks and compresses bodies itself."""
-        res = self._resources[resource]
-        old = res.records.get(object_id)
-        if created is None:
-            created = old[0] if old is not None else 0
-        self._file(res, old, object_id, created, values, location)
+    def put_located(self, resource: str, located: list[Located]) -> None:
+        """Insert or replace objects whose bodies sit in blocks filled by `fill_block`, in order.
 
-    def reserve_block(self, resource: str) -> int:
-        """A block number of `resource` for bodies whose block arrives later (`fill_block`)."""
-        return self._resources[resource].bodies.reserve()
+        A shard process blocks and compresses the bodies itself (see _shard_worker). A run of
+        new objects, the usual case while an account is generated, is filed in bulk.
+        """
+        res = self._resources[resource]
+        records = res.records
+        ids, created, values, locations = zip(*located, strict=True)
+        if (
+            not res.built
+            and None not in created
+            and None not in values
+            and not any(map(records.__contains__, ids))
+            and len(set(ids)) == len(ids)
+        ):
+            handles = range(len(res.locations), len(res.locations) + len(ids))
+            res.locations.extend(locations)
+            batch: list[Record] = list(zip(created, ids, handles, values, strict=True))
+            records.update(zip(ids, batch, strict=True))
+            res.listed.extend(batch)
+            return
+        for object_id, when, filters, location in located:
+            old = records.get(object_id)
+            if when is None:  # deleted stubs carry no `created`
+                when = old[0] if old is not None else 0
+            self._file(res, old, object_id, when, filters, location)
 
     def fill_block(self, resource: str, number: int, block: Block, plain_bytes: int) -> None:
-        """The sealed block of reserved `number`, plain or compressed as this store's are."""
+        """Block `number` of `resource`'s bodies, sealed elsewhere (see `put_located`)."""
         self._resources[resource].bodies.fill(number, block, plain_bytes)
 
     @staticmethod
