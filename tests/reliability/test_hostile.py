@@ -131,9 +131,22 @@ def _ledger_outcome(key: str, observed: Observed) -> str:
     return "stored and rejected" if stored else "lost"
 
 
+def _page_outcome(resource: str, run: Run, observed: Observed) -> str:
+    """Whether the broken pages of `resource` were all served and its list then read whole."""
+    rules = [r for r in observed.sandbox_stats["corrupt_pages"] if r["path"] == f"/v1/{resource}"]
+    if not rules or any(rule["times"] for rule in rules):
+        return "broken pages not served"
+    listed = len(account()[resource])
+    if resource == "events":
+        read = run.syncs[0].events_listed
+    else:
+        read = run.backfill.resources[resource].objects
+    return "every object read" if read == listed else f"{read} of {listed} objects read"
+
+
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
 def test_each_case_ends_as_expected(case: Case, outcome: tuple[Run, Observed]) -> None:
-    _, observed = outcome
+    run, observed = outcome
     seen: dict[str, Any] = {}
     for key, _ in case.expect.items():
         stage, _, what = key.partition(":")
@@ -145,6 +158,8 @@ def test_each_case_ends_as_expected(case: Case, outcome: tuple[Run, Observed]) -
             seen[key] = _person_outcome(what, observed)
         elif stage == "ledger-email":
             seen[key] = observed.emails.get(what)
+        elif stage == "page":
+            seen[key] = _page_outcome(what, run, observed)
     assert seen == case.expect
     for person, attributes in case.attributes.items():
         held = observed.people[person]

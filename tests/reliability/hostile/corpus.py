@@ -825,24 +825,17 @@ def _event_cases() -> list[Case]:
 
 def _page_cases() -> list[Case]:
     """Whole pages broken on the wire (see PAGE_FAULTS): retried, then read in full."""
-    return [
-        Case(
-            "page_malformed_json",
-            "the first two /v1/charges pages answer 200 with JSON cut in half",
-            "processed",
-        ),
-        Case(
-            "page_html_200",
-            "the first two /v1/events pages answer 200 with a gateway's HTML page",
-            "processed",
-        ),
-        Case(
-            "page_invalid_utf8",
-            "the first /v1/customers page answers 200 with bytes that "
-            "are not UTF-8 inside its JSON",
-            "processed",
-        ),
-    ]
+    cases = [
+        Case("page_malformed_json", "the first two /v1/charges pages answer 200 with JSON cut "
+             "in half", "processed"),
+        Case("page_html_200", "the sync's first two /v1/events pages answer 200 with a "
+             "gateway's HTML page", "processed"),
+        Case("page_invalid_utf8", "the first /v1/customers page answers 200 with bytes that "
+             "are not UTF-8 inside its JSON", "processed"),
+    ]  # fmt: skip
+    for case, resource in zip(cases, ("charges", "events", "customers"), strict=True):
+        case.expect[f"page:{resource}"] = "every object read"
+    return cases
 
 
 # The wire faults of _page_cases, set with POST /_sandbox/config before the run.
