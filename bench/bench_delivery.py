@@ -13,7 +13,9 @@
    subset, timed, compared as rates.
 The last line has every figure and the ratios (targets: >= 20,000 persons/s, >= 2x the
 sequential `batch()`, >= 100x per-person `identify`, zero 429s from our client, zero requests
-on the second run).
+on the second run), and the CPU time per item of this process + the sandbox's
+(`cpu_us_per_person=client+sandbox`): on a shared machine the wall-clock rates fall with the
+load average (`load=`), the CPU per item much less.
 """
 
 from __future__ import annotations
@@ -332,6 +334,10 @@ def main() -> None:
         f"{mine['events_cpu_s']:.1f} sandbox_cpu_s={mine['persons_sandbox_cpu_s']:.1f}/"
         f"{mine['events_sandbox_cpu_s']:.1f} sandbox_cpu_ms_per_request="
         f"{mine['persons_sandbox_cpu_ms']:.1f}/{mine['events_sandbox_cpu_ms']:.1f} "
+        f"cpu_us_per_person={1e6 * mine['persons_cpu_s'] / args.persons:.1f}"
+        f"+{1e6 * mine['persons_sandbox_cpu_s'] / args.persons:.1f} "
+        f"cpu_us_per_event={1e6 * mine['events_cpu_s'] / args.events:.1f}"
+        f"+{1e6 * mine['events_sandbox_cpu_s'] / args.events:.1f} "
         f"load={os.getloadavg()[0]:.1f} statuses={sorted(set(statuses))}"
     )
 
