@@ -1,7 +1,8 @@
 """Fixtures of the reliability tests: the fork server, the sandboxes, each ledger backend, the
 uninterrupted reference run, and the `soak` marker for the large sizes.
 
-`soak` tests run only with STRIPE_CIO_SOAK=1 (`make soak`); `make test` runs the CI sizes.
+`soak` tests run only with RELIABILITY_SOAK=1 (`make soak`; the root conftest clears every
+STRIPE_* variable, so the name has no STRIPE_ prefix); `make test` runs the CI sizes.
 """
 
 from __future__ import annotations
@@ -17,14 +18,9 @@ import pytest
 
 from stripe_cio.sandbox import SandboxProcess
 from tests.reliability._crash._compare import Reference
-from tests.reliability._crash._harness import (
-    Account,
-    PipelineRun,
-    Zygote,
-    cio_state,
-    ledger_facts,
-    stripe_sandbox,
-)
+from tests.reliability._crash._harness import Account, PipelineRun, stripe_sandbox
+from tests.reliability._crash._state import cio_state, ledger_facts
+from tests.reliability._crash._zygote import Zygote
 
 NO_FAULTS = {
     "rps": None, "burst": None, "latency_ms": 0, "jitter_ms": 0, "fail_rate": 0, "drop_rate": 0,
@@ -34,14 +30,14 @@ NO_FAULTS = {
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "soak: a large reliability run; only with STRIPE_CIO_SOAK=1 (make soak)"
+        "markers", "soak: a large reliability run; only with RELIABILITY_SOAK=1 (make soak)"
     )
 
 
 @pytest.fixture(autouse=True)
 def _soak_only_when_asked(request: pytest.FixtureRequest) -> None:
-    if request.node.get_closest_marker("soak") and os.environ.get("STRIPE_CIO_SOAK") != "1":
-        pytest.skip("a soak test: set STRIPE_CIO_SOAK=1 to run it")
+    if request.node.get_closest_marker("soak") and os.environ.get("RELIABILITY_SOAK") != "1":
+        pytest.skip("a soak test: set RELIABILITY_SOAK=1 to run it")
 
 
 @pytest.fixture(scope="session")

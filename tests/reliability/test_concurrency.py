@@ -19,8 +19,9 @@ import flows.sync
 from flows.sync import sync_stripe_events
 from stripe_cio.sandbox import SandboxProcess
 from tests.reliability._crash._compare import Reference, assert_same_end_state
-from tests.reliability._crash._harness import Account, PipelineRun, Zygote
+from tests.reliability._crash._harness import Account, PipelineRun
 from tests.reliability._crash._pipeline import frozen_datetime
+from tests.reliability._crash._zygote import Zygote
 
 pytestmark = pytest.mark.prefect
 

@@ -20,8 +20,9 @@ from prefect.settings import PREFECT_API_URL
 
 from stripe_cio.sandbox import SandboxProcess
 from tests.reliability._crash._compare import Reference, assert_same_end_state
-from tests.reliability._crash._harness import Account, CrashPlan, PipelineRun, Tally, Zygote
+from tests.reliability._crash._harness import Account, CrashPlan, PipelineRun, Tally
 from tests.reliability._crash._killpoints import KINDS
+from tests.reliability._crash._zygote import Zygote
 
 CI_ACCOUNT = Account(customers=120, months=2, rounds=2)
 SOAK_ACCOUNT = Account(customers=300, months=3, rounds=4)
@@ -66,7 +67,7 @@ def test_crashes_at_random_kill_points_end_as_an_uninterrupted_run(
     tmp_path: Path,
 ) -> None:
     reference = reference_run(account)
-    seed = int(os.environ.get("STRIPE_CIO_CRASH_SEED", "20261128"))
+    seed = int(os.environ.get("RELIABILITY_SEED", "20261128"))
     tally = crash_and_compare(
         zygote,
         account,

@@ -15,7 +15,8 @@ import pytest
 
 from stripe_cio.sandbox import SandboxProcess
 from tests.reliability._crash._compare import Reference, assert_same_end_state
-from tests.reliability._crash._harness import Account, PipelineRun, Zygote
+from tests.reliability._crash._harness import Account, PipelineRun
+from tests.reliability._crash._zygote import Zygote
 
 CI_ACCOUNT = Account(customers=120, months=2, rounds=2)
 SOAK_ACCOUNT = Account(customers=1000, months=6, rounds=3)

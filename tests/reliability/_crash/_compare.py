@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ._harness import Tally, cio_state, ledger_facts
+from ._harness import Tally
+from ._state import cio_state, ledger_facts
 
 __all__ = ["Reference", "assert_same_end_state"]
 

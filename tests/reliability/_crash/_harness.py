@@ -7,22 +7,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
-import subprocess
-import sys
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-import httpx
-from sqlalchemy import text
-
-from stripe_cio import LedgerSettings
-from stripe_cio.ledger import Ledger
 from stripe_cio.sandbox import (
     SANDBOX_CIO_API_KEY,
     SANDBOX_CIO_SITE_ID,
@@ -31,6 +21,8 @@ from stripe_cio.sandbox import (
 )
 
 from ._killpoints import KINDS, TARGETS
+from ._state import check_after_crash, sandbox_call
+from ._zygote import Zygote
 
 __all__ = [
     "DAY",
@@ -38,17 +30,10 @@ __all__ = [
     "CrashPlan",
     "PipelineRun",
     "Tally",
-    "Zygote",
-    "check_after_crash",
-    "cio_state",
-    "ledger_facts",
     "stripe_sandbox",
 ]
 
 DAY = 86_400
-REPO = Path(__file__).resolve().parents[3]
-COUNTED_TABLES = ("customers", "charges", "invoices", "subscriptions", "processed_events",
-                  "lifecycle_events", "cio_delivered_events", "cio_person_snapshots")  # fmt: skip
 MAX_FAILED_RESTARTS = 8  # a phase failing (not killed) this often in a row is a finding
 
 
@@ -108,64 +93,6 @@ def stripe_sandbox(account: Account, log_path: Path | None = None) -> SandboxPro
     )  # fmt: skip
 
 
-class Zygote:
-    """The fork server (`_zygote.py`) in a subprocess; `run()` one phase in a child."""
-
-    def __init__(self, env: dict[str, str] | None = None, log_path: Path | None = None) -> None:
-        self._log = log_path.open("ab") if log_path else None
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "tests.reliability._crash._zygote"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._log or subprocess.DEVNULL,
-            cwd=REPO,
-            env={**os.environ, **(env or {})},
-            text=True,
-        )
-        ready = self._read()
-        if ready.get("event") != "ready":
-            raise RuntimeError(f"the fork server did not start: {ready}")
-
-    def _read(self) -> dict[str, Any]:
-        stdout: IO[str] | None = self._process.stdout
-        assert stdout is not None
-        line = stdout.readline()
-        if not line:
-            raise RuntimeError(f"the fork server exited ({self._process.wait()})")
-        answer: dict[str, Any] = json.loads(line)
-        return answer
-
-    def run(self, request: dict[str, Any]) -> dict[str, Any]:
-        stdin = self._process.stdin
-        assert stdin is not None
-        stdin.write(json.dumps(request) + "\n")
-        stdin.flush()
-        started = self._read()
-        assert started["event"] == "started", started
-        return self._read()
-
-    def close(self) -> None:
-        if self._process.stdin:
-            self._process.stdin.close()
-        try:
-            self._process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
-        if self._log:
-            self._log.close()
-
-
-def _sandbox(url: str, route: str, payload: dict[str, Any] | None = None) -> Any:
-    with httpx.Client(base_url=url, timeout=120) as http:
-        if payload is None:
-            response = http.get(f"/_sandbox/{route}")
-        else:
-            response = http.post(f"/_sandbox/{route}", json=payload)
-        response.raise_for_status()
-        return response.json()
-
-
 class PipelineRun:
     """backfill-history, then `account.rounds` times: the Stripe clock moves a day, then
     sync-stripe-events; each phase restarted in a new child after every kill until it completes.
@@ -209,7 +136,7 @@ class PipelineRun:
 
     def child(self, label: str, **kill: Any) -> dict[str, Any]:
         """Run phase `label` once in a child; `kill` is kill=KillPoint dict or kill_after=s."""
-        now = int(_sandbox(self.stripe_url, "clock")["now"])
+        now = int(sandbox_call(self.stripe_url, "clock")["now"])
         self.children += 1
         request = {
             "child": self.children,
@@ -227,7 +154,7 @@ class PipelineRun:
         return self.zygote.run(request)
 
     def advance(self) -> None:
-        _sandbox(self.stripe_url, "advance", {"seconds": DAY})
+        sandbox_call(self.stripe_url, "advance", {"seconds": DAY})
 
     def run(self, plan: CrashPlan | None = None, reference: Tally | None = None) -> Tally:
         """The whole pipeline; with a plan, killed `plan.kills` times along the way."""
@@ -370,98 +297,3 @@ class PipelineRun:
             return "(no log)"
         text = self.log.read_text(encoding="utf-8", errors="replace")
         return "\n".join(text.splitlines()[-lines:])
-
-
-# --- the end state -----------------------------------------------------------------------------
-
-
-def cio_state(cio_url: str) -> dict[str, Any]:
-    """What Customer.io holds: people by identifier (without the sandbox's own cio_id, which
-    follows creation order), events by id, and the request log's duplicate-id findings."""
-    people: dict[str, Any] = {}
-    for person in _sandbox(cio_url, "people"):
-        ids = {k: v for k, v in person["identifiers"].items() if k != "cio_id" and v}
-        key = json.dumps(ids, sort_keys=True).lower()
-        assert key not in people, f"two people with the identifiers {ids}"
-        people[key] = person["attributes"]
-    events: dict[str, Any] = {}
-    duplicates: list[str] = []
-    for event in _sandbox(cio_url, "events"):
-        event = dict(event)
-        event["identifiers"] = {
-            k: v for k, v in event["identifiers"].items() if k != "cio_id" and v
-        }
-        if event["id"] in events:
-            duplicates.append(event["id"])
-        events[event["id"]] = event
-    requests = _sandbox(cio_url, "requests")
-    return {
-        "people": people,
-        "events": events,
-        "stored_twice": duplicates,
-        "differing": requests["duplicate_event_ids_differing"],
-        "duplicate_ids": requests["duplicate_event_ids"],
-    }
-
-
-def check_after_crash(cio_url: str, database_url: str) -> None:
-    """What must hold at any moment, also right after a kill: the ledger never claims more than
-    Customer.io holds, and no mark is ahead of the data it vouches for.
-
-    - every event the ledger records as delivered is in Customer.io;
-    - the lifecycle low-water mark is not past an unhandled processed event.
-    """
-    held_ids = {e["id"] for e in _sandbox(cio_url, "events")}
-    ledger = Ledger.open(LedgerSettings(database_url=database_url))
-    with ledger, ledger.engine.connect() as conn:
-        delivered = set(conn.execute(text("SELECT id FROM cio_delivered_events")).scalars())
-        low_water = conn.execute(
-            text("SELECT value FROM sync_cursors WHERE name = 'lifecycle'")
-        ).scalar()
-        oldest_unhandled = conn.execute(
-            text(
-                "SELECT min(created) FROM processed_events p WHERE NOT EXISTS "
-                "(SELECT 1 FROM lifecycle_events l WHERE l.stripe_event_id = p.id)"
-            )
-        ).scalar()
-    missing = sorted(delivered - held_ids)
-    assert not missing, f"recorded as delivered, absent from Customer.io: {missing[:5]}"
-    if low_water is not None and oldest_unhandled is not None:
-        assert low_water <= oldest_unhandled, "the lifecycle mark passed an unhandled event"
-
-
-def ledger_facts(database_url: str) -> dict[str, Any]:
-    """Cursors and counts of the ledger that must end the same after any crashes."""
-    ledger = Ledger.open(LedgerSettings(database_url=database_url))
-    with ledger, ledger.engine.connect() as conn:
-        cursors: dict[str, int] = dict(
-            conn.execute(text("SELECT name, value FROM sync_cursors")).all()
-        )
-        unhandled = conn.execute(
-            text(
-                "SELECT count(*) FROM processed_events p WHERE NOT EXISTS "
-                "(SELECT 1 FROM lifecycle_events l WHERE l.stripe_event_id = p.id)"
-            )
-        ).scalar()
-        open_letters = conn.execute(
-            text("SELECT count(*) FROM dead_letters WHERE resolved_at IS NULL")
-        ).scalar()
-        counts = {
-            name: conn.execute(text(f"SELECT count(*) FROM {name}")).scalar()  # noqa: S608
-            for name in COUNTED_TABLES
-        }
-    return {"cursors": cursors, "unhandled": unhandled, "open_letters": open_letters, **counts}
-
-
-@contextmanager
-def started(*boxes: SandboxProcess) -> Iterator[None]:
-    """Start sandboxes side by side (each takes seconds to generate its account)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(len(boxes)) as pool:
-        list(pool.map(lambda box: box.start(), boxes))
-    try:
-        yield
-    finally:
-        for box in boxes:
-            box.stop()

@@ -10,6 +10,7 @@ via ("engine"/"flows"), now, env (set in the child), kill (a kill point, or null
 (seconds after which the server SIGKILLs the child, or null), hits, calls, log (paths).
 
 Run as `python -m tests.reliability._crash._zygote`; it must stay single-threaded (it forks).
+`Zygote` is the parent's side: it starts the server and sends it requests.
 """
 
 from __future__ import annotations
@@ -18,14 +19,18 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 EXIT_COMPLETED, EXIT_FAILED, EXIT_CANCELLED = 0, 1, 3
+REPO = Path(__file__).resolve().parents[3]
+
+__all__ = ["Zygote"]
 
 
 def _preload() -> None:
@@ -108,6 +113,54 @@ def main() -> None:
         status = _wait(pid, request.get("kill_after"))
         _say({"event": "ended", "status": _status(status),
               "seconds": round(time.monotonic() - started, 3)})  # fmt: skip
+
+
+class Zygote:
+    """The fork server (`_zygote.py`) in a subprocess; `run()` one phase in a child."""
+
+    def __init__(self, env: dict[str, str] | None = None, log_path: Path | None = None) -> None:
+        self._log = log_path.open("ab") if log_path else None
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "tests.reliability._crash._zygote"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log or subprocess.DEVNULL,
+            cwd=REPO,
+            env={**os.environ, **(env or {})},
+            text=True,
+        )
+        ready = self._read()
+        if ready.get("event") != "ready":
+            raise RuntimeError(f"the fork server did not start: {ready}")
+
+    def _read(self) -> dict[str, Any]:
+        stdout: IO[str] | None = self._process.stdout
+        assert stdout is not None
+        line = stdout.readline()
+        if not line:
+            raise RuntimeError(f"the fork server exited ({self._process.wait()})")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    def run(self, request: dict[str, Any]) -> dict[str, Any]:
+        stdin = self._process.stdin
+        assert stdin is not None
+        stdin.write(json.dumps(request) + "\n")
+        stdin.flush()
+        started = self._read()
+        assert started["event"] == "started", started
+        return self._read()
+
+    def close(self) -> None:
+        if self._process.stdin:
+            self._process.stdin.close()
+        try:
+            self._process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        if self._log:
+            self._log.close()
 
 
 if __name__ == "__main__":
