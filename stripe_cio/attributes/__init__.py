@@ -13,10 +13,13 @@ from ._money import exponent
 from ._persons import SKIP_REASONS, SkipCounts
 from ._rfm import SEGMENTS
 from ._send import attribute_dict, attribute_dicts
+from ._subscriptions import INTERVAL_TWELFTHS, MRR_STATUSES
 
 __all__ = [
     "ATTRIBUTES",
     "FRAME_COLUMNS",
+    "INTERVAL_TWELFTHS",
+    "MRR_STATUSES",
     "SEGMENTS",
     "SKIP_REASONS",
     "AttributeResult",

@@ -29,12 +29,12 @@ from ._money import currency_codes, round_half_even_div, to_major
 from ._persons import Persons
 from ._purchases import nullable_int
 
-__all__ = ["LIVE_STATUSES", "MRR_STATUSES", "subscription_attributes"]
+__all__ = ["INTERVAL_TWELFTHS", "LIVE_STATUSES", "MRR_STATUSES", "subscription_attributes"]
 
 LIVE_STATUSES = ("active", "past_due", "trialing", "unpaid", "paused", "incomplete")
 MRR_STATUSES = ("active", "past_due")
 # Months per interval, times 12: an amount per interval x this / 12 is an amount per month.
-_TWELFTHS = {"day": 365, "week": 52, "month": 12, "year": 1}
+INTERVAL_TWELFTHS = {"day": 365, "week": 52, "month": 12, "year": 1}
 _SAFE = float(1 << 62)
 
 
@@ -59,7 +59,7 @@ def _monthly(
     counts 0 (tiered and metered prices); discounts are ignored."""
     items = frames.subscription_items
     interval_codes, intervals = codes_of(items["recurring_interval"])
-    twelfths = take([_TWELFTHS.get(str(name), 0) for name in intervals], interval_codes, 0)
+    twelfths = take([INTERVAL_TWELFTHS.get(str(name), 0) for name in intervals], interval_codes, 0)
     count = items["recurring_interval_count"].to_numpy(dtype=np.int64, na_value=1)
     unit = items["unit_amount"].to_numpy(dtype=np.int64, na_value=0)
     quantity = items["quantity"].to_numpy(dtype=np.int64, na_value=0)

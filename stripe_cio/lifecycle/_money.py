@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from ..attributes import exponent
-from ..attributes._subscriptions import _TWELFTHS, MRR_STATUSES
+from ..attributes import INTERVAL_TWELFTHS, MRR_STATUSES, exponent
 from ._fields import FieldProblem, nested, opt_currency, opt_int, opt_str, ref
 from ._model import Lookup
 
@@ -107,7 +106,7 @@ def monthly_amount(lines: Sequence[Line], currency: str) -> Fraction:
     unit amount, a quantity or a known interval counts 0; discounts are ignored."""
     total = Fraction(0)
     for line in lines:
-        twelfths = _TWELFTHS.get(line.interval or "", 0)
+        twelfths = INTERVAL_TWELFTHS.get(line.interval or "", 0)
         count = line.interval_count or 1
         if (
             line.unit_amount is None
