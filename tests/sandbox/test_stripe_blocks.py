@@ -6,10 +6,12 @@ import random
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stripe_cio.sandbox.stripe_server import StripeStore
+from stripe_cio.sandbox.stripe_server._shard_worker import _PipeSink
 
 NOW = 1_767_225_600
 CUSTOMERS = ["cus_a", "cus_b", "cus_c"]
@@ -142,3 +144,52 @@ def test_late_objects_across_many_days_and_few_open_blocks() -> None:
     want = sorted(charges.values(), key=lambda c: (c["created"], c["id"]), reverse=True)
     assert [orjson.loads(body) for body in bodies] == want
     assert store.storage()["garbage"] == 60
+
+
+class _Filing:
+    """Stands in for the pipe to the server: files each shard batch into `store` at once."""
+
+    def __init__(self, store: StripeStore) -> None:
+        self.store = store
+
+    def send(self, message: Any) -> None:
+        batch, sealed = message
+        for resource, located in batch.items():
+            self.store.put_located(resource, located)
+        for resource, number, block, plain_bytes in sealed:
+            self.store.fill_block(resource, number, block, plain_bytes)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_bodies_blocked_by_shards_read_as_if_put_here(compress: bool) -> None:
+    """Two shards block the history's bodies themselves (interleaved block numbers, batches
+    with replacements and with runs of new objects); the store serves what `put` would."""
+    store = StripeStore(compress=compress, block_bodies=8, cache_blocks=3)
+    sinks = [
+        _PipeSink(
+            _Filing(store),  # type: ignore[arg-type]
+            shard=shard,
+            shards=2,
+            compress=compress,
+            level=1,
+            block_bodies=8,
+            open_blocks=2,
+        )
+        for shard in range(2)
+    ]
+    for step, (resource, obj) in enumerate(PUTS):
+        sinks[int(obj["id"][4:]) % 2].put(resource, dict(obj))  # an id stays with its shard
+        if step % 97 == 0:
+            sinks[step % 2].flush()
+    for sink in sinks:
+        sink.flush(seal=True)
+    assert store.page("subscriptions", low=LOW, high=HIGH, limit=10_000) == PLAIN.page(
+        "subscriptions", low=LOW, high=HIGH, limit=10_000
+    )
+    for object_id, obj in LATEST.items():
+        found = store.get("subscriptions", object_id)
+        assert found is not None
+        assert orjson.loads(found[1]) == obj
+    storage = store.storage()
+    assert storage["garbage"] == PLAIN.storage()["garbage"]
+    assert storage["plain_bytes"] == PLAIN.storage()["plain_bytes"]

@@ -155,7 +155,7 @@ class BodyTable:
         # their own day keeps them next to their neighbours in list order, so a page touches
         # a few blocks instead of one per late object.
         self._open: dict[int, _Open] = {}
-        # None: a block that was shipped away (in a shard) or that has not arrived yet.
+        # None: a block of a shard's that has not arrived yet (see `fill`).
         self._blocks: list[list[bytes] | Packed | None] = []
         self._last_day = -1
         self.plain_bytes = 0  # of every body appended, garbage included
@@ -193,16 +193,6 @@ class BodyTable:
         opened = self._open[day] = _Open(len(self._blocks))
         self._blocks.append(opened.bodies)
         return opened
-
-    def seal_open(self) -> None:
-        """Seal every open block now: a shard ships all its bodies at the end of each run."""
-        for opened in self._open.values():
-            self._codec.seal(self, opened.number, opened.bodies)
-        self._open.clear()
-
-    def shipped(self, number: int) -> None:
-        """Block `number` was sealed and sent elsewhere: this table keeps nothing of it."""
-        self._blocks[number] = None
 
     def fill(self, number: int, block: Block, plain_bytes: int) -> None:
         """Block `number`, sealed in another process: plain, or compressed. The bodies of a

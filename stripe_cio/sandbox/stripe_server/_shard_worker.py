@@ -13,8 +13,9 @@ from typing import Any
 
 import zstandard
 
-from ._bodies import Block, BodyCodec, BodyTable
+from ._bodies import Block
 from ._pipes import Duplex
+from ._shard_blocks import OpenBlock, ShardBlocks
 from ._store import Located, StripeStore
 
 _BATCH = 2000  # objects per message: large enough that pickling is cheap per object
@@ -23,52 +24,14 @@ _BATCH = 2000  # objects per message: large enough that pickling is cheap per ob
 Sealed = tuple[str, int, Block, int]
 
 
-class _ShippingCodec(BodyCodec):
-    """Seals blocks as the server's codec would, at once and on this process's core, and
-    hands them to the outbox instead of keeping them."""
-
-    def __init__(
-        self,
-        *,
-        shard: int,
-        shards: int,
-        compress: bool,
-        level: int,
-        block_bodies: int,
-        open_blocks: int,
-    ) -> None:
-        # compress=False: the base class's compressing thread is not wanted here.
-        super().__init__(
-            compress=False, level=level, block_bodies=block_bodies, open_blocks=open_blocks
-        )
-        self._compressor = zstandard.ZstdCompressor(level=level) if compress else None
-        self._shard = shard
-        self._shards = shards
-        self.names: dict[int, str] = {}  # table key → resource
-        self.outbox: list[Sealed] = []
-
-    def seal(self, table: BodyTable, number: int, bodies: list[bytes]) -> None:
-        plain = sum(map(len, bodies))
-        block: Block = bodies
-        if self._compressor is not None:
-            joined = b"\n".join(bodies)
-            block = (self._compressor.compress(joined), len(joined))
-        self.outbox.append((self.names[table.key], self.number(number), block, plain))
-        table.shipped(number)
-
-    def number(self, block: int) -> int:
-        """The store's number for this shard's block: the shards' blocks interleave."""
-        return block * self._shards + self._shard
-
-
 class _PipeSink:
     """The sink a shard's generator writes into: files bodies into blocks, ships in batches.
 
     A batch is `(located, sealed)`: `located` maps each resource to its objects in the order
     they were put, as `(id, created, values, location)` with the body's location in the store's
-    numbering (shard k of n has blocks k, k + n, k + 2n...), and `sealed` holds the blocks
-    sealed since the last batch. So bodies cross the pipe once, compressed, and the server
-    files records without looking at bodies (`StripeStore.put_located`).
+    numbering (see _shard_blocks), and `sealed` holds the blocks sealed since the last batch,
+    compressed here if the store compresses. So bodies cross the pipe once, compressed, and
+    the server files records without looking at bodies (`StripeStore.put_located`).
     """
 
     def __init__(
@@ -83,30 +46,24 @@ class _PipeSink:
         open_blocks: int,
     ) -> None:
         self._conn = conn
-        self._codec = _ShippingCodec(
-            shard=shard,
-            shards=shards,
-            compress=compress,
-            level=level,
-            block_bodies=block_bodies,
-            open_blocks=open_blocks,
-        )
-        self._tables: dict[str, tuple[BodyTable, list[Located]]] = {}
+        self._compressor = zstandard.ZstdCompressor(level=level) if compress else None
+        self._blocking = {
+            "first": shard,
+            "step": shards,
+            "block_bodies": min(block_bodies, 256),  # a location has 8 bits for the index
+            "open_blocks": open_blocks,
+        }
+        self._tables: dict[str, tuple[ShardBlocks, list[Located]]] = {}
         self._count = 0
+        self._sealed: list[Sealed] = []
 
     def put(self, resource: str, obj: dict[str, Any]) -> None:
         object_id, created, values, body = StripeStore.prepare(resource, obj)
         found = self._tables.get(resource)
         if found is None:
-            found = self._tables[resource] = (self._codec.table(), [])
-            self._codec.names[found[0].key] = resource
-        table, located = found
-        # A copy of the body: orjson returns it inside an allocation several times its size,
-        # and it waits in an open block for a while.
-        location = table.append(bytes(memoryview(body)), created or 0)
-        located.append(
-            (object_id, created, values, self._codec.number(location >> 8) << 8 | location & 255)
-        )
+            found = self._tables[resource] = (self._blocks(resource), [])
+        blocks, located = found
+        located.append((object_id, created, values, blocks.append(body, created or 0)))
         self._count += 1
         if self._count >= _BATCH:
             self.flush()
@@ -114,15 +71,30 @@ class _PipeSink:
     def flush(self, *, seal: bool = False) -> None:
         """Ship the batch so far; with `seal`, every open block too (the run is over)."""
         if seal:
-            for table, _ in self._tables.values():
-                table.seal_open()
-        outbox = self._codec.outbox
-        if self._count or outbox:
+            for blocks, _ in self._tables.values():
+                blocks.seal_all()
+        if self._count or self._sealed:
             batch = {name: located for name, (_, located) in self._tables.items() if located}
-            self._conn.send((batch, outbox))
-            self._tables = {name: (table, []) for name, (table, _) in self._tables.items()}
+            self._conn.send((batch, self._sealed))
+            self._tables = {name: (blocks, []) for name, (blocks, _) in self._tables.items()}
             self._count = 0
-            self._codec.outbox = []
+            self._sealed = []
+
+    def _blocks(self, resource: str) -> ShardBlocks:
+        compressor = self._compressor
+
+        def seal(opened: OpenBlock) -> None:
+            # The block is its bodies joined by newlines: the buffer but for the last one.
+            joined = memoryview(opened.buffer)[:-1]
+            block: Block
+            if compressor is None:
+                block = bytes(joined).split(b"\n")
+            else:
+                block = (compressor.compress(joined), len(joined))
+            # self._sealed, not a captured list: each flush starts a new one.
+            self._sealed.append((resource, opened.number, block, opened.body_bytes()))
+
+        return ShardBlocks(seal=seal, **self._blocking)
 
 
 def main(argv: list[str]) -> None:
