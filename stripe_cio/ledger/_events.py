@@ -48,6 +48,8 @@ def apply_event_page(
             duplicates += 1
             continue
         candidates[event["id"]] = (event["created"], position, event, raw)
+    bad, known = _not_rejected_before(conn, bad)
+    duplicates += known
     _merge(rejected, insert_rejects(conn, "events", bad))
 
     ordered = sorted(candidates.values(), key=lambda c: (c[0], c[1]))
@@ -78,6 +80,24 @@ def apply_event_page(
         write_batch(conn, batch)
         _merge(rejected, insert_rejects(conn, resource, batch.rejects))
     return len(new_ids), duplicates, rejected
+
+
+def _not_rejected_before(
+    conn: Connection, bad: list[tuple[str | None, str, str]]
+) -> tuple[list[tuple[str | None, str, str]], int]:
+    """The rejected events not already in `rejects`, and how many were: a sync lists an
+    event again within its overlap, and one rejected then is a duplicate now, not a second
+    reject (which would count it against every run's reject rate while it stays listed)."""
+    ids = [event_id for event_id, _, _ in bad if event_id is not None]
+    if not ids:
+        return bad, 0
+    rejects = table("rejects")
+    query = select(rejects.c.object_id).where(
+        rejects.c.resource == "events", rejects.c.object_id.in_(ids)
+    )
+    known = set(conn.execute(query).scalars())
+    fresh = [entry for entry in bad if entry[0] is None or entry[0] not in known]
+    return fresh, len(bad) - len(fresh)
 
 
 def _event_problem(event: Any) -> str | None:
