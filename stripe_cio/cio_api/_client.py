@@ -228,7 +228,8 @@ class CustomerIOClient(AsyncAPIClient):
                     if (problem := certificate_problem(exc)) is not None:
                         raise CustomerIOCertificateError(
                             f"the TLS certificate of {self.settings.base_url} could not be "
-                            f"verified ({problem}); stripe-cio always verifies TLS and sent nothing",
+                            f"verified ({problem}); stripe-cio always verifies TLS and sent "
+                            "nothing",
                             method=method,
                             path=path,
                         ) from None
