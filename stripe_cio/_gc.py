@@ -1,12 +1,13 @@
-"""A garbage-collector setting for bulk work that allocates millions of acyclic objects."""
+"""Interpreter settings for bulk work: the garbage collector, and GIL hand-over between threads."""
 
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["rare_collections"]
+__all__ = ["quick_thread_switches", "rare_collections"]
 
 
 @contextmanager
@@ -28,3 +29,21 @@ def rare_collections(threshold: int = 50_000) -> Iterator[None]:
     finally:
         gc.set_threshold(*previous)
         gc.unfreeze()
+
+
+@contextmanager
+def quick_thread_switches(interval: float = 0.0005) -> Iterator[None]:
+    """Let a thread waiting for the GIL get it after `interval` s (default 5 ms) while inside.
+
+    An event loop sharing the process with a busy worker thread gives the GIL away at every
+    system call (each send, recv and epoll) and then waits for the worker to hand it back,
+    which the worker does only when the switch interval has passed: up to 5 ms per system
+    call, several per HTTP request (the convoy effect, https://bugs.python.org/issue7946).
+    Source: https://docs.python.org/3/library/sys.html#sys.setswitchinterval
+    """
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(min(interval, previous))
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(previous)

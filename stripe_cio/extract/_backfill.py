@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from contextlib import aclosing
 
 from .._exceptions import StripeAPIError
-from .._gc import rare_collections
+from .._gc import quick_thread_switches, rare_collections
 from ..stripe_api import STRIPE_API_VERSION, StripeClient
 from ..stripe_api._client import Params
 from ._access import is_fatal, stop_error
@@ -90,7 +90,8 @@ async def backfill(
     if t0 is None:
         t0 = await stripe_now(client)
     job = _Backfill(client, ledger, run or run_id_for(t0), t0, workers, progress, open_ledger)
-    with rare_collections(threshold=GC_THRESHOLD):
+    # The writer thread holds the GIL for long stretches; the loop must get it back quickly.
+    with rare_collections(threshold=GC_THRESHOLD), quick_thread_switches():
         return await job.run(names, since, initial_slices, max_pages_in_flight)
 
 
