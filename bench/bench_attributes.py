@@ -12,9 +12,9 @@
    without downloading an extension), then runs the contract as SQL (bench/_attribute_sql.py)
    and returns a DataFrame; timed: load + SQL + fetch (SQL alone is printed too).
 4. Compares the two outputs row for row and column for column; any difference fails loudly.
-The last line: persons, charges, our seconds, our peak GB, DuckDB seconds and the ratio
-(medians over --runs). Targets: 100k persons < 15 s and < 1.5 GB; 1M < 150 s and < 8 GB;
-ours within 3x of DuckDB.
+The last line: persons, charges, our seconds (wall and CPU), our peak GB, DuckDB seconds and
+the ratio (medians over --runs); each run prints the load average next to its wall time.
+Targets: 100k persons < 15 s and < 1.5 GB; 1M < 150 s and < 8 GB; ours within 3x of DuckDB.
 """
 
 from __future__ import annotations
@@ -49,14 +49,15 @@ def ours(path: Path) -> tuple[Measure, pd.DataFrame]:
     from stripe_cio.attributes import compute_attributes, load_frames
     from stripe_cio.ledger import Ledger
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     ledger = Ledger.open(LedgerSettings(database_url=f"sqlite:///{path}"))
     frames = load_frames(ledger.engine)
     loaded = time.perf_counter()
     result = compute_attributes(frames, AS_OF)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     ledger.close()
-    return {"seconds": seconds, "load": loaded - started, "peak_gb": _peak_gb()}, result.attributes
+    measure = {"seconds": seconds, "cpu": cpu, "load": loaded - started, "peak_gb": _peak_gb()}
+    return measure, result.attributes
 
 
 def yardstick(path: Path) -> tuple[Measure, pd.DataFrame]:
@@ -72,6 +73,11 @@ def yardstick(path: Path) -> tuple[Measure, pd.DataFrame]:
     frame = duckdb_attributes(con, AS_OF)
     seconds = time.perf_counter() - started
     return {"seconds": seconds, "sql": seconds - (loaded - started), "peak_gb": _peak_gb()}, frame
+
+
+def _load_average() -> str:
+    """The 1-minute load average: wall times on a shared machine mean little without it."""
+    return Path("/proc/loadavg").read_text().split()[0]
 
 
 def _child(target: str, path: Path, pipe: Any) -> None:
@@ -152,10 +158,12 @@ def main() -> None:
 
     our_runs, duck_runs = [], []
     for run in range(args.runs):
+        load_average = _load_average()
         mine, our_frame = in_child("ours", path)
         print(
             f"run {run + 1} ours: {mine['seconds']:.2f}s (load {mine['load']:.2f}s), "
-            f"peak {mine['peak_gb']:.2f} GB",
+            f"cpu {mine['cpu']:.2f}s, peak {mine['peak_gb']:.2f} GB, "
+            f"load average {load_average}",
             flush=True,
         )
         duck, duck_frame = in_child("yardstick", path)
@@ -176,6 +184,7 @@ def main() -> None:
     seconds, duck_seconds = median(our_runs, "seconds"), median(duck_runs, "seconds")
     print(
         f"persons={args.persons} charges={args.charges} ours_s={seconds:.2f} "
+        f"ours_cpu_s={median(our_runs, 'cpu'):.2f} "
         f"peak_gb={median(our_runs, 'peak_gb'):.2f} duckdb_s={duck_seconds:.2f} "
         f"ratio={seconds / duck_seconds:.2f} (medians of {args.runs}; duckdb_sql_s="
         f"{median(duck_runs, 'sql'):.2f} duckdb_peak_gb={median(duck_runs, 'peak_gb'):.2f})"
