@@ -11,7 +11,7 @@ from prefect import flow
 from prefect.client.schemas.objects import State
 from prefect.states import Cancelled
 
-from stripe_cio.runs import RejectRateExceededError, RunInProgressError, RunSummary
+from stripe_cio.runs import RunInProgressError, RunSummary
 from tasks.attributes import compute_attributes
 from tasks.deliver import push_person_updates
 from tasks.extract import sync_stripe_events as pull_stripe_events
@@ -21,7 +21,6 @@ from tasks.pipeline import (
     customers_touched_since_mark,
     enforce_reject_rate,
     exclusive_run,
-    hold_mark,
     plan_person_updates,
     publish_summary,
     reject_threshold,
@@ -76,13 +75,9 @@ async def _sync(
         synced = await pull_stripe_events(stripe_block, since=first, overlap=overlap)
     summary.add_sync(synced)
     # Stop before pushing anything of a broken account. The lifecycle events stay pending and
-    # the attributes mark stays before these events, so a later run sends what this one did not.
-    try:
-        await enforce_reject_rate(summary, threshold, started)
-    except RejectRateExceededError:
-        before = synced["cursor_before"]
-        await hold_mark(before if before is not None else synced["start"])
-        raise
+    # the attributes mark is not moved past these events, so a later run sends what this one
+    # did not.
+    await enforce_reject_rate(summary, threshold, started)
     cursor = synced["cursor_after"]
     with summary.step("compute attributes"):
         touched = await customers_touched_since_mark(overlap, new_events=synced["applied"])

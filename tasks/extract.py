@@ -116,7 +116,6 @@ async def sync_stripe_events(
         "applied": summary.applied,
         "duplicates": summary.duplicates,
         "rejected": dict(summary.rejected),
-        "start": summary.start,
         "cursor_before": summary.cursor_before,
         "cursor_after": summary.cursor_after,
         "messages": summary.messages,

@@ -24,7 +24,6 @@ from stripe_cio.runs import (
     acquire_run_lock,
     advance_attributes_mark,
     attributes_mark,
-    hold_attributes_mark,
     person_updates,
     reject_rate_problem,
     touched_customers,
@@ -36,7 +35,6 @@ __all__ = [
     "customers_touched_since_mark",
     "enforce_reject_rate",
     "exclusive_run",
-    "hold_mark",
     "plan_person_updates",
     "publish_summary",
     "reject_threshold",
@@ -116,18 +114,6 @@ async def advance_mark(events_cursor: int) -> None:
             advance_attributes_mark(ledger.engine, events_cursor)
 
     await asyncio.to_thread(advance)
-
-
-@task(name="hold-attributes-mark", cache_policy=NO_CACHE)
-async def hold_mark(events_cursor: int) -> None:
-    """A run stopping before it pushed the persons of its events: let the next run's touched
-    persons start at `events_cursor` (where this run's events began) if no mark exists yet."""
-
-    def hold() -> None:
-        with Ledger.open(ledger_settings_from_env()) as ledger:
-            hold_attributes_mark(ledger.engine, events_cursor)
-
-    await asyncio.to_thread(hold)
 
 
 @task(name="start-events-cursor", cache_policy=NO_CACHE)

@@ -13,7 +13,6 @@ from ._touched import (
     TouchedCustomers,
     advance_attributes_mark,
     attributes_mark,
-    hold_attributes_mark,
     touched_customers,
 )
 
@@ -30,7 +29,6 @@ __all__ = [
     "acquire_run_lock",
     "advance_attributes_mark",
     "attributes_mark",
-    "hold_attributes_mark",
     "ledger_status",
     "person_updates",
     "reject_rate_problem",

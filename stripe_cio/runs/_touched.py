@@ -16,7 +16,6 @@ __all__ = [
     "TouchedCustomers",
     "advance_attributes_mark",
     "attributes_mark",
-    "hold_attributes_mark",
     "touched_customers",
 ]
 
@@ -94,12 +93,3 @@ def advance_attributes_mark(engine: Engine, value: int) -> None:
     """Record that the persons of events up to `value` have had their attributes pushed."""
     with write_transaction(engine) as conn:
         advance_cursor(conn, ATTRIBUTES_MARK, value)
-
-
-def hold_attributes_mark(engine: Engine, value: int) -> None:
-    """Set the mark to `value` if there is none yet, so that a later run's touched persons
-    start there (and not at its own cursor): used when a run stops after applying events whose
-    persons it did not push."""
-    with write_transaction(engine) as conn:
-        if read_cursor(conn, ATTRIBUTES_MARK) is None:
-            advance_cursor(conn, ATTRIBUTES_MARK, value)
