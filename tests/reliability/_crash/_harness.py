@@ -20,7 +20,7 @@ from stripe_cio.sandbox import (
     SandboxProcess,
 )
 
-from ._killpoints import KINDS, TARGETS
+from ._killpoints import ANY, KINDS, TARGETS
 from ._state import check_after_crash, sandbox_call
 from ._zygote import Zygote
 
@@ -239,6 +239,12 @@ class PipelineRun:
             estimate = last
         else:
             estimate = Counter({t: max(last[t], math.ceil(ref_calls[t] / 3)) for t in ref_calls})
+            if rng.random() < 0.5:
+                # Any moment in the first half of the work the previous child did (a restart
+                # redoes what it had not committed), else of the reference's: kills spread as
+                # the work does, and most land before the phase can complete.
+                moments = last.total() or ref_calls.total()  # half the calls and returns
+                return {"kill": {"target": ANY, "n": rng.randint(1, moments), "position": ""}}
         # The kinds take turns, so that each is hit; within a kind, any target likely called.
         kinds = [KINDS[(number + i) % len(KINDS)] for i in range(len(KINDS))]
         for kind in kinds:

@@ -21,7 +21,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any
 
-__all__ = ["KINDS", "TARGETS", "KillPoint", "instrument"]
+__all__ = ["ANY", "KINDS", "TARGETS", "KillPoint", "instrument"]
 
 # target -> kind. A target is "module:attribute" or "module:Class.method".
 TARGETS: dict[str, str] = {
@@ -42,19 +42,17 @@ TARGETS: dict[str, str] = {
     "stripe_cio.runs._touched:advance_attributes_mark": "cursor",
 }
 KINDS = ("extraction", "ledger_write", "delivery", "cursor")
+ANY = "*"  # a kill point's target: the n-th moment (a call or a return) of any target
 
 
 @dataclass(frozen=True)
 class KillPoint:
-    """Die at the `n`-th call of `target`, `position` "before" or "after" the real call."""
+    """Die at the `n`-th call of `target`, `position` "before" or "after" the real call; with
+    target ANY, at the `n`-th moment (a call or a return) of any target."""
 
     target: str
     n: int
     position: str
-
-    @property
-    def kind(self) -> str:
-        return TARGETS[self.target]
 
 
 class _Recorder:
@@ -67,22 +65,28 @@ class _Recorder:
         self.calls_file = calls.open("a", encoding="utf-8")
         self.phase = phase
         self.counts: dict[str, int] = {}
+        self.moments = 0  # calls and returns of every target so far
 
     def call(self, target: str, position: str) -> None:
+        self.moments += 1
         if position == "before":
             self.counts[target] = self.counts.get(target, 0) + 1
             self.calls_file.write(f"{self.phase}\t{self.child}\t{target}\n")
             self.calls_file.flush()
         point = self.point
-        if point is None or point.target != target or point.position != position:
+        if point is None or not self._due(point, target, position):
             return
-        if self.counts.get(target, 0) != point.n:
-            return
-        line = {"phase": self.phase, "kind": point.kind, "target": target, "n": point.n,
+        line = {"phase": self.phase, "kind": TARGETS[target], "target": target, "n": point.n,
                 "position": position}  # fmt: skip
         with self.hits.open("a", encoding="utf-8") as out:
             out.write(json.dumps(line) + "\n")
         os.kill(os.getpid(), signal.SIGKILL)
+
+    def _due(self, point: KillPoint, target: str, position: str) -> bool:
+        if point.target == ANY:
+            return self.moments == point.n
+        same = point.target == target and point.position == position
+        return same and self.counts.get(target, 0) == point.n
 
 
 def _wrap(original: Callable[..., Any], target: str, recorder: _Recorder) -> Callable[..., Any]:
