@@ -40,8 +40,9 @@ log = logging.getLogger(__name__)
 # flight (up to ~100 pages, ~10,000 objects each) swing that count by hundreds of thousands,
 # and at 50,000 a collection ran every few pages and scanned them all: 100-280 ms each, ~9 us
 # of main-thread CPU per object in a profile. At 300,000 none ran during a 50,000-charge
-# backfill; cyclic garbage (~25 objects per request, from the HTTP stack) is still collected,
-# just after some ten thousand requests, so memory stays bounded.
+# backfill. Little depends on them: the one cycle per request (httpx links each response and
+# its stream) is cut by the client, after which a 50,000-charge run left no cyclic garbage;
+# any that other code leaves is still collected, only later.
 GC_THRESHOLD = 300_000
 _RUN_ID = re.compile(r"^backfill-(\d+)$")
 
