@@ -1,4 +1,4 @@
-"""One shard of a sharded synthetic account, run as `python -m` this module (see _shards).
+"""One shard of a sharded synthetic account, run in its own interpreter by _shards (main()).
 
 It simulates its share of the customers, prepares every object for the store, blocks and
 compresses the bodies itself, and ships them in batches to the server process; then it waits

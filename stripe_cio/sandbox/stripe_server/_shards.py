@@ -32,8 +32,27 @@ from ._store import StripeStore
 
 __all__ = ["ShardedAccount"]
 
-# Named, not imported: run with -m, the worker must not be in sys.modules already.
 _WORKER_MODULE = __name__.rpartition(".")[0] + "._shard_worker"
+# The worker's interpreter imports the worker module without running its parent packages'
+# __init__ (they import the web server, httpx, pydantic and rich: ~1 s of CPU a shard, for
+# nothing): each parent is registered as a bare package module with its real __path__ first.
+_WORKER_BOOT = """\
+import sys, types
+from importlib import import_module
+for name, path in {packages!r}:
+    package = sys.modules[name] = types.ModuleType(name)
+    package.__path__ = path
+import_module({worker!r}).main(sys.argv[1:])
+"""
+
+
+def _worker_command(args: tuple[int, ...]) -> list[str]:
+    """The command line of a shard worker: this interpreter, the boot code and `args`."""
+    names = _WORKER_MODULE.split(".")[:-1]
+    parents = [".".join(names[: i + 1]) for i in range(len(names))]
+    packages = [(name, list(sys.modules[name].__path__)) for name in parents]
+    boot = _WORKER_BOOT.format(packages=packages, worker=_WORKER_MODULE)
+    return [sys.executable, "-c", boot, *map(str, args)]
 
 
 class ShardedAccount:
@@ -75,7 +94,7 @@ class ShardedAccount:
                 shards,
                 *blocking,
             )
-            command = [sys.executable, "-m", _WORKER_MODULE, *map(str, args)]
+            command = _worker_command(args)
             # S603: the command is this interpreter and our own module, with integer arguments.
             process = subprocess.Popen(command, pass_fds=(shard_reads, shard_writes))  # noqa: S603
             self._processes.append(process)
