@@ -194,7 +194,7 @@ class PipelineRun:
         while True:
             kill: dict[str, Any] = {}
             if plan and fired < quota:
-                kill = self._choose(label, rng, plan, reference, len(tally.kills), again)
+                kill = self._choose(label, rng, plan, reference, tally.by_kind(), again)
             before = self._hit_count()
             ended = self.child(label, **kill)
             tally.phase_seconds[label] = tally.phase_seconds.get(label, 0.0) + ended["seconds"]
@@ -225,7 +225,7 @@ class PipelineRun:
         rng: random.Random,
         plan: CrashPlan,
         reference: Tally | None,
-        number: int,
+        hit: Counter[str],
         again: bool,
     ) -> dict[str, Any]:
         ref_calls = reference.calls.get(label, Counter()) if reference else Counter()
@@ -239,15 +239,15 @@ class PipelineRun:
             estimate = last
         else:
             estimate = Counter({t: max(last[t], math.ceil(ref_calls[t] / 3)) for t in ref_calls})
-            if rng.random() < 0.5:
+            if all(hit[kind] for kind in KINDS) and rng.random() < 0.5:
                 # Any moment in the first half of the work the previous child did (a restart
                 # redoes what it had not committed), else of the reference's: kills spread as
                 # the work does, and most land before the phase can complete.
                 moments = last.total() or ref_calls.total()  # half the calls and returns
                 return {"kill": {"target": ANY, "n": rng.randint(1, moments), "position": ""}}
-        # The kinds take turns, so that each is hit; within a kind, any target likely called.
-        kinds = [KINDS[(number + i) % len(KINDS)] for i in range(len(KINDS))]
-        for kind in kinds:
+        # The kind hit least so far first, so that each is hit while its work is still to do;
+        # within a kind, any target likely called.
+        for kind in sorted(KINDS, key=lambda kind: (hit[kind], rng.random())):
             targets = sorted(t for t, n in estimate.items() if TARGETS[t] == kind and n > 0)
             if targets:
                 target = rng.choice(targets)
