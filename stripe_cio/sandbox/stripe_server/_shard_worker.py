@@ -11,17 +11,31 @@ import resource
 import sys
 from typing import Any
 
+import orjson
 import zstandard
 
 from ._bodies import Block
 from ._pipes import Duplex
+from ._resources import SPEC_BY_NAME
 from ._shard_blocks import OpenBlock, ShardBlocks
-from ._store import Located, StripeStore
+from ._store import Located, filter_text
 
 _BATCH = 2000  # objects per message: large enough that pickling is cheap per object
 
 # (resource, the store's block number, the block, bytes of its bodies)
 Sealed = tuple[str, int, Block, int]
+
+
+class _Table:
+    """One resource's share of a batch: its blocks and the records put since the last batch."""
+
+    __slots__ = ("append", "blocks", "filters", "located")
+
+    def __init__(self, blocks: ShardBlocks, resource: str) -> None:
+        self.blocks = blocks
+        self.append = blocks.append
+        self.filters = SPEC_BY_NAME[resource].filters
+        self.located: list[Located] = []
 
 
 class _PipeSink:
@@ -53,17 +67,27 @@ class _PipeSink:
             "block_bodies": min(block_bodies, 256),  # a location has 8 bits for the index
             "open_blocks": open_blocks,
         }
-        self._tables: dict[str, tuple[ShardBlocks, list[Located]]] = {}
+        self._tables: dict[str, _Table] = {}
         self._count = 0
         self._sealed: list[Sealed] = []
 
     def put(self, resource: str, obj: dict[str, Any]) -> None:
-        object_id, created, values, body = StripeStore.prepare(resource, obj)
-        found = self._tables.get(resource)
-        if found is None:
-            found = self._tables[resource] = (self._blocks(resource), [])
-        blocks, located = found
-        located.append((object_id, created, values, blocks.append(body, created or 0)))
+        # StripeStore.prepare and the filing inlined: this runs once for every object.
+        table = self._tables.get(resource)
+        if table is None:
+            table = self._tables[resource] = _Table(self._blocks(resource), resource)
+        get = obj.get
+        created = get("created")
+        table.located.append(
+            (
+                obj["id"],
+                created if type(created) is int else None,
+                tuple(map(filter_text, map(get, table.filters)))
+                if get("deleted") is not True
+                else None,
+                table.append(orjson.dumps(obj), created or 0),
+            )
+        )
         self._count += 1
         if self._count >= _BATCH:
             self.flush()
@@ -71,12 +95,13 @@ class _PipeSink:
     def flush(self, *, seal: bool = False) -> None:
         """Ship the batch so far; with `seal`, every open block too (the run is over)."""
         if seal:
-            for blocks, _ in self._tables.values():
-                blocks.seal_all()
+            for table in self._tables.values():
+                table.blocks.seal_all()
         if self._count or self._sealed:
-            batch = {name: located for name, (_, located) in self._tables.items() if located}
+            batch = {name: table.located for name, table in self._tables.items() if table.located}
             self._conn.send((batch, self._sealed))
-            self._tables = {name: (blocks, []) for name, (blocks, _) in self._tables.items()}
+            for table in self._tables.values():
+                table.located = []
             self._count = 0
             self._sealed = []
 

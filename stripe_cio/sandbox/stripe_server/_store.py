@@ -28,7 +28,7 @@ import orjson
 from ._bodies import BLOCK_BODIES, CACHE_BLOCKS, OPEN_BLOCKS, Block, BodyCodec, BodyTable
 from ._resources import DEFAULT_VIEW, HIDDEN_SUBSCRIPTION_STATUSES, SPEC_BY_NAME, ResourceSpec
 
-__all__ = ["Located", "Prepared", "Probe", "Record", "StripeStore"]
+__all__ = ["Located", "Prepared", "Probe", "Record", "StripeStore", "filter_text"]
 
 Record = tuple[int, str, int, tuple[str | None, ...] | None]
 Probe = tuple[int, str]  # a position between records: (created, id)
@@ -38,7 +38,7 @@ Prepared = tuple[str, int | None, tuple[str | None, ...] | None, bytes]
 Located = tuple[str, int | None, tuple[str | None, ...] | None, int]
 
 
-def _text(value: Any) -> str | None:
+def filter_text(value: Any) -> str | None:
     """A list-filter value as the query string spells it: expanded objects by their id."""
     kind = type(value)
     if kind is str:
@@ -46,7 +46,7 @@ def _text(value: Any) -> str | None:
     if value is None:
         return None
     if kind is dict:
-        return _text(value.get("id"))
+        return filter_text(value.get("id"))
     if kind is bool:
         return "true" if value else "false"
     return str(value) if kind is int else None
@@ -207,7 +207,9 @@ class StripeStore:
         get = obj.get
         created = get("created")
         values = (
-            tuple(map(_text, map(get, _FILTERS[resource]))) if get("deleted") is not True else None
+            tuple(map(filter_text, map(get, _FILTERS[resource])))
+            if get("deleted") is not True
+            else None
         )
         return (
             obj["id"],
