@@ -109,13 +109,12 @@ class _PipeSink:
         compressor = self._compressor
 
         def seal(opened: OpenBlock) -> None:
-            # The block is its bodies joined by newlines: the buffer but for the last one.
-            joined = memoryview(opened.buffer)[:-1]
             block: Block
-            if compressor is None:
-                block = bytes(joined).split(b"\n")
-            else:
-                block = (compressor.compress(joined), len(joined))
+            with opened.joined() as joined:  # released at once: the buffer will be reused
+                if compressor is None:
+                    block = bytes(joined).split(b"\n")
+                else:
+                    block = (compressor.compress(joined), len(joined))
             # self._sealed, not a captured list: each flush starts a new one.
             self._sealed.append((resource, opened.number, block, opened.body_bytes()))
 

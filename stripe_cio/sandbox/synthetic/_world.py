@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
+from functools import cache
 from heapq import heapify, heappop, heappush
 from math import log
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -52,6 +53,42 @@ def frozen(part: Obj) -> Any:
 
 Action = Callable[["World", Any, int], None]
 
+# Nested template parts that every object of a resource carries unchanged: the generator never
+# reads, updates or replaces them, so they are serialised once (the sink then copies their JSON
+# instead of walking a dict for every object).
+_CONSTANT_PARTS = frozenset(
+    {
+        "adaptive_pricing",
+        "amount_details",
+        "automatic_payment_methods",
+        "automatic_tax",
+        "billing_mode",
+        "custom_text",
+        "destination_details",
+        "evidence",
+        "invoice_settings",
+        "issuer",
+        "payment_method_types",
+        "payment_settings",
+        "phone_number_collection",
+        "rendering",
+        "total_details",
+        "trial_settings",
+    }
+)
+
+
+@cache
+def _templates() -> dict[str, Any]:
+    """The shipped templates with their constant nested parts frozen (see _CONSTANT_PARTS)."""
+    return {
+        name: {
+            key: frozen(value) if key in _CONSTANT_PARTS and value else value
+            for key, value in template.items()
+        }
+        for name, template in load_templates().items()
+    }
+
 
 class World:
     """Shared state of one synthetic account.
@@ -65,7 +102,7 @@ class World:
         self.rng = random.Random(seed)
         self.rnd = self.rng.random  # the one draw the hot paths use (choice() costs 10 times more)
         self.ids = IdFactory(self.rng)
-        self.tpl: dict[str, Any] = load_templates()
+        self.tpl: dict[str, Any] = _templates()
         self.sink = sink
         self.now = now
         self.event_floor = now - EVENT_RETENTION  # events only for changes after this moment
