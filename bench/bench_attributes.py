@@ -40,6 +40,18 @@ Measure = dict[str, float]
 
 
 def _peak_gb() -> float:
+    """This interpreter's own peak RSS in GB.
+
+    Linux carries `ru_maxrss` across `exec`, so a spawned child would report its parent's peak
+    at the fork when that is higher (the parent holds earlier runs' frames); the memory map's
+    high-water mark (`VmHWM`) starts afresh at `exec`.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024**2  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # kB on Linux
 
 
