@@ -49,7 +49,7 @@ test: lint typecheck unit
 
 # The reliability tests at their large sizes (tests marked `soak`; see docs/reliability.md).
 soak: install-dev
-	RELIABILITY_SOAK=1 $(RUN) pytest tests/reliability -m soak
+	RELIABILITY_SOAK=1 $(RUN) pytest tests/reliability -m soak -s
 
 clean:
 	rm -rf .venv .tools .mypy_cache .ruff_cache .pytest_cache .hypothesis
