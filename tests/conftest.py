@@ -27,6 +27,7 @@ import pytest
 
 from stripe_cio import LedgerSettings
 from stripe_cio.ledger import Ledger
+from tests._webhook import Webhook
 
 # ../shared/stripe/fixtures3.json beside the checkout (Stripe's OpenAPI fixtures, MIT), as CI lays
 # it out; STRIPE_EXAMPLES_FILE points elsewhere
@@ -227,3 +228,17 @@ def make_ledger(tmp_path: Path) -> Iterator[Callable[[], Ledger]]:
     yield make
     for ledger in opened:
         ledger.close()
+
+
+# --- a notification webhook --------------------------------------------------------------------
+
+
+@pytest.fixture
+def webhook() -> Iterator[Webhook]:
+    """A webhook server on loopback that keeps what is POSTed to it, for this test."""
+    hook = Webhook()
+    hook.thread.start()
+    try:
+        yield hook
+    finally:
+        hook.stop()

@@ -30,8 +30,7 @@ from stripe_cio.sandbox import (
     SANDBOX_STRIPE_KEY,
     SandboxProcess,
 )
-
-from .test_notifications import Webhook
+from tests._webhook import Webhook
 
 pytestmark = pytest.mark.prefect
 
@@ -198,8 +197,7 @@ def test_a_wrong_customerio_key_fails_at_once_and_notifies_once(
         time.sleep(1)  # a second message (say, from the subflow) would have arrived by now
         assert len(hook.received) == 1
     finally:
-        hook.server.shutdown()
-        hook.server.server_close()
+        hook.stop()
     assert state.is_failed()
     # One request met the 401: neither the client nor a Prefect task retry sent it again.
     assert pipeline.refused_requests() == 1

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from uuid import UUID
 
 import pytest
 from prefect import flow, task
-from prefect.blocks.notifications import CustomWebhookNotificationBlock
 from prefect.client.orchestration import get_client
 from prefect.settings import PREFECT_UI_URL, temporary_settings
 from typer.testing import CliRunner
@@ -27,55 +23,11 @@ from tasks.notify import (
     notify_on_failure,
     save_failure_automation,
 )
+from tests._webhook import Webhook, save_webhook_block
 
 pytestmark = pytest.mark.prefect
 
 SECRET = "sk_live_notifySentinel0123456789"
-
-
-class Webhook:
-    """A real HTTP server on loopback that keeps the JSON bodies POSTed to it."""
-
-    def __init__(self) -> None:
-        self.received: list[dict[str, Any]] = []
-        received = self.received
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("content-length", 0))
-                received.append(json.loads(self.rfile.read(length)))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/notify"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def wait_for(self, count: int, seconds: float) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + seconds
-        while len(self.received) < count and time.monotonic() < deadline:
-            time.sleep(0.1)
-        return self.received
-
-
-@pytest.fixture
-def webhook() -> Iterator[Webhook]:
-    hook = Webhook()
-    hook.thread.start()
-    try:
-        yield hook
-    finally:
-        hook.server.shutdown()
-        hook.server.server_close()
-
-
-def save_webhook_block(webhook: Webhook, name: str) -> None:
-    CustomWebhookNotificationBlock(
-        name=name, url=webhook.url, json_data={"subject": "{{subject}}", "body": "{{body}}"}
-    ).save(name, overwrite=True)
 
 
 @task(name="push-to-customerio")

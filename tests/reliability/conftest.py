@@ -21,6 +21,7 @@ from tests.reliability._crash._compare import Reference
 from tests.reliability._crash._harness import Account, PipelineRun, stripe_sandbox
 from tests.reliability._crash._state import cio_state, ledger_facts
 from tests.reliability._crash._zygote import Zygote
+from tests.reliability.hostile.corpus import NOW, write_fixtures
 
 NO_FAULTS = {
     "rps": None, "burst": None, "latency_ms": 0, "jitter_ms": 0, "fail_rate": 0, "drop_rate": 0,
@@ -118,6 +119,20 @@ def emptied(box: SandboxProcess) -> SandboxProcess:
 def cio_box(cio_server: SandboxProcess) -> SandboxProcess:
     """The Customer.io sandbox, emptied and without faults."""
     return emptied(cio_server)
+
+
+@pytest.fixture(scope="module")
+def hostile_cio_box(cio_server: SandboxProcess) -> SandboxProcess:
+    """The Customer.io sandbox, emptied and without faults, for a module's hostile-corpus runs."""
+    return emptied(cio_server)
+
+
+@pytest.fixture(scope="module")
+def hostile_stripe_box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
+    """A Stripe sandbox serving the hostile corpus (a fixtures account: its clock stays put)."""
+    path = write_fixtures(tmp_path_factory.mktemp("hostile") / "account.json")
+    with SandboxProcess("stripe", "--fixtures", str(path), "--now", str(NOW), "--rps", "0") as box:
+        yield box
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,24 +24,11 @@ from stripe_cio.ledger import Ledger
 from stripe_cio.runs import RunSummary
 from stripe_cio.sandbox import SandboxProcess
 
-from .hostile.corpus import CASES, NOW, PAGE_FAULTS, RESOURCES, Case, account, write_fixtures
+from .hostile.corpus import CASES, NOW, PAGE_FAULTS, RESOURCES, Case, account
 from .hostile.pipeline import Observed, Run, observe, run_pipeline, sandbox, stripe_client
 
 LEDGER_TABLES = [r for r in RESOURCES if r != "events"]
 _databases = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def stripe_box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
-    path = write_fixtures(tmp_path_factory.mktemp("hostile") / "account.json")
-    with SandboxProcess("stripe", "--fixtures", str(path), "--now", str(NOW), "--rps", "0") as box:
-        yield box
-
-
-@pytest.fixture(scope="module")
-def cio_box() -> Iterator[SandboxProcess]:
-    with SandboxProcess("customerio", "--rps", "0") as box:
-        yield box
 
 
 def _ledger_url(backend: str, request: pytest.FixtureRequest, folder: Path) -> str:
@@ -58,21 +44,21 @@ def _ledger_url(backend: str, request: pytest.FixtureRequest, folder: Path) -> s
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def outcome(
     request: pytest.FixtureRequest,
-    stripe_box: SandboxProcess,
-    cio_box: SandboxProcess,
+    hostile_stripe_box: SandboxProcess,
+    hostile_cio_box: SandboxProcess,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> tuple[Run, Observed]:
     """The whole pipeline over the corpus, once per ledger backend."""
     url = _ledger_url(request.param, request, tmp_path_factory.mktemp(request.param))
-    sandbox(cio_box.url, "reset", {})
-    sandbox(stripe_box.url, "config", {"corrupt_pages": PAGE_FAULTS})
+    sandbox(hostile_cio_box.url, "reset", {})
+    sandbox(hostile_stripe_box.url, "config", {"corrupt_pages": PAGE_FAULTS})
     ledger = Ledger.open(LedgerSettings(database_url=url))
     try:
-        run = asyncio.run(run_pipeline(stripe_box.url, cio_box.url, ledger))
-        observed = observe(ledger, cio_box.url, LEDGER_TABLES)
+        run = asyncio.run(run_pipeline(hostile_stripe_box.url, hostile_cio_box.url, ledger))
+        observed = observe(ledger, hostile_cio_box.url, LEDGER_TABLES)
     finally:
         ledger.close()
-    observed.sandbox_stats = sandbox(stripe_box.url, "config")
+    observed.sandbox_stats = sandbox(hostile_stripe_box.url, "config")
     return run, observed
 
 
@@ -287,22 +273,22 @@ def test_the_broken_pages_were_served_and_read_again(outcome: tuple[Run, Observe
 
 
 def test_a_list_that_stays_broken_fails_its_slices_only(
-    stripe_box: SandboxProcess, make_ledger: Any
+    hostile_stripe_box: SandboxProcess, make_ledger: Any
 ) -> None:
     broken = {"path": "/v1/disputes", "body": "html", "times": 10**6}
-    sandbox(stripe_box.url, "config", {"corrupt_pages": [broken]})
+    sandbox(hostile_stripe_box.url, "config", {"corrupt_pages": [broken]})
     ledger = make_ledger()
 
     async def run() -> Any:
-        async with stripe_client(stripe_box.url) as stripe:
+        async with stripe_client(hostile_stripe_box.url) as stripe:
             first = await backfill(stripe, ledger)
-            sandbox(stripe_box.url, "config", {"corrupt_pages": []})
+            sandbox(hostile_stripe_box.url, "config", {"corrupt_pages": []})
             return first, await backfill(stripe, ledger, run=first.run)
 
     try:
         first, resumed = asyncio.run(run())
     finally:
-        sandbox(stripe_box.url, "config", {"corrupt_pages": []})
+        sandbox(hostile_stripe_box.url, "config", {"corrupt_pages": []})
     assert {failed.resource for failed in first.failed} == {"disputes"}
     assert "HTTP 200 but no JSON object (content-type text/html" in first.failed[0].error
     assert first.resources["charges"].objects == len(account()["charges"])
@@ -314,24 +300,24 @@ def test_a_list_that_stays_broken_fails_its_slices_only(
 
 
 def test_an_events_page_that_stays_broken_ends_the_sync_as_a_reject(
-    stripe_box: SandboxProcess, make_ledger: Any
+    hostile_stripe_box: SandboxProcess, make_ledger: Any
 ) -> None:
     # The first /v1/events request reads Stripe's clock; the listing after it stays broken.
     broken = {"path": "/v1/events", "body": "malformed_json", "times": 10**6, "after": 1}
-    sandbox(stripe_box.url, "config", {"corrupt_pages": [broken]})
+    sandbox(hostile_stripe_box.url, "config", {"corrupt_pages": [broken]})
     ledger = make_ledger()
     since = NOW - 29 * 86_400
 
     async def run() -> Any:
-        async with stripe_client(stripe_box.url) as stripe:
+        async with stripe_client(hostile_stripe_box.url) as stripe:
             first = await sync_events(stripe, ledger, since=since)
-            sandbox(stripe_box.url, "config", {"corrupt_pages": []})
+            sandbox(hostile_stripe_box.url, "config", {"corrupt_pages": []})
             return first, await sync_events(stripe, ledger, since=since)
 
     try:
         first, second = asyncio.run(run())
     finally:
-        sandbox(stripe_box.url, "config", {"corrupt_pages": []})
+        sandbox(hostile_stripe_box.url, "config", {"corrupt_pages": []})
     assert first.rejected == {UNREADABLE_PAGE: 1}
     assert first.applied == 0
     assert first.cursor_after is None  # the cursor did not move past the broken page

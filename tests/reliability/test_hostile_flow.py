@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,37 +21,13 @@ from stripe_cio import LedgerSettings
 from stripe_cio.ledger import Ledger
 from stripe_cio.runs import RejectRateExceededError, RunSummary, attributes_mark
 from stripe_cio.sandbox import SANDBOX_CIO_API_KEY, SANDBOX_CIO_SITE_ID, SandboxProcess
+from tests._webhook import Webhook, save_webhook_block
 
-from ..flows.test_notifications import Webhook, save_webhook_block
-from .hostile.corpus import CASES, NOW, write_fixtures
+from .hostile.corpus import CASES, NOW
 from .hostile.pipeline import sandbox
 
 pytestmark = pytest.mark.prefect
 DAY = 86_400
-
-
-@pytest.fixture(scope="module")
-def stripe_box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
-    path = write_fixtures(tmp_path_factory.mktemp("hostile-flow") / "account.json")
-    with SandboxProcess("stripe", "--fixtures", str(path), "--now", str(NOW), "--rps", "0") as box:
-        yield box
-
-
-@pytest.fixture(scope="module")
-def cio_box() -> Iterator[SandboxProcess]:
-    with SandboxProcess("customerio", "--rps", "0") as box:
-        yield box
-
-
-@pytest.fixture
-def webhook() -> Iterator[Webhook]:
-    hook = Webhook()
-    hook.thread.start()
-    try:
-        yield hook
-    finally:
-        hook.server.shutdown()
-        hook.server.server_close()
 
 
 def state_of(run: Any) -> State[Any]:
@@ -63,8 +38,8 @@ def state_of(run: Any) -> State[Any]:
 
 
 def test_a_sync_over_the_reject_threshold_fails_notifies_and_pushes_nothing(
-    stripe_box: SandboxProcess,
-    cio_box: SandboxProcess,
+    hostile_stripe_box: SandboxProcess,
+    hostile_cio_box: SandboxProcess,
     webhook: Webhook,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -72,18 +47,18 @@ def test_a_sync_over_the_reject_threshold_fails_notifies_and_pushes_nothing(
     ledger_url = f"sqlite:///{tmp_path / 'ledger.db'}"
     for name, value in {
         "STRIPE_API_KEY": "sk_test_hostileflow0000",
-        "STRIPE_API_BASE": stripe_box.url,
+        "STRIPE_API_BASE": hostile_stripe_box.url,
         "STRIPE_REQUESTS_PER_SECOND": "500",
         "CUSTOMERIO_SITE_ID": SANDBOX_CIO_SITE_ID,
         "CUSTOMERIO_API_KEY": SANDBOX_CIO_API_KEY,
-        "CUSTOMERIO_TRACK_URL": cio_box.url,
+        "CUSTOMERIO_TRACK_URL": hostile_cio_box.url,
         "STRIPE_CIO_DATABASE_URL": ledger_url,
     }.items():
         monkeypatch.setenv(name, value)
-    sandbox(cio_box.url, "reset", {})
+    sandbox(hostile_cio_box.url, "reset", {})
     # The sync's events listing answers a gateway's HTML page once: read again, then whole.
     broken = {"path": "/v1/events", "body": "html", "times": 1, "after": 1}
-    sandbox(stripe_box.url, "config", {"corrupt_pages": [broken]})
+    sandbox(hostile_stripe_box.url, "config", {"corrupt_pages": [broken]})
     save_webhook_block(webhook, "hostile-ops")
     since = datetime.fromtimestamp(NOW - 29 * DAY, UTC)
 
@@ -110,15 +85,15 @@ def test_a_sync_over_the_reject_threshold_fails_notifies_and_pushes_nothing(
         with ledger.engine.connect() as conn:
             processed = conn.exec_driver_sql("SELECT count(*) FROM processed_events").scalar()
     assert processed == len(events) - len(refused)
-    assert sandbox(cio_box.url, "people") == []
-    assert sandbox(cio_box.url, "events") == []
-    assert sandbox(stripe_box.url, "config")["corrupt_pages"][0]["times"] == 0
+    assert sandbox(hostile_cio_box.url, "people") == []
+    assert sandbox(hostile_cio_box.url, "events") == []
+    assert sandbox(hostile_stripe_box.url, "config")["corrupt_pages"][0]["times"] == 0
 
     # The operator looked at the rejects and accepts them: the next run pushes the good records.
     summary = asyncio.run(sync_stripe_events(max_reject_rate=1.0))
     assert isinstance(summary, RunSummary)
     assert summary.persons_sent > 0
-    delivered = sandbox(cio_box.url, "events")
+    delivered = sandbox(hostile_cio_box.url, "events")
     sent = Counter(e["data"]["stripe_event_id"] for e in delivered if e["type"] == "event")
     assert sent
     assert max(sent.values()) == 1

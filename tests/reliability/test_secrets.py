@@ -43,8 +43,7 @@ from stripe_cio.deliver._checks import NameCheck
 from stripe_cio.deliver._store import Failure
 from stripe_cio.ledger import Ledger
 from stripe_cio.sandbox import SandboxProcess
-
-from ..flows.test_notifications import Webhook
+from tests._webhook import Webhook
 
 pytestmark = pytest.mark.prefect
 
@@ -263,8 +262,7 @@ def test_no_secret_escapes_a_whole_pipeline_with_its_failures(
         status = CliRunner().invoke(status_app, [])
         messages = hook.wait_for(2, 15)
     finally:
-        hook.server.shutdown()
-        hook.server.server_close()
+        hook.stop()
 
     # The runs did what they should, so the search below covers real failures and dead letters.
     outcome = {name: state.type.value for name, state in states.items()}
