@@ -64,11 +64,12 @@ def test_faults_on_both_apis_end_as_a_clean_run(
     stripe_boxes: Any,
     reference_run: Callable[[Account], Reference],
     cio_box: SandboxProcess,
+    database_url: str,
     tmp_path: Path,
 ) -> None:
     reference = reference_run(account)
     stripe_box = stripe_boxes.take(account)
-    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    url = database_url
     try:
         configure(stripe_box.url, FAULTS)
         configure(cio_box.url, FAULTS)
@@ -79,8 +80,9 @@ def test_faults_on_both_apis_end_as_a_clean_run(
         stripe_box.stop()
     cio_seen = statuses(cio_box.url, "customerio")
     print(
-        f"\nfault soak: {tally.seconds:.1f}s, {tally.failed_restarts} phases restarted after "
-        f"failing; Stripe answered {stripe_seen}, Customer.io {cio_seen}"
+        f"\nfault soak ({url.partition(':')[0]}): {tally.seconds:.1f}s, "
+        f"{tally.failed_restarts} phases restarted after failing; "
+        f"Stripe answered {stripe_seen}, Customer.io {cio_seen}"
     )
     assert_same_end_state(reference, cio_box.url, url)
     # The faults happened. The Stripe sandbox draws them from a stream seeded by the account's
