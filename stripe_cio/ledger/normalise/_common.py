@@ -123,9 +123,16 @@ def req_str(obj: Mapping[str, Any], key: str) -> str:
     value = obj.get(key)
     if value is None or value == "":
         raise Bad(f"missing_field:{key}")
+    return _text(value, key)
+
+
+def _text(value: Any, key: str) -> str:
+    """`value` as the text of field `key`, refused unless it is a string without NUL."""
     if type(value) is not str:
         raise Bad(f"invalid_field:{key}")
     if "\x00" in value:
+        # PostgreSQL text cannot hold NUL: writing one failed the whole batch. Rejected on
+        # every backend, so SQLite and PostgreSQL ledgers agree (`raw` escapes it as \u0000).
         raise Bad(f"nul_character:{key}")
     return value
 
@@ -136,13 +143,7 @@ def opt_str(obj: Mapping[str, Any] | None, key: str) -> str | None:
     value = obj.get(key)
     if value is None:
         return None
-    if type(value) is not str:
-        raise Bad(f"invalid_field:{key}")
-    if "\x00" in value:
-        # PostgreSQL text cannot hold NUL: writing one failed the whole batch. Rejected on
-        # every backend, so SQLite and PostgreSQL ledgers agree (`raw` escapes it as \u0000).
-        raise Bad(f"nul_character:{key}")
-    return value
+    return _text(value, key)
 
 
 def opt_int(obj: Mapping[str, Any] | None, key: str) -> int | None:
@@ -213,11 +214,7 @@ def ref(obj: Mapping[str, Any] | None, key: str) -> str | None:
             raise Bad(f"invalid_field:{key}")
     if value is None:
         return None
-    if type(value) is not str:
-        raise Bad(f"invalid_field:{key}")
-    if "\x00" in value:
-        raise Bad(f"nul_character:{key}")
-    return value
+    return _text(value, key)
 
 
 def nested(obj: Mapping[str, Any], *path: str) -> Mapping[str, Any] | None:
