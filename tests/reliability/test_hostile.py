@@ -23,9 +23,10 @@ from stripe_cio.extract import UNREADABLE_PAGE, backfill, sync_events
 from stripe_cio.ledger import Ledger
 from stripe_cio.runs import RunSummary
 from stripe_cio.sandbox import SandboxProcess
+from tests.reliability._crash._state import sandbox_call
 
 from .hostile.corpus import CASES, NOW, PAGE_FAULTS, RESOURCES, Case, account
-from .hostile.pipeline import Observed, Run, observe, run_pipeline, sandbox, stripe_client
+from .hostile.pipeline import Observed, Run, observe, run_pipeline, stripe_client
 
 LEDGER_TABLES = [r for r in RESOURCES if r != "events"]
 _databases = itertools.count()
@@ -50,15 +51,15 @@ def outcome(
 ) -> tuple[Run, Observed]:
     """The whole pipeline over the corpus, once per ledger backend."""
     url = _ledger_url(request.param, request, tmp_path_factory.mktemp(request.param))
-    sandbox(hostile_cio_box.url, "reset", {})
-    sandbox(hostile_stripe_box.url, "config", {"corrupt_pages": PAGE_FAULTS})
+    sandbox_call(hostile_cio_box.url, "reset", {})
+    sandbox_call(hostile_stripe_box.url, "config", {"corrupt_pages": PAGE_FAULTS})
     ledger = Ledger.open(LedgerSettings(database_url=url))
     try:
         run = asyncio.run(run_pipeline(hostile_stripe_box.url, hostile_cio_box.url, ledger))
         observed = observe(ledger, hostile_cio_box.url, LEDGER_TABLES)
     finally:
         ledger.close()
-    observed.sandbox_stats = sandbox(hostile_stripe_box.url, "config")
+    observed.sandbox_stats = sandbox_call(hostile_stripe_box.url, "config")
     return run, observed
 
 
@@ -276,19 +277,19 @@ def test_a_list_that_stays_broken_fails_its_slices_only(
     hostile_stripe_box: SandboxProcess, make_ledger: Any
 ) -> None:
     broken = {"path": "/v1/disputes", "body": "html", "times": 10**6}
-    sandbox(hostile_stripe_box.url, "config", {"corrupt_pages": [broken]})
+    sandbox_call(hostile_stripe_box.url, "config", {"corrupt_pages": [broken]})
     ledger = make_ledger()
 
     async def run() -> Any:
         async with stripe_client(hostile_stripe_box.url) as stripe:
             first = await backfill(stripe, ledger)
-            sandbox(hostile_stripe_box.url, "config", {"corrupt_pages": []})
+            sandbox_call(hostile_stripe_box.url, "config", {"corrupt_pages": []})
             return first, await backfill(stripe, ledger, run=first.run)
 
     try:
         first, resumed = asyncio.run(run())
     finally:
-        sandbox(hostile_stripe_box.url, "config", {"corrupt_pages": []})
+        sandbox_call(hostile_stripe_box.url, "config", {"corrupt_pages": []})
     assert {failed.resource for failed in first.failed} == {"disputes"}
     assert "HTTP 200 but no JSON object (content-type text/html" in first.failed[0].error
     assert first.resources["charges"].objects == len(account()["charges"])
@@ -304,20 +305,20 @@ def test_an_events_page_that_stays_broken_ends_the_sync_as_a_reject(
 ) -> None:
     # The first /v1/events request reads Stripe's clock; the listing after it stays broken.
     broken = {"path": "/v1/events", "body": "malformed_json", "times": 10**6, "after": 1}
-    sandbox(hostile_stripe_box.url, "config", {"corrupt_pages": [broken]})
+    sandbox_call(hostile_stripe_box.url, "config", {"corrupt_pages": [broken]})
     ledger = make_ledger()
     since = NOW - 29 * 86_400
 
     async def run() -> Any:
         async with stripe_client(hostile_stripe_box.url) as stripe:
             first = await sync_events(stripe, ledger, since=since)
-            sandbox(hostile_stripe_box.url, "config", {"corrupt_pages": []})
+            sandbox_call(hostile_stripe_box.url, "config", {"corrupt_pages": []})
             return first, await sync_events(stripe, ledger, since=since)
 
     try:
         first, second = asyncio.run(run())
     finally:
-        sandbox(hostile_stripe_box.url, "config", {"corrupt_pages": []})
+        sandbox_call(hostile_stripe_box.url, "config", {"corrupt_pages": []})
     assert first.rejected == {UNREADABLE_PAGE: 1}
     assert first.applied == 0
     assert first.cursor_after is None  # the cursor did not move past the broken page

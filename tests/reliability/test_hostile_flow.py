@@ -22,9 +22,9 @@ from stripe_cio.ledger import Ledger
 from stripe_cio.runs import RejectRateExceededError, RunSummary, attributes_mark
 from stripe_cio.sandbox import SANDBOX_CIO_API_KEY, SANDBOX_CIO_SITE_ID, SandboxProcess
 from tests._webhook import Webhook, save_webhook_block
+from tests.reliability._crash._state import sandbox_call
 
 from .hostile.corpus import CASES, NOW
-from .hostile.pipeline import sandbox
 
 pytestmark = pytest.mark.prefect
 DAY = 86_400
@@ -55,10 +55,10 @@ def test_a_sync_over_the_reject_threshold_fails_notifies_and_pushes_nothing(
         "STRIPE_CIO_DATABASE_URL": ledger_url,
     }.items():
         monkeypatch.setenv(name, value)
-    sandbox(hostile_cio_box.url, "reset", {})
+    sandbox_call(hostile_cio_box.url, "reset", {})
     # The sync's events listing answers a gateway's HTML page once: read again, then whole.
     broken = {"path": "/v1/events", "body": "html", "times": 1, "after": 1}
-    sandbox(hostile_stripe_box.url, "config", {"corrupt_pages": [broken]})
+    sandbox_call(hostile_stripe_box.url, "config", {"corrupt_pages": [broken]})
     save_webhook_block(webhook, "hostile-ops")
     since = datetime.fromtimestamp(NOW - 29 * DAY, UTC)
 
@@ -85,15 +85,15 @@ def test_a_sync_over_the_reject_threshold_fails_notifies_and_pushes_nothing(
         with ledger.engine.connect() as conn:
             processed = conn.exec_driver_sql("SELECT count(*) FROM processed_events").scalar()
     assert processed == len(events) - len(refused)
-    assert sandbox(hostile_cio_box.url, "people") == []
-    assert sandbox(hostile_cio_box.url, "events") == []
-    assert sandbox(hostile_stripe_box.url, "config")["corrupt_pages"][0]["times"] == 0
+    assert sandbox_call(hostile_cio_box.url, "people") == []
+    assert sandbox_call(hostile_cio_box.url, "events") == []
+    assert sandbox_call(hostile_stripe_box.url, "config")["corrupt_pages"][0]["times"] == 0
 
     # The operator looked at the rejects and accepts them: the next run pushes the good records.
     summary = asyncio.run(sync_stripe_events(max_reject_rate=1.0))
     assert isinstance(summary, RunSummary)
     assert summary.persons_sent > 0
-    delivered = sandbox(hostile_cio_box.url, "events")
+    delivered = sandbox_call(hostile_cio_box.url, "events")
     sent = Counter(e["data"]["stripe_event_id"] for e in delivered if e["type"] == "event")
     assert sent
     assert max(sent.values()) == 1

@@ -6,6 +6,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from stripe_cio.sandbox.synthetic import RESOURCES
+
 __all__ = [
     "DAY",
     "DROP",
@@ -26,20 +28,6 @@ NOW = 1_767_225_600  # the sandbox clock: 2026-01-01T00:00:00Z
 DAY = 86_400
 OBJECTS_AT = NOW - 25 * DAY  # objects are created from here, a second apart per case
 EVENTS_AT = NOW - 10 * DAY  # events from here: within Stripe's 30 days of the clock
-
-RESOURCES = (
-    "customers",
-    "charges",
-    "payment_intents",
-    "invoices",
-    "subscriptions",
-    "refunds",
-    "disputes",
-    "checkout_sessions",
-    "events",
-    "prices",
-    "products",
-)
 
 
 @dataclass

@@ -11,7 +11,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 import orjson
 from sqlalchemy import text
 
@@ -25,27 +24,17 @@ from stripe_cio.ledger import Ledger
 from stripe_cio.lifecycle import LifecycleSettings, LifecycleSummary, send_lifecycle_events
 from stripe_cio.runs import RunSummary, person_updates
 from stripe_cio.sandbox import SANDBOX_CIO_API_KEY, SANDBOX_CIO_SITE_ID
+from tests.reliability._crash._state import sandbox_call
 
 from .corpus import NOW
 
-__all__ = ["FAST", "Observed", "Run", "run_pipeline", "sandbox"]
+__all__ = ["FAST", "Observed", "Run", "run_pipeline"]
 
 # Quick retries: a corrupted page is answered again within milliseconds.
 FAST = RetryPolicy(max_attempts=6, base_delay=0.005, max_delay=0.05, rate_limit_delay=0.05)
 IDENTITY = AttributeSettings.load({})
 # Every event of the corpus predates the backfill's T0: send them anyway (see docs/events.md).
 LIFECYCLE = LifecycleSettings.load({"send_backfill_events": True})
-
-
-def sandbox(url: str, route: str, payload: dict[str, Any] | None = None) -> Any:
-    """GET (or POST `payload` to) a sandbox control route."""
-    with httpx.Client(base_url=url, timeout=30) as http:
-        if payload is None:
-            response = http.get(f"/_sandbox/{route}")
-        else:
-            response = http.post(f"/_sandbox/{route}", json=payload)
-        response.raise_for_status()
-        return response.json()
 
 
 def stripe_client(url: str, retry: RetryPolicy = FAST) -> Any:
@@ -145,12 +134,12 @@ def observe(ledger: Ledger, cio_url: str, resources: list[str]) -> Observed:
         ]
     people = {
         p["identifiers"]["email"]: p["attributes"]
-        for p in sandbox(cio_url, "people")
+        for p in sandbox_call(cio_url, "people")
         if "email" in p["identifiers"]
     }
     events: Counter[tuple[str, str]] = Counter(
         (e["data"]["stripe_event_id"], e["name"])
-        for e in sandbox(cio_url, "events")
+        for e in sandbox_call(cio_url, "events")
         if e["type"] == "event"
     )
     return Observed(tables, emails, rejects, processed, handled, dead, people, events)
