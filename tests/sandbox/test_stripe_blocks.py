@@ -154,8 +154,8 @@ class _Filing:
 
     def send(self, message: Any) -> None:
         batch, sealed = message
-        for resource, located in batch.items():
-            self.store.put_located(resource, located)
+        for resource, columns in batch.items():
+            self.store.put_located(resource, columns)
         for resource, number, block, plain_bytes in sealed:
             self.store.fill_block(resource, number, block, plain_bytes)
 

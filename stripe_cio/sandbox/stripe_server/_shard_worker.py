@@ -21,28 +21,38 @@ from ._shard_blocks import OpenBlock, ShardBlocks
 from ._store import Located, filter_text
 
 _BATCH = 2000  # objects per message: large enough that pickling is cheap per object
+_PLAIN = frozenset({str, type(None)})  # filter values that need no conversion
 
 # (resource, the store's block number, the block, bytes of its bodies)
 Sealed = tuple[str, int, Block, int]
 
 
 class _Table:
-    """One resource's share of a batch: its blocks and the records put since the last batch."""
+    """One resource's share of a batch: its blocks and the columns put since the last batch."""
 
-    __slots__ = ("append", "blocks", "filters", "located")
+    __slots__ = ("append", "blocks", "columns", "created", "filters", "ids", "locations", "values")
 
     def __init__(self, blocks: ShardBlocks, resource: str) -> None:
         self.blocks = blocks
         self.append = blocks.append
         self.filters = SPEC_BY_NAME[resource].filters
-        self.located: list[Located] = []
+        self.columns: Located
+        self.ids: list[str]
+        self.created: list[int | None]
+        self.values: list[tuple[str | None, ...] | None]
+        self.locations: list[int]
+        self.restart()
+
+    def restart(self) -> None:
+        """Start the next batch's columns."""
+        self.columns = self.ids, self.created, self.values, self.locations = [], [], [], []
 
 
 class _PipeSink:
     """The sink a shard's generator writes into: files bodies into blocks, ships in batches.
 
-    A batch is `(located, sealed)`: `located` maps each resource to its objects in the order
-    they were put, as `(id, created, values, location)` with the body's location in the store's
+    A batch is `(located, sealed)`: `located` maps each resource to the columns of its objects
+    in the order they were put (see `Located`), with each body's location in the store's
     numbering (see _shard_blocks), and `sealed` holds the blocks sealed since the last batch,
     compressed here if the store compresses. So bodies cross the pipe once, compressed, and
     the server files records without looking at bodies (`StripeStore.put_located`).
@@ -78,16 +88,23 @@ class _PipeSink:
             table = self._tables[resource] = _Table(self._blocks(resource), resource)
         get = obj.get
         created = get("created")
-        table.located.append(
-            (
-                obj["id"],
-                created if type(created) is int else None,
-                tuple(map(filter_text, map(get, table.filters)))
-                if get("deleted") is not True
-                else None,
-                table.append(orjson.dumps(obj), created or 0),
-            )
-        )
+        if type(created) is not int:
+            created = None
+        table.ids.append(obj["id"])
+        table.created.append(created)
+        if get("deleted") is True:
+            table.values.append(None)
+        else:
+            values = tuple(map(get, table.filters))
+            if not _PLAIN.issuperset(map(type, values)):  # expanded objects, booleans...
+                values = tuple(map(filter_text, values))
+            table.values.append(values)
+        # A copy of exactly the body: orjson's bytes sit in an allocation ~4 times their length,
+        # and the open blocks hold thousands of bodies. The copy also costs less CPU overall
+        # (measured: 37.5 against 45.5 s a shard), as each large buffer is freed at once and
+        # reused warm by the next dumps.
+        body = memoryview(orjson.dumps(obj)).tobytes()
+        table.locations.append(table.append(body, created or 0))
         self._count += 1
         if self._count >= _BATCH:
             self.flush()
@@ -98,10 +115,10 @@ class _PipeSink:
             for table in self._tables.values():
                 table.blocks.seal_all()
         if self._count or self._sealed:
-            batch = {name: table.located for name, table in self._tables.items() if table.located}
+            batch = {name: table.columns for name, table in self._tables.items() if table.ids}
             self._conn.send((batch, self._sealed))
             for table in self._tables.values():
-                table.located = []
+                table.restart()
             self._count = 0
             self._sealed = []
 
@@ -110,11 +127,11 @@ class _PipeSink:
 
         def seal(opened: OpenBlock) -> None:
             block: Block
-            with opened.joined() as joined:  # released at once: the buffer will be reused
-                if compressor is None:
-                    block = bytes(joined).split(b"\n")
-                else:
-                    block = (compressor.compress(joined), len(joined))
+            if compressor is None:
+                block = opened.bodies
+            else:
+                joined = opened.joined()
+                block = (compressor.compress(joined), len(joined))
             # self._sealed, not a captured list: each flush starts a new one.
             self._sealed.append((resource, opened.number, block, opened.body_bytes()))
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import heapq
 from bisect import bisect_left
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -25,8 +25,9 @@ __all__ = ["Located", "Prepared", "Probe", "Record", "StripeStore", "filter_text
 
 # (id, created or None for a deleted stub, list-filter values or None when deleted, JSON body)
 Prepared = tuple[str, int | None, tuple[str | None, ...] | None, bytes]
-# (id, created or None, list-filter values or None, the body's location): see put_located
-Located = tuple[str, int | None, tuple[str | None, ...] | None, int]
+# Columns of objects filed by put_located: ids, created (None for a deleted stub), list-filter
+# values (None when deleted), and the bodies' locations.
+Located = tuple[list[str], list[int | None], list[tuple[str | None, ...] | None], list[int]]
 
 
 class StripeStore:
@@ -99,29 +100,31 @@ class StripeStore:
             created = old[0] if old is not None else 0
         self._file(res, old, object_id, created, values, res.bodies.append(body, created))
 
-    def put_located(self, resource: str, located: list[Located]) -> None:
+    def put_located(self, resource: str, located: Located) -> None:
         """Insert or replace objects whose bodies sit in blocks filled by `fill_block`, in order.
 
-        A shard process blocks and compresses the bodies itself (see _shard_worker). A run of
-        new objects, the usual case while an account is generated, is filed in bulk.
+        A shard process blocks and compresses the bodies itself (see _shard_worker) and sends
+        its objects as columns. A run of new objects, the usual case while an account is
+        generated, is filed in bulk.
         """
         res = self._resources[resource]
         records = res.records
-        ids, created, values, locations = zip(*located, strict=True)
+        ids, created, values, locations = located
         if (
             not res.built
             and None not in created
             and None not in values
-            and not any(map(records.__contains__, ids))
+            and records.keys().isdisjoint(ids)
             and len(set(ids)) == len(ids)
         ):
             handles = range(len(res.locations), len(res.locations) + len(ids))
             res.locations.extend(locations)
-            batch: list[Record] = list(zip(created, ids, handles, values, strict=True))
+            # No None in `created` or `values`: checked above.
+            batch = cast(list[Record], list(zip(created, ids, handles, values, strict=True)))
             records.update(zip(ids, batch, strict=True))
             res.listed.extend(batch)
             return
-        for object_id, when, filters, location in located:
+        for object_id, when, filters, location in zip(*located, strict=True):
             old = records.get(object_id)
             if when is None:  # deleted stubs carry no `created`
                 when = old[0] if old is not None else 0
