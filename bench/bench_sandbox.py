@@ -1,13 +1,15 @@
 """Stripe sandbox at scale: account generation time, peak RSS and store size, then list pages/s.
 
-    .venv/bin/python bench/bench_sandbox.py --customers 100000 --seconds 10
+    .venv/bin/python bench/bench_sandbox.py --customers 100000 --seconds 10 --runs 3
 
-1. Starts `stripe-cio sandbox stripe --customers N` (the synthetic account) and reads from its
-   `/_sandbox/stats` how long the account took to generate, the server's peak RSS and the bytes
-   its bodies take (compressed from 20,000 customers on). Peak RSS is the server's plus that
+1. Starts `stripe-cio sandbox stripe --customers N` (the synthetic account) `--runs` times and
+   reads from its `/_sandbox/stats` how long the account took to generate, the server's peak
+   RSS and the bytes its bodies take (compressed from 20,000 customers on); the last line quotes
+   the median generation time (wall time on a 2-core machine shared with others varies by
+   +-15% from one run to the next). Peak RSS is the server's plus that
    of the processes that generate a large account for it (see stripe_server/_shards.py), and
    so is the CPU time per object (the server's from the start of loading, the shards' whole).
-2. Walks `GET /v1/charges?limit=100` with `starting_after` over several `created` windows at
+2. In the last run, walks `GET /v1/charges?limit=100` with `starting_after` over several `created` windows at
    once, counting pages per second. The server is pinned to one core and this client to the
    other, and the client is light (hand-built HTTP/1.1 over keep-alive asyncio streams, the
    cursor found by a bytes search, no JSON parsing), so it is the server that is measured.
@@ -25,6 +27,8 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
+from statistics import median
 from typing import Any
 
 import httpx
@@ -153,6 +157,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--walkers", type=int, default=8)
+    parser.add_argument("--runs", type=int, default=3, help="generations; their median is quoted")
     parser.add_argument("--serve-baseline", action="store_true")
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
@@ -162,43 +167,79 @@ def main() -> None:
         app = baseline_app(args.customers)
         uvicorn.run(app, host="127.0.0.1", port=args.port, http="httptools", log_level="warning")
         return
-    started = time.perf_counter()
     command = ("--customers", str(args.customers), "--now", str(NOW), "--rps", "0")
-    with SandboxProcess("stripe", *command, startup_timeout=900) as server:
-        startup = time.perf_counter() - started
-        stats = httpx.get(f"{server.url}/_sandbox/stats").json()
-        process, storage = stats["process"], stats["storage"]
-        print(
-            f"sandbox up in {startup:.1f}s: {stats['objects']}, storage {storage['stored_bytes']:,}"
-            f" of {storage['plain_bytes']:,} plain bytes, garbage {storage['garbage']}",
-            flush=True,
-        )
-        pin(process["pid"], 0)  # only now: the server generates with its compressor alongside
-        pin(0, 1)
-        fast, fast_cpu = pages_per_second(server.port, args.seconds, args.walkers)
+    loads: list[Load] = []
+    for run in range(1, args.runs + 1):
+        # The account is generated afresh each run; its pages are walked in the last one only.
+        with SandboxProcess("stripe", *command, startup_timeout=900) as server:
+            stats = httpx.get(f"{server.url}/_sandbox/stats").json()
+            loads.append(load_figures(stats))
+            print(f"run {run}: {loads[-1].line()}", flush=True)
+            if run == args.runs:
+                pin(stats["process"]["pid"], 0)  # only now: the shards have finished
+                pin(0, 1)
+                fast, fast_cpu = pages_per_second(server.port, args.seconds, args.walkers)
     base_customers = min(args.customers, BASELINE_CUSTOMERS)
     with BaselineServer(base_customers) as base:
         pin(httpx.get(f"{base.url}/_sandbox/health").json()["pid"], 0)
         slow, slow_cpu = pages_per_second(base.port, args.seconds, args.walkers)
-    # A sharded account's generator processes stay alive beside the server: count them too.
-    rss = process["peak_rss_bytes"] + process["workers_peak_rss_bytes"]
-    # CPU per object, the gauge that a busy machine does not distort as much as wall time.
-    objects = sum(stats["objects"].values())
-    server_us = process["load_cpu_seconds"] / objects * 1e6
-    shards_us = process["workers_cpu_seconds"] / objects * 1e6
     print(
         f"client CPU per core: {fast_cpu:.0%} against the sandbox, {slow_cpu:.0%} against the "
         f"baseline ({base_customers} customers)",
         flush=True,
     )
+    last = loads[-1]
+    times = sorted(load.seconds for load in loads)
     print(
-        f"customers={args.customers} charges={stats['objects']['charges']} "
-        f"objects={objects} generation={process['load_seconds']:.1f}s "
-        f"cpu={server_us + shards_us:.1f}us/object (server {server_us:.1f} + shards "
-        f"{shards_us:.1f}) "
-        f"peak_rss={rss / 1024**3:.2f}GB store={storage['stored_bytes'] / 1024**2:.0f}MB "
-        f"(plain {storage['plain_bytes'] / 1024**2:.0f}MB) | sandbox {fast:.0f} pages/s vs "
-        f"baseline (starlette JSONResponse of dicts) {slow:.0f} pages/s: ratio {fast / slow:.1f}x"
+        f"customers={args.customers} charges={last.charges} objects={last.objects} "
+        f"generation={median(times):.1f}s (median of {len(times)}: "
+        f"{', '.join(f'{t:.1f}' for t in times)}) "
+        f"cpu={median(load.cpu_us for load in loads):.1f}us/object "
+        f"peak_rss={max(load.peak_rss for load in loads) / 1024**3:.2f}GB "
+        f"store={last.stored / 1024**2:.0f}MB (plain {last.plain / 1024**2:.0f}MB) | sandbox "
+        f"{fast:.0f} pages/s vs baseline (starlette JSONResponse of dicts) {slow:.0f} pages/s: "
+        f"ratio {fast / slow:.1f}x"
+    )
+
+
+@dataclass(frozen=True)
+class Load:
+    """What one start of the sandbox cost, from its `/_sandbox/stats`."""
+
+    seconds: float
+    server_us: float  # CPU per object: the gauge a busy machine distorts less than wall time
+    shards_us: float
+    peak_rss: int  # the server's and, for a sharded account, its generator processes'
+    charges: int
+    objects: int
+    stored: int
+    plain: int
+
+    @property
+    def cpu_us(self) -> float:
+        return self.server_us + self.shards_us
+
+    def line(self) -> str:
+        return (
+            f"generation={self.seconds:.1f}s cpu={self.cpu_us:.1f}us/object (server "
+            f"{self.server_us:.1f} + shards {self.shards_us:.1f}) "
+            f"peak_rss={self.peak_rss / 1024**3:.2f}GB loadavg={os.getloadavg()[0]:.1f}"
+        )
+
+
+def load_figures(stats: dict[str, Any]) -> Load:
+    """The figures of one start from the sandbox's stats."""
+    process, storage = stats["process"], stats["storage"]
+    objects = sum(stats["objects"].values())
+    return Load(
+        seconds=process["load_seconds"],
+        server_us=process["load_cpu_seconds"] / objects * 1e6,
+        shards_us=process["workers_cpu_seconds"] / objects * 1e6,
+        peak_rss=process["peak_rss_bytes"] + process["workers_peak_rss_bytes"],
+        charges=stats["objects"]["charges"],
+        objects=objects,
+        stored=storage["stored_bytes"],
+        plain=storage["plain_bytes"],
     )
 
 
