@@ -24,10 +24,10 @@ log = logging.getLogger(__name__)
 COMPRESS_FROM_CUSTOMERS = 20_000
 # From this many customers, SHARDS processes generate the account (see _shards): one process
 # needs ~3 minutes for 100,000 customers. The shard count is fixed, not the number of cores, so
-# that an account stays the same for a seed on every machine. Three shards on two cores beat
-# two (43.1 and 46.6 s against 48.9 and 48.9 s at 100,000 customers, runs alternated; four gave
-# 43.2 and 41.3 s against three's 36.9 and 40.3): while one shard waits on the pipe or the
-# server files a batch, another is ready to run, and the last shard to finish has less left.
+# that an account stays the same for a seed on every machine. Three, on two cores: while one
+# shard waits on its pipe or the server files a batch, another is ready to run, and a smaller
+# shard's simulation fits the caches better (CPU per object, medians: ~26 us with three, ~30
+# with two; wall times overlap within the machine's noise, see docs/sandbox.md).
 SHARD_FROM_CUSTOMERS = 20_000
 SHARDS = 3
 
