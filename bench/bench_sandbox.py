@@ -9,10 +9,11 @@
    +-15% from one run to the next). Peak RSS is the server's plus that
    of the processes that generate a large account for it (see stripe_server/_shards.py), and
    so is the CPU time per object (the server's from the start of loading, the shards' whole).
-2. In the last run, walks `GET /v1/charges?limit=100` with `starting_after` over several `created` windows at
-   once, counting pages per second. The server is pinned to one core and this client to the
-   other, and the client is light (hand-built HTTP/1.1 over keep-alive asyncio streams, the
-   cursor found by a bytes search, no JSON parsing), so it is the server that is measured.
+2. In the last run, walks `GET /v1/charges?limit=100` with `starting_after` over several
+   `created` windows at once, counting pages per second. The server is pinned to one core and
+   this client to the other, and the client is light (hand-built HTTP/1.1 over keep-alive
+   asyncio streams, the cursor found by a bytes search, no JSON parsing), so it is the server
+   that is measured.
 3. Baseline, same run and same walk: a starlette app holding a smaller synthetic account's
    charges as dicts and answering each page with `JSONResponse` (stdlib json per request).
 The last line has every figure and the ratio to the baseline.
