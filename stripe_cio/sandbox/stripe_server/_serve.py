@@ -26,8 +26,8 @@ COMPRESS_FROM_CUSTOMERS = 20_000
 # needs ~3 minutes for 100,000 customers. The shard count is fixed, not the number of cores, so
 # that an account stays the same for a seed on every machine. Three, on two cores: while one
 # shard waits on its pipe or the server files a batch, another is ready to run, and a smaller
-# shard's simulation fits the caches better (CPU per object, medians: ~26 us with three, ~30
-# with two; wall times overlap within the machine's noise, see docs/sandbox.md).
+# shard's simulation fits the caches better (the shards' CPU per object, medians: 25.8 us with
+# three, 27.7 with two; wall times overlap within the machine's noise, see docs/sandbox.md).
 SHARD_FROM_CUSTOMERS = 20_000
 SHARDS = 3
 
