@@ -30,13 +30,12 @@ Sealed = tuple[str, int, Block, int]
 class _Table:
     """One resource's share of a batch: its blocks and the columns put since the last batch."""
 
-    __slots__ = ("append", "blocks", "columns", "created", "filters", "ids", "locations", "values")
+    __slots__ = ("append", "blocks", "created", "filters", "ids", "locations", "values")
 
     def __init__(self, blocks: ShardBlocks, resource: str) -> None:
         self.blocks = blocks
         self.append = blocks.append
         self.filters = SPEC_BY_NAME[resource].filters
-        self.columns: Located
         self.ids: list[str]
         self.created: list[int | None]
         self.values: list[tuple[str | None, ...] | None]
@@ -45,7 +44,11 @@ class _Table:
 
     def restart(self) -> None:
         """Start the next batch's columns."""
-        self.columns = self.ids, self.created, self.values, self.locations = [], [], [], []
+        self.ids, self.created, self.values, self.locations = [], [], [], []
+
+    def columns(self) -> Located:
+        """The columns of the objects put since the batch started."""
+        return self.ids, self.created, self.values, self.locations
 
 
 class _PipeSink:
@@ -114,7 +117,7 @@ class _PipeSink:
             for table in self._tables.values():
                 table.blocks.seal_all()
         if self._count or self._sealed:
-            batch = {name: table.columns for name, table in self._tables.items() if table.ids}
+            batch = {name: table.columns() for name, table in self._tables.items() if table.ids}
             self._conn.send((batch, self._sealed))
             for table in self._tables.values():
                 table.restart()
