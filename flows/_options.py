@@ -1,4 +1,5 @@
-"""What every stripe-cio flow shares: masked logs, failure notifications, a bounded runner."""
+"""What every stripe-cio flow shares: masked logs, failure notifications, a bounded runner, and
+the connections a job gets from the flow's block parameters."""
 
 from __future__ import annotations
 
@@ -6,10 +7,13 @@ from typing import Any
 
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from blocks import customerio_settings, stripe_settings
+from stripe_cio import ledger_settings_from_env
+from stripe_cio.jobs import Connections
 from tasks.logs import redact_run_logs
 from tasks.notify import notify_on_failure
 
-__all__ = ["flow_options"]
+__all__ = ["connections", "flow_options"]
 
 # The flows await their coarse tasks one after another, so the runner's threads only serve a
 # task submitted with .submit(); bounded all the same, to the cores a small worker has.
@@ -30,3 +34,18 @@ def flow_options(name: str, description: str) -> dict[str, Any]:
         "log_prints": False,
         "validate_parameters": True,
     }
+
+
+def connections(
+    stripe_block: str | None = None,
+    customerio_block: str | None = None,
+    *,
+    stripe: bool = True,
+    customerio: bool = True,
+) -> Connections:
+    """The ledger, and the APIs the job needs, from the named blocks else the environment."""
+    return Connections(
+        ledger=ledger_settings_from_env(),
+        stripe=stripe_settings(stripe_block) if stripe else None,
+        customerio=customerio_settings(customerio_block) if customerio else None,
+    )

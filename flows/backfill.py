@@ -1,34 +1,24 @@
-"""`backfill-history`: ad hoc. Stripe's history into the ledger, then `enrich-profiles`."""
+"""`backfill-history`: ad hoc. Stripe's history into the ledger, then every person's attributes."""
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from typing import Any
 
 from prefect import flow
 from prefect.client.schemas.objects import State
+from prefect.states import Cancelled
 
-from stripe_cio.runs import BackfillIncompleteError, RunSummary
-from tasks.extract import backfill_stripe
-from tasks.pipeline import (
-    enforce_reject_rate,
-    publish_summary,
-    reject_threshold,
-    start_events_cursor,
-)
+from stripe_cio.jobs import BACKFILL, backfill_job
+from stripe_cio.runs import RunInProgressError, RunSummary
+from tasks.steps import PrefectRunner
 
-from ._options import flow_options
-from .enrich import enrich_profiles
+from ._options import connections, flow_options
 
 __all__ = ["backfill_history"]
 
-NAME = "backfill-history"
-# The nightly or a sync run may be pushing when the backfill ends: wait for it this long.
-ENRICH_WAITS_FOR_LOCK = 900.0
 
-
-@flow(**flow_options(NAME, "Stripe's history into the ledger, then every person's attributes."))
+@flow(**flow_options(BACKFILL, "Stripe's history into the ledger, then every person's attributes."))
 async def backfill_history(
     since: datetime | None = None,
     resources: list[str] | None = None,
@@ -40,46 +30,24 @@ async def backfill_history(
     max_reject_rate: float | None = None,
 ) -> RunSummary | State[Any]:
     """Read Stripe objects created since `since` (default: all history) into the ledger, with a
-    progress artifact, then run `enrich-profiles` (unless `enrich` is false). A ledger never
-    synced by events gets its events cursor at the backfill's T0, where the first sync starts.
+    progress artifact, then compute and push every person's attributes unless `enrich` is false
+    (the `backfill` job, as `stripe-cio backfill` runs it). A ledger never synced by events gets
+    its events cursor at the backfill's T0, where the first sync starts.
 
     A backfill that could not read some slices fails after publishing its summary; run it again
     with `resume_run` set to the run id it names to read only those. A backfill whose rejects
     exceed `max_reject_rate` of the objects read (default STRIPE_CIO_MAX_REJECT_RATE, else 5%)
-    fails before enriching; the subflow applies the same threshold to what it pushes.
+    fails before enriching; the enrich step applies the same threshold to what it pushes.
     """
-    threshold = reject_threshold(max_reject_rate)
-    started = time.monotonic()
-    summary = RunSummary(NAME)
-    with summary.step("backfill Stripe"):
-        pulled = await backfill_stripe(
-            stripe_block,
+    try:
+        return await backfill_job(
+            connections(stripe_block, customerio_block, customerio=enrich),
+            PrefectRunner(BACKFILL),
             since=int(since.timestamp()) if since else 0,
             resources=resources,
             run=resume_run,
+            enrich=enrich,
+            max_reject_rate=max_reject_rate,
         )
-    summary.add_backfill(pulled)
-    if pulled["failed"]:
-        summary.seconds = time.monotonic() - started
-        await publish_summary(summary)
-        raise BackfillIncompleteError(
-            f"{len(pulled['failed'])} slices could not be read (first: "
-            f"{pulled['failed'][0]['error']}); resume with resume_run={pulled['run']!r}"
-        )
-    # The backfill read everything created up to T0: the first events sync starts there (also
-    # when the run fails on its rejects below, so that no event after T0 is skipped later).
-    await start_events_cursor(pulled["t0"])
-    await enforce_reject_rate(summary, threshold, started)
-    if enrich:
-        with summary.step("enrich profiles"):
-            enriched = await enrich_profiles(
-                customerio_block=customerio_block,
-                notify_block=notify_block,
-                wait_for_lock=ENRICH_WAITS_FOR_LOCK,
-                max_reject_rate=threshold,
-            )
-        if isinstance(enriched, RunSummary):
-            summary.add_run(enriched)
-    summary.seconds = time.monotonic() - started
-    await publish_summary(summary)
-    return summary
+    except RunInProgressError as refused:
+        return Cancelled(message=str(refused), data=refused)

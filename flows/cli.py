@@ -1,9 +1,8 @@
 """The `stripe-cio` commands that need Prefect, plugged into the engine's CLI through the
 `stripe_cio.commands` entry points (so that `stripe_cio/` never imports Prefect)."""
 
-from ._cli_enrich import enrich_app
 from ._cli_notifications import notifications_app
 from ._cli_serve import serve_app
 from ._cli_status import status_app
 
-__all__ = ["enrich_app", "notifications_app", "serve_app", "status_app"]
+__all__ = ["notifications_app", "serve_app", "status_app"]

@@ -2,33 +2,23 @@
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from prefect import flow
 from prefect.client.schemas.objects import State
 from prefect.states import Cancelled
 
+from stripe_cio.jobs import ENRICH, enrich_job
 from stripe_cio.runs import RunInProgressError, RunSummary
-from tasks.attributes import compute_attributes
-from tasks.deliver import push_person_updates
-from tasks.pipeline import (
-    enforce_reject_rate,
-    exclusive_run,
-    plan_person_updates,
-    publish_summary,
-    reject_threshold,
-)
+from tasks.steps import PrefectRunner
 
-from ._options import flow_options
+from ._options import connections, flow_options
 
 __all__ = ["enrich_profiles"]
 
-NAME = "enrich-profiles"
 
-
-@flow(**flow_options(NAME, "Every person's attributes from the ledger; only changes are sent."))
+@flow(**flow_options(ENRICH, "Every person's attributes from the ledger; only changes are sent."))
 async def enrich_profiles(
     customerio_block: str | None = None,
     dry_run: bool = False,
@@ -38,42 +28,24 @@ async def enrich_profiles(
     wait_for_lock: float = 0.0,
     max_reject_rate: float | None = None,
 ) -> RunSummary | State[Any]:
-    """Compute every person's attributes as of `as_of` (default: now) and push what changed.
+    """Compute every person's attributes as of `as_of` (default: now) and push what changed
+    (the `enrich` job, as `stripe-cio enrich` runs it).
 
     `dry_run` sends nothing and publishes a preview; `limit` takes only the first persons (by
-    identifier). Another pushing run holding the ledger refuses this one (Cancelled) unless it
-    ends within `wait_for_lock` seconds. A run whose rejects exceed `max_reject_rate` of the
-    persons it compared (default STRIPE_CIO_MAX_REJECT_RATE, else 5%) fails after publishing
-    its summary.
+    identifier). Persons whose history the ledger lacks are left out and counted. Another
+    pushing run holding the ledger refuses this one (Cancelled) unless it ends within
+    `wait_for_lock` seconds. A run whose rejects exceed `max_reject_rate` of the persons it
+    compared (default STRIPE_CIO_MAX_REJECT_RATE, else 5%) fails after publishing its summary.
     """
-    threshold = reject_threshold(max_reject_rate)
     try:
-        if dry_run:  # sends nothing: no need to keep other runs out
-            return await _enrich(customerio_block, dry_run, as_of, limit, threshold)
-        async with exclusive_run(NAME, wait=wait_for_lock):
-            return await _enrich(customerio_block, dry_run, as_of, limit, threshold)
+        return await enrich_job(
+            connections(customerio_block=customerio_block, stripe=False, customerio=not dry_run),
+            PrefectRunner(ENRICH),
+            dry_run=dry_run,
+            as_of=int(as_of.timestamp()) if as_of else None,
+            limit=limit,
+            wait_for_lock=wait_for_lock,
+            max_reject_rate=max_reject_rate,
+        )
     except RunInProgressError as refused:
         return Cancelled(message=str(refused), data=refused)
-
-
-async def _enrich(
-    customerio_block: str | None,
-    dry_run: bool,
-    as_of: datetime | None,
-    limit: int | None,
-    threshold: float,
-) -> RunSummary:
-    started = time.monotonic()
-    summary = RunSummary(NAME, dry_run=dry_run)
-    with summary.step("compute attributes"):
-        result = await compute_attributes(as_of or datetime.now(UTC))
-        updates = await plan_person_updates(result, limit=limit)
-    summary.add_skipped(result.skipped.as_dict())
-    if limit is not None and len(result.attributes) > len(updates):
-        summary.add_skipped({"persons beyond the limit": len(result.attributes) - len(updates)})
-    with summary.step("push attributes"):
-        summary.add_delivery(await push_person_updates(updates, customerio_block, dry_run))
-    await enforce_reject_rate(summary, threshold, started)
-    summary.seconds = time.monotonic() - started
-    await publish_summary(summary)
-    return summary

@@ -2,47 +2,44 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any, Literal
 
 from prefect import flow
 from prefect.client.schemas.objects import State
 from prefect.states import Cancelled
 
+from stripe_cio.jobs import REPLAY, replay_job
 from stripe_cio.runs import RunInProgressError, RunSummary
-from tasks.deliver import replay_customerio_dead_letters
-from tasks.pipeline import exclusive_run, publish_summary
+from tasks.steps import PrefectRunner
 
-from ._options import flow_options
+from ._options import connections, flow_options
 
 __all__ = ["replay_dead_letters"]
 
-NAME = "replay-dead-letters"
 
-
-@flow(**flow_options(NAME, "Resend the open dead letters; what still fails stays open."))
+@flow(**flow_options(REPLAY, "Resend the open dead letters; what still fails stays open."))
 async def replay_dead_letters(
     customerio_block: str | None = None,
     ids: list[int] | None = None,
     kind: Literal["person", "event"] | None = None,
     dry_run: bool = False,
     notify_block: str | None = None,
+    max_reject_rate: float | None = None,
 ) -> RunSummary | State[Any]:
-    """Resend the open dead letters (all, those with `ids`, or those of one `kind`).
+    """Resend the open dead letters (all, those with `ids`, or those of one `kind`) under the
+    ledger's push lock (the `replay` job, as `stripe-cio dead-letters replay` runs it).
 
-    Each is checked again first; what can never be accepted stays open, its attempt counted.
+    Each is checked again first; what can never be accepted stays open, its attempt counted,
+    and fails the run when such rejects exceed `max_reject_rate` of the letters replayed.
     """
-    started = time.monotonic()
-    summary = RunSummary(NAME, dry_run=dry_run)
     try:
-        async with exclusive_run(NAME):
-            with summary.step("replay dead letters"):
-                replayed = await replay_customerio_dead_letters(
-                    customerio_block, ids, kind, dry_run
-                )
+        return await replay_job(
+            connections(customerio_block=customerio_block, stripe=False, customerio=not dry_run),
+            PrefectRunner(REPLAY),
+            ids=ids,
+            kind=kind,
+            dry_run=dry_run,
+            max_reject_rate=max_reject_rate,
+        )
     except RunInProgressError as refused:
         return Cancelled(message=str(refused), data=refused)
-    summary.add_delivery(replayed)
-    summary.seconds = time.monotonic() - started
-    await publish_summary(summary)
-    return summary

@@ -5,7 +5,7 @@ one DataFrame with a row per Customer.io person, purely; `attribute_dict` gives 
 attributes to send.
 """
 
-from ._compute import ATTRIBUTES, AttributeResult, compute_attributes
+from ._compute import ATTRIBUTES, RANK_ATTRIBUTES, AttributeResult, compute_attributes
 from ._config import AttributeSettings, attribute_settings_from_env
 from ._frames import FRAME_COLUMNS, LedgerFrames, frame_from_records
 from ._load import LedgerReadError, load_frames
@@ -17,6 +17,7 @@ from ._subscriptions import INTERVAL_TWELFTHS, MRR_STATUSES
 
 __all__ = [
     "ATTRIBUTES",
+    "RANK_ATTRIBUTES",
     "FRAME_COLUMNS",
     "INTERVAL_TWELFTHS",
     "MRR_STATUSES",

@@ -19,7 +19,7 @@ from ._purchases import activity_attributes, purchase_totals
 from ._rfm import rfm_segments
 from ._subscriptions import subscription_attributes
 
-__all__ = ["ATTRIBUTES", "AttributeResult", "compute_attributes"]
+__all__ = ["ATTRIBUTES", "RANK_ATTRIBUTES", "AttributeResult", "compute_attributes"]
 
 ATTRIBUTES: tuple[str, ...] = (
     "customer_id",
@@ -54,6 +54,10 @@ ATTRIBUTES: tuple[str, ...] = (
     "rfm_segment",
 )
 """The attributes, without their prefix, in the order of the contract (docs/attributes.md)."""
+
+# Attributes that rank a person among all persons: right only when the ledger holds everyone's
+# whole history (a partial ledger, e.g. a sync without a backfill, ranks against a sample).
+RANK_ATTRIBUTES: tuple[str, ...] = ("rfm_segment",)
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,10 @@ from .. import __version__
 from .._exceptions import ConfigError, StripeCioError
 from .._redact import install_log_redaction, redact
 from .._settings import Settings
+from ..runs import RunFailedError, RunInProgressError
 from ._dead_letters import dead_letters_app
 from ._demo import run_demo
-from ._extract import backfill_command, sync_command
+from ._jobs import backfill_command, enrich_command, sync_command
 from ._plugins import PluginGroup
 from ._sandbox import sandbox_app
 
@@ -35,6 +36,7 @@ app.add_typer(sandbox_app)
 app.add_typer(dead_letters_app)
 app.command("backfill")(backfill_command)
 app.command("sync")(sync_command)
+app.command("enrich")(enrich_command)
 
 
 @app.callback()
@@ -61,10 +63,18 @@ def version() -> None:
 def show_config() -> None:
     """Validate the settings from the environment and show them, secrets masked.
 
+    Loading the settings creates the ledger's folder when it is missing, so a data directory
+    (or SQLite folder) that cannot be created fails here, in one line naming the setting.
+
     Example: STRIPE_API_KEY=sk_test_... CUSTOMERIO_SITE_ID=s CUSTOMERIO_API_KEY=k stripe-cio config
     """
     settings = Settings.from_env(os.environ)
     table = Table("setting", "value", title="stripe-cio settings (from the environment)")
+    data_dir = settings.ledger.data_dir
+    table.add_row(
+        "data directory",
+        str(data_dir) if data_dir else "(not used: STRIPE_CIO_DATABASE_URL names the ledger)",
+    )
     table.add_row("ledger database", settings.ledger.display_url)
     if settings.stripe:
         stripe = settings.stripe
@@ -97,9 +107,16 @@ def main() -> None:
     try:
         app()
     except StripeCioError as exc:
-        # Expected failures (bad settings, an API refusing us) are one line, never a traceback.
-        prefix = "configuration error" if isinstance(exc, ConfigError) else "error"
+        # Expected failures (bad settings, an API refusing us, a failed run) are one line, never
+        # a traceback; the exit code tells which (docs/operations.md).
+        prefix, code = "error", 2
+        if isinstance(exc, ConfigError):
+            prefix = "configuration error"
+        elif isinstance(exc, RunFailedError):
+            prefix, code = "run failed", 1
+        elif isinstance(exc, RunInProgressError):
+            prefix, code = "refused", 75
         Console(stderr=True, soft_wrap=True).print(
             f"[red]{prefix}:[/red] {redact(str(exc))}", highlight=False, markup=True
         )
-        sys.exit(2)
+        sys.exit(code)

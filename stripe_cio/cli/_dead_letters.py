@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -11,10 +10,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .._settings import CustomerIOSettings, customerio_settings_from_env, ledger_settings_from_env
-from ..cio_api import CustomerIOClient
-from ..deliver import DeliveryStore, DeliverySummary, Kind, replay_dead_letters
+from .._settings import customerio_settings_from_env, ledger_settings_from_env
+from ..deliver import DeliveryStore, Kind
+from ..jobs import Connections, replay_job
 from ..ledger import Ledger
+from ._jobs import _MAX_REJECT_RATE, ConsoleRunner, run_job
 
 __all__ = ["dead_letters_app"]
 
@@ -84,46 +84,30 @@ def list_command(
         console.print("Fix the cause, then run `stripe-cio dead-letters replay`.")
 
 
-def _summary_table(summary: DeliverySummary) -> Table:
-    table = Table("", "", title="dead-letter replay" + (" (dry run)" if summary.dry_run else ""))
-    for what, count in summary.rows():
-        table.add_row(what, count)
-    table.add_row("dead letters resolved", str(summary.dead_letters_resolved))
-    return table
-
-
 @dead_letters_app.command("replay")
 def replay_command(
     ids: list[int] | None = typer.Option(None, "--id", help="Replay only these (repeatable)."),
     kind: ItemKind | None = typer.Option(None, help="Only person updates or only events."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Check and count, send nothing."),
+    max_reject_rate: float | None = _MAX_REJECT_RATE,
 ) -> None:
-    """Resend open dead letters: persons first, then events; what still fails stays open.
+    """Resend open dead letters under the ledger's push lock, persons first, then events: the
+    `replay-dead-letters` flow's job. What still fails stays open.
 
     Example: stripe-cio dead-letters replay --id 12 --id 13
     """
-    settings = None if dry_run else customerio_settings_from_env(os.environ)
-    with Ledger.open(ledger_settings_from_env(os.environ)) as ledger:
-        summary = asyncio.run(
-            _replay(settings, DeliveryStore.of(ledger), ids, kind.kind if kind else None, dry_run)
+    summary = run_job(
+        replay_job(
+            Connections(
+                ledger=ledger_settings_from_env(os.environ),
+                customerio=None if dry_run else customerio_settings_from_env(os.environ),
+            ),
+            ConsoleRunner("dead-letters replay"),
+            ids=ids or None,
+            kind=kind.kind if kind else None,
+            dry_run=dry_run,
+            max_reject_rate=max_reject_rate,
         )
-    console.print(_summary_table(summary))
-    still = summary.persons_rejected + summary.events_rejected
-    if still:
-        console.print(
-            f"[yellow]{still} still refused[/yellow]; see `stripe-cio dead-letters list`."
-        )
-        raise typer.Exit(1)
-
-
-async def _replay(
-    settings: CustomerIOSettings | None,
-    store: DeliveryStore,
-    ids: list[int] | None,
-    kind: Kind | None,
-    dry_run: bool,
-) -> DeliverySummary:
-    if settings is None:
-        return await replay_dead_letters(None, store, ids=ids or None, kind=kind, dry_run=True)
-    async with CustomerIOClient(settings) as client:
-        return await replay_dead_letters(client, store, ids=ids or None, kind=kind, dry_run=dry_run)
+    )
+    if summary.rejected:
+        console.print("Still refused: see `stripe-cio dead-letters list`.")

@@ -2,9 +2,16 @@
 sends (all of them, the first N, or those the latest Stripe events touched), and the reject-rate
 threshold a run must stay under."""
 
-from ._errors import BackfillIncompleteError, RejectRateExceededError, RunInProgressError
+from ._errors import (
+    BackfillIncompleteError,
+    EventsIncompleteError,
+    HistoriesIncompleteError,
+    RejectRateExceededError,
+    RunFailedError,
+    RunInProgressError,
+)
 from ._lock import Release, acquire_run_lock, run_lock
-from ._persons import person_updates, touched_persons
+from ._persons import complete_persons, person_updates, touched_persons
 from ._status import LedgerStatus, ledger_status
 from ._summary import RunSummary
 from ._threshold import DEFAULT_MAX_REJECT_RATE, reject_rate_problem
@@ -20,15 +27,19 @@ __all__ = [
     "ATTRIBUTES_MARK",
     "DEFAULT_MAX_REJECT_RATE",
     "BackfillIncompleteError",
+    "EventsIncompleteError",
+    "HistoriesIncompleteError",
     "LedgerStatus",
     "RejectRateExceededError",
     "Release",
+    "RunFailedError",
     "RunInProgressError",
     "RunSummary",
     "TouchedCustomers",
     "acquire_run_lock",
     "advance_attributes_mark",
     "attributes_mark",
+    "complete_persons",
     "ledger_status",
     "person_updates",
     "reject_rate_problem",

@@ -11,7 +11,7 @@ from ..attributes import AttributeSettings, attribute_dicts
 from ..deliver import PersonUpdate
 from ._touched import TouchedCustomers
 
-__all__ = ["person_updates", "touched_persons"]
+__all__ = ["complete_persons", "person_updates", "touched_persons"]
 
 
 def _identifier_key(settings: AttributeSettings) -> str:
@@ -56,3 +56,28 @@ def touched_persons(
     if settings.identifier_kind == "email":
         hit |= frame.index.isin(list(touched.guest_emails))
     return [str(person) for person in frame.index[hit.to_numpy(dtype=bool)]]
+
+
+def complete_persons(
+    frame: pd.DataFrame,
+    incomplete: Collection[str],
+    guests_complete: bool,
+    settings: AttributeSettings,
+) -> pd.Series:
+    """Which persons of the attribute frame have their whole history in the ledger: none of
+    their customers is `incomplete`, and a person with no customer (a guest, known only by the
+    email on its charges) only when `guests_complete`."""
+    primary = frame[settings.name("customer_id")]
+    is_guest = primary.isna().to_numpy(dtype=bool)
+    complete = pd.Series(True, index=frame.index)
+    if not guests_complete:
+        complete &= ~is_guest
+    if len(incomplete):
+        missing = list(incomplete)
+        hit = primary.isin(missing).to_numpy(dtype=bool)
+        others = frame[settings.name("customer_ids")].dropna()
+        if len(others):
+            exploded = others.explode()
+            hit |= frame.index.isin(exploded[exploded.isin(missing)].index)
+        complete &= ~hit
+    return complete

@@ -1,0 +1,112 @@
+"""What every job shares: its connections, its reject threshold, and one run's bookkeeping
+(timing each step, publishing the summary on every exit, failing on the reject rate)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TypeVar
+
+from .._exceptions import ConfigError
+from .._settings import CustomerIOSettings, LedgerSettings, StripeSettings, run_settings_from_env
+from ..ledger import Ledger
+from ..runs import RejectRateExceededError, RunSummary, acquire_run_lock, reject_rate_problem
+from ._runner import StepRunner
+
+__all__ = ["Connections", "JobRun", "locked", "reject_threshold"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Connections:
+    """Where a job reads and writes: the ledger, and the APIs it needs (None: not needed)."""
+
+    ledger: LedgerSettings
+    stripe: StripeSettings | None = None
+    customerio: CustomerIOSettings | None = None
+
+    def stripe_settings(self) -> StripeSettings:
+        """The Stripe settings, or the one-line error naming how to give them."""
+        if self.stripe is None:
+            raise ConfigError(
+                "STRIPE_API_KEY", "is not set", "give a Stripe key or a Stripe credentials block"
+            )
+        return self.stripe
+
+    def customerio_settings(self) -> CustomerIOSettings:
+        """The Customer.io settings, or the one-line error naming how to give them."""
+        if self.customerio is None:
+            raise ConfigError(
+                "CUSTOMERIO_SITE_ID",
+                "is not set",
+                "give Customer.io credentials (variables or a block), or run without sending",
+            )
+        return self.customerio
+
+
+def reject_threshold(max_reject_rate: float | None) -> float:
+    """The run's `max_reject_rate`, else STRIPE_CIO_MAX_REJECT_RATE, else 5%."""
+    if max_reject_rate is None:
+        return run_settings_from_env().max_reject_rate
+    if not 0 <= max_reject_rate <= 1:
+        raise ConfigError(
+            "max_reject_rate",
+            "must be a fraction between 0 and 1",
+            "give e.g. 0.05 for 5%, or leave it empty for STRIPE_CIO_MAX_REJECT_RATE",
+        )
+    return max_reject_rate
+
+
+@asynccontextmanager
+async def locked(
+    ledger: Ledger, runner: StepRunner, name: str, wait: float = 0.0, *, skip: bool = False
+) -> AsyncIterator[None]:
+    """Hold the ledger's lock `name` for the block; RunInProgressError (nothing done) if another
+    run holds it past `wait` seconds. `skip`: a run that sends nothing needs no lock."""
+    if skip:
+        yield
+        return
+    release = await asyncio.to_thread(acquire_run_lock, ledger.engine, runner.holder, name, wait)
+    try:
+        yield
+    finally:
+        release()
+
+
+class JobRun:
+    """One run of a job: its summary, its steps timed, its reject threshold."""
+
+    def __init__(self, runner: StepRunner, summary: RunSummary, threshold: float) -> None:
+        self.runner = runner
+        self.summary = summary
+        self.threshold = threshold
+        self.started = time.monotonic()
+
+    async def step(self, name: str, work: Callable[[], Awaitable[T]], *, retry: bool = False) -> T:
+        """Run `work` as the job's step `name` through the runner, timed in the summary."""
+        with self.summary.step(name):
+            return await self.runner.step(name, work, retry=retry)
+
+    def check_rejects(self) -> None:
+        """Fail the run (RejectRateExceededError) when its rejects exceed the threshold."""
+        problem = reject_rate_problem(self.summary, self.threshold)
+        if problem is not None:
+            raise RejectRateExceededError(problem)
+
+    @asynccontextmanager
+    async def published(self) -> AsyncIterator[RunSummary]:
+        """Publish the summary however the block ends: what a failed run did stays visible."""
+        try:
+            yield self.summary
+        except Exception:
+            await self._publish()
+            raise
+        await self._publish()
+
+    async def _publish(self) -> None:
+        self.summary.seconds = time.monotonic() - self.started
+        await self.runner.publish(self.summary)

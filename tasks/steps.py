@@ -1,0 +1,108 @@
+"""The Prefect door of the engine's jobs: each step a task run, progress and summaries as
+artifacts, messages in the run's logs."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+from prefect import get_run_logger, task
+from prefect.artifacts import (
+    acreate_progress_artifact,
+    acreate_table_artifact,
+    aupdate_progress_artifact,
+)
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+from prefect.tasks import exponential_backoff
+
+from stripe_cio.extract import ProgressCallback
+from stripe_cio.runs import RunSummary
+
+from ._retry import transient_only
+
+__all__ = ["PrefectRunner"]
+
+T = TypeVar("T")
+
+# Coarse retries for an API that stayed away longer than the clients' own retries. A step
+# marked retryable is idempotent (cursors, snapshots and delivered-event ids), so a retry
+# resends nothing that was accepted.
+_RETRIES = 2
+_RETRY_DELAYS = exponential_backoff(backoff_factor=30)
+_PROGRESS_EVERY = 2.0  # seconds between updates of a progress artifact
+
+
+async def _run_step(work: Callable[[], Awaitable[Any]]) -> Any:
+    return await work()
+
+
+class _ProgressArtifact:
+    """Keeps a Prefect progress artifact near a long step's progress."""
+
+    def __init__(self, artifact_id: Any) -> None:
+        self.artifact_id = artifact_id
+        self.fraction = 0.0
+        self.started = asyncio.get_running_loop().time()
+
+    def report(self, resource: str, records: int, rate: float, eta: float | None) -> None:
+        if eta is not None:
+            elapsed = asyncio.get_running_loop().time() - self.started
+            self.fraction = max(self.fraction, elapsed / max(elapsed + eta, 1e-9))
+
+    async def keep_updated(self) -> None:
+        while True:
+            await asyncio.sleep(_PROGRESS_EVERY)
+            await aupdate_progress_artifact(self.artifact_id, round(100 * self.fraction, 1))
+
+
+class PrefectRunner:
+    """Runs a job's steps as Prefect task runs of the current flow run."""
+
+    def __init__(self, flow_name: str) -> None:
+        self._holder = f"{flow_name} run {flow_run.get_name() or '?'}"
+
+    @property
+    def holder(self) -> str:
+        return self._holder
+
+    async def step(self, name: str, work: Callable[[], Awaitable[T]], *, retry: bool = False) -> T:
+        slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+        step_task = task(
+            name=slug,
+            task_run_name=slug,
+            cache_policy=NO_CACHE,
+            retries=_RETRIES if retry else 0,
+            retry_delay_seconds=_RETRY_DELAYS,
+            retry_jitter_factor=0.5,
+            retry_condition_fn=transient_only if retry else None,
+        )(_run_step)
+        result: T = await step_task(work)
+        return result
+
+    @asynccontextmanager
+    async def progress(self, what: str) -> AsyncIterator[ProgressCallback | None]:
+        artifact_id = await acreate_progress_artifact(0.0, description=what)
+        tracker = _ProgressArtifact(artifact_id)
+        updater = asyncio.create_task(tracker.keep_updated())
+        done = False
+        try:
+            yield tracker.report
+            done = True
+        finally:
+            updater.cancel()
+            await aupdate_progress_artifact(artifact_id, 100.0 if done else tracker.fraction * 100)
+
+    def info(self, message: str) -> None:
+        get_run_logger().info("%s", message)
+
+    def warning(self, message: str) -> None:
+        get_run_logger().warning("%s", message)
+
+    async def publish(self, summary: RunSummary) -> None:
+        key = re.sub(r"[^a-z0-9]+", "-", f"{summary.flow}-summary".lower()).strip("-")
+        await acreate_table_artifact(table=summary.table(), key=key, description=summary.title)
+        get_run_logger().info("%s", summary.title)
