@@ -74,7 +74,7 @@ def complete_persons(
         complete &= ~is_guest
     if len(incomplete):
         missing = list(incomplete)
-        hit = primary.isin(missing).to_numpy(dtype=bool)
+        hit = primary.isin(missing).to_numpy(dtype=bool, copy=True)
         others = frame[settings.name("customer_ids")].dropna()
         if len(others):
             exploded = others.explode()

@@ -17,6 +17,7 @@ from stripe_cio.runs import (
     TouchedCustomers,
     advance_attributes_mark,
     attributes_mark,
+    complete_persons,
     person_updates,
     touched_customers,
     touched_persons,
@@ -44,6 +45,26 @@ ATTRIBUTES = frame(
                               "total_spent": 3.0, "plan": None},
     },
 )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("incomplete", "guests_complete", "expected"),
+    [
+        (set(), True, ["ann@example.com", "bob@example.com", "guest@example.com"]),
+        # A guest's purchases can only be read by a history read from the beginning.
+        (set(), False, ["ann@example.com", "bob@example.com"]),
+        # Any one of a person's customers incomplete makes the person incomplete.
+        ({"cus_A1"}, True, ["bob@example.com", "guest@example.com"]),
+        ({"cus_A2", "cus_B"}, False, []),
+        ({"cus_unrelated"}, True, ["ann@example.com", "bob@example.com", "guest@example.com"]),
+    ],
+)
+def test_complete_persons_are_those_whose_every_customer_is_complete(
+    incomplete: set[str], guests_complete: bool, expected: list[str]
+) -> None:
+    complete = complete_persons(ATTRIBUTES, incomplete, guests_complete, EMAIL)
+    assert list(ATTRIBUTES.index[complete.to_numpy(dtype=bool)]) == expected
+    assert list(ATTRIBUTES.index) == ["ann@example.com", "bob@example.com", "guest@example.com"]
 
 
 def test_updates_carry_the_identifier_and_leave_absent_values_out() -> None:
