@@ -21,6 +21,7 @@ from ._settings_base import (
     SettingSource,
     SettingsSection,
     empty_to_none,
+    make_private_folder,
     secret_text,
     validate_base_url,
     validate_rate,
@@ -38,6 +39,7 @@ __all__ = [
     "customerio_settings_from_env",
     "default_data_dir",
     "ledger_settings_from_env",
+    "make_sqlite_folder",
     "run_settings_from_env",
     "stripe_settings_from_env",
 ]
@@ -199,11 +201,44 @@ def default_data_dir(env: Mapping[str, str]) -> Path:
     return Path(base) / "stripe-cio"
 
 
+def make_sqlite_folder(url: str) -> None:
+    """Create the folder of a SQLite database file (0700) when missing; other URLs pass untouched.
+
+    `url` is normalised (LedgerSettings). Raises ValueError, worded for a ConfigError, when the
+    folder cannot be created; SQLite itself would only say "unable to open database file".
+    """
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or database in (None, "", ":memory:"):
+        return
+    if parsed.query.get("uri"):
+        return  # a "file:" URI names its file its own way (and may be in memory)
+    # As SQLite will open it: relative to the working directory, "~" not expanded.
+    make_private_folder(Path(database).parent)
+
+
 class LedgerSettings(SettingsSection):
-    """Where the local ledger lives: any SQLAlchemy URL; SQLite by default."""
+    """Where the local ledger lives: any SQLAlchemy URL; SQLite by default.
+
+    Validation creates the folder a SQLite file goes in (owner-only) when it is missing, so a
+    location that cannot be created fails here, naming the setting, and not at the first write.
+    """
 
     section: Literal["ledger"] = "ledger"
+    # The data directory the default SQLite file was placed in (STRIPE_CIO_DATA_DIR or its
+    # default); None when the database URL was given. Declared before the URL so that a data
+    # directory that cannot be created is the error reported, naming STRIPE_CIO_DATA_DIR.
+    data_dir: Path | None = None
     database_url: SecretStr  # may hold a database password
+
+    @field_validator("data_dir")
+    @classmethod
+    def _make_data_dir(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            make_private_folder(value)
+        return value
 
     @field_validator("database_url", mode="before")
     @classmethod
@@ -213,7 +248,9 @@ class LedgerSettings(SettingsSection):
         raw = value.get_secret_value() if isinstance(value, SecretStr) else value
         if not isinstance(raw, str) or not raw.strip():
             raise ValueError("is empty")
-        return SecretStr(normalise_database_url(raw.strip()))
+        url = normalise_database_url(raw.strip())
+        make_sqlite_folder(url)
+        return SecretStr(url)
 
     @property
     def display_url(self) -> str:
@@ -302,10 +339,17 @@ def customerio_settings_from_env(env: Mapping[str, str] | None = None) -> Custom
 
 
 def ledger_settings_from_env(env: Mapping[str, str] | None = None) -> LedgerSettings:
-    """The ledger settings from STRIPE_CIO_DATABASE_URL, else a SQLite file in the data dir."""
+    """The ledger settings from STRIPE_CIO_DATABASE_URL, else a SQLite file in the data dir.
+
+    The data directory, or a SQLite URL's folder, is created (0700) when missing; one that
+    cannot be created raises a ConfigError naming whichever of the two settings decided it.
+    """
     env = os.environ if env is None else env
     url = env.get("STRIPE_CIO_DATABASE_URL", "").strip()
-    if not url:
-        data_dir = Path(env["STRIPE_CIO_DATA_DIR"]) if env.get("STRIPE_CIO_DATA_DIR") else None
-        url = f"sqlite:///{(data_dir or default_data_dir(env)) / 'ledger.db'}"
-    return LedgerSettings.load({"database_url": url}, EnvSource())
+    if url:
+        return LedgerSettings.load({"database_url": url}, EnvSource())
+    given = env.get("STRIPE_CIO_DATA_DIR", "").strip()
+    data_dir = Path(given).expanduser() if given else default_data_dir(env)
+    return LedgerSettings.load(
+        {"data_dir": data_dir, "database_url": f"sqlite:///{data_dir / 'ledger.db'}"}, EnvSource()
+    )

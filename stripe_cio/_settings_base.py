@@ -7,8 +7,10 @@ errors into a one-line :class:`ConfigError` naming the setting as its user sets 
 from __future__ import annotations
 
 import ipaddress
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Self
 
 import httpx
@@ -22,6 +24,7 @@ __all__ = [
     "SettingSource",
     "SettingsSection",
     "empty_to_none",
+    "make_private_folder",
     "secret_text",
     "validate_base_url",
     "validate_rate",
@@ -112,6 +115,41 @@ def secret_text(value: Any) -> str:
     if not isinstance(text, str) or not text.strip():
         raise ValueError("is empty")
     return text.strip()
+
+
+_WRITABLE_PLACE = "create it yourself, or point the setting at a folder you can write"
+
+
+def make_private_folder(folder: Path) -> None:
+    """Create `folder` and its missing parents, `folder` itself owner-only (0700), or say why not.
+
+    A folder that already exists keeps the permissions its owner gave it. Raises ValueError, worded
+    for a ConfigError, when the folder cannot be created or written.
+    """
+    try:
+        if not folder.is_dir():  # may raise too: a parent we may not search
+            # The mode applies to `folder` alone (missing parents get the usual umask) and a umask
+            # can only narrow it: what stripe-cio keeps there, the ledger, stays the owner's.
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(
+            f"cannot create the folder {folder} ({_why_not(folder, exc)}); {_WRITABLE_PLACE}"
+        ) from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"names the folder {folder}, which is not writable; {_WRITABLE_PLACE}")
+
+
+def _why_not(folder: Path, exc: OSError) -> str:
+    # Name the obstacle the way a person would fix it: the nearest existing path is usually it.
+    try:
+        existing = folder
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if existing.exists() and not existing.is_dir():
+            return f"{existing} is a file, not a folder"
+    except OSError:
+        pass  # not even that can be looked at: the error itself says enough
+    return exc.strerror or type(exc).__name__
 
 
 class SettingsSection(BaseModel):

@@ -1,30 +1,36 @@
-"""Stripe extraction: a concurrent, resumable backfill into the ledger, then sync by events."""
+"""Stripe extraction: a concurrent, resumable backfill into the ledger, then sync by events, and
+the histories of customers the ledger never saw, read customer by customer."""
 
 from ._access import ExtractionStopped
 from ._backfill import backfill, run_id_for
 from ._clock import EVENT_RETENTION_SECONDS, stripe_now
-from ._contract import LedgerLike
+from ._contract import CoveredLedger, LedgerLike
 from ._events import DEFAULT_OVERLAP_SECONDS, UNREADABLE_PAGE, gap_message, sync_events
+from ._histories import HISTORY_UNREADABLE, complete_histories
 from ._pages import MAX_LIMIT, iter_pages
 from ._progress import ProgressCallback
 from ._resources import BACKFILL_RESOURCES, BackfillResource
-from ._summary import BackfillSummary, FailedSlice, ResourceSummary, SyncSummary
+from ._summary import BackfillSummary, FailedSlice, HistorySummary, ResourceSummary, SyncSummary
 
 __all__ = [
     "BACKFILL_RESOURCES",
     "DEFAULT_OVERLAP_SECONDS",
     "EVENT_RETENTION_SECONDS",
+    "HISTORY_UNREADABLE",
     "MAX_LIMIT",
     "UNREADABLE_PAGE",
     "BackfillResource",
     "BackfillSummary",
+    "CoveredLedger",
     "ExtractionStopped",
     "FailedSlice",
+    "HistorySummary",
     "LedgerLike",
     "ProgressCallback",
     "ResourceSummary",
     "SyncSummary",
     "backfill",
+    "complete_histories",
     "gap_message",
     "iter_pages",
     "run_id_for",

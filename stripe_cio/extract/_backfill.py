@@ -6,7 +6,9 @@ full page that covers only part of the slice) while other workers may run out of
 unread rest in half and queues the older half, so the pool stays busy however activity is spread
 over time. Pages go to one writer (a thread, or a child process when the ledger can be
 reopened there: see `_procwriter.py`); each slice is marked done in the ledger after its
-pages are written, so a resumed run with the same run id skips it.
+pages are written, so a resumed run with the same run id skips it. A real ledger also records
+the run in `backfill_runs`, and a complete run of every resource lowers its history horizon to
+`since` (see `stripe_cio/ledger/_coverage.py`).
 """
 
 from __future__ import annotations
@@ -20,11 +22,16 @@ from contextlib import aclosing
 
 from .._exceptions import StripeAPIError
 from .._gc import quick_thread_switches, rare_collections
+from ..ledger._coverage import (
+    lower_history_horizon,
+    record_backfill_completed,
+    record_backfill_started,
+)
 from ..stripe_api import STRIPE_API_VERSION, StripeClient
 from ..stripe_api._client import Params
 from ._access import is_fatal, stop_error
 from ._clock import stripe_now
-from ._contract import LedgerLike
+from ._contract import LedgerLike, engine_of
 from ._pages import MAX_LIMIT, iter_pages, last_cursor
 from ._procwriter import ProcessWriter
 from ._progress import ProgressCallback, ProgressTracker
@@ -45,6 +52,7 @@ log = logging.getLogger(__name__)
 # any that other code leaves is still collected, only later.
 GC_THRESHOLD = 300_000
 _RUN_ID = re.compile(r"^backfill-(\d+)$")
+_EVERY_RESOURCE = frozenset(r.name for r in BACKFILL_RESOURCES)
 
 
 def run_id_for(t0: int) -> str:
@@ -90,10 +98,21 @@ async def backfill(
         t0 = int(match.group(1))
     if t0 is None:
         t0 = await stripe_now(client)
-    job = _Backfill(client, ledger, run or run_id_for(t0), t0, workers, progress, open_ledger)
+    run = run or run_id_for(t0)
+    engine = engine_of(ledger)
+    if engine is not None:
+        record_backfill_started(engine, run, since=since, t0=t0, resources=names)
+    job = _Backfill(client, ledger, run, t0, workers, progress, open_ledger)
     # The writer thread holds the GIL for long stretches; the loop must get it back quickly.
     with rare_collections(threshold=GC_THRESHOLD), quick_thread_switches():
-        return await job.run(names, since, initial_slices, max_pages_in_flight)
+        summary = await job.run(names, since, initial_slices, max_pages_in_flight)
+    if engine is not None and summary.complete:
+        record_backfill_completed(engine, run, int(time.time()))
+        if set(names) >= _EVERY_RESOURCE:
+            # Every object created from `since` on is in the ledger as of T0, and events from
+            # T0 - overlap on follow: histories of customers created from `since` are complete.
+            lower_history_horizon(engine, since)
+    return summary
 
 
 class _Backfill:

@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-__all__ = ["EventsOutcome", "LedgerLike", "WriteOutcome"]
+from sqlalchemy import Engine
+
+__all__ = ["CoveredLedger", "EventsOutcome", "LedgerLike", "WriteOutcome", "engine_of"]
 
 
 class WriteOutcome(Protocol):
@@ -67,3 +69,17 @@ class LedgerLike(Protocol):
     def apply_events(
         self, events: Sequence[Mapping[str, Any]], *, cursor: int
     ) -> EventsOutcome: ...
+
+
+class CoveredLedger(LedgerLike, Protocol):
+    """A ledger that also records history coverage (`stripe_cio.ledger._coverage`), which
+    works on its engine: the real `Ledger`."""
+
+    @property
+    def engine(self) -> Engine: ...
+
+
+def engine_of(ledger: LedgerLike) -> Engine | None:
+    """The engine of a ledger that records coverage; None for a stand-in that keeps none."""
+    engine = getattr(ledger, "engine", None)
+    return engine if isinstance(engine, Engine) else None

@@ -7,6 +7,8 @@
 - Events are applied oldest first, in batches; `apply_events` records the batch and moves the
   cursor to the batch's newest `created` in one transaction, so a crash loses nothing and
   repeats nothing.
+- A first sync (no cursor) records its start as the cursor before it reads anything, and
+  lowers the ledger's history horizon to it (see `stripe_cio/ledger/_coverage.py`).
 - Stripe keeps events for 30 days (https://docs.stripe.com/api/events). A cursor older than
   that means changes were lost from the events API; objects carry no `updated` field, so only a
   full re-read finds which old objects changed: the sync runs a backfill of every resource,
@@ -22,10 +24,11 @@ from contextlib import aclosing
 from typing import Any
 
 from .._exceptions import ConfigError, StripeAPIError, StripeUnavailableError
+from ..ledger._coverage import lower_history_horizon
 from ..stripe_api import StripeClient
 from ._backfill import backfill, run_id_for
 from ._clock import EVENT_RETENTION_SECONDS, stripe_now
-from ._contract import LedgerLike
+from ._contract import LedgerLike, engine_of
 from ._pages import iter_pages
 from ._progress import ProgressCallback
 from ._summary import SyncSummary
@@ -100,6 +103,15 @@ async def sync_events(
         if since is not None:
             _check_since(since, now)
         start = since if since is not None else now - overlap
+        # Recorded before any page is read: a first sync that fails or is interrupted leaves
+        # the cursor at its start, so the next sync resumes from there (minus the overlap)
+        # instead of starting afresh from its own present and losing what lies between.
+        ledger.set_events_cursor(start)
+        summary.cursor_after = ledger.events_cursor()
+        # Every customer created from `start` on has all its objects' events in what this
+        # sync and the next read: their histories are complete (see ledger/_coverage.py).
+        if (engine := engine_of(ledger)) is not None:
+            lower_history_horizon(engine, start)
     elif (message := gap_message(cursor, now)) is not None:
         log.warning(message)
         summary.messages.append(message)

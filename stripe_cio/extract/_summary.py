@@ -1,4 +1,5 @@
-"""What a backfill or an events sync did, for the CLI, the flow's artifact and the tests."""
+"""What a backfill, an events sync or a history fetch did, for the CLI, the flow's artifact and
+the tests."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["BackfillSummary", "FailedSlice", "ResourceSummary", "SyncSummary"]
+__all__ = ["BackfillSummary", "FailedSlice", "HistorySummary", "ResourceSummary", "SyncSummary"]
 
 
 @dataclass
@@ -96,3 +97,22 @@ class SyncSummary:
     batches: int = 0
     messages: list[str] = field(default_factory=list)
     gap_backfill: BackfillSummary | None = None
+
+
+@dataclass
+class HistorySummary:
+    """A fetch of customers' histories: what was read and written, and what was not."""
+
+    customers_fetched: int = 0  # customers whose whole history was read and written
+    charges_fetched: int = 0  # charges retrieved because an event referred to them
+    objects_written: int = 0  # rows the ledger inserted or updated
+    requests: int = 0  # requests sent to Stripe, retries included
+    # reason -> count: "unknown_customer", "deleted_customer", "unknown_charge", ...
+    skipped: Counter[str] = field(default_factory=Counter)
+    # reason -> count: "history_unreadable" (left incomplete, fetched again next time), and the
+    # ledger's rejects of objects read
+    rejected: Counter[str] = field(default_factory=Counter)
+    messages: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "skipped": dict(self.skipped), "rejected": dict(self.rejected)}

@@ -18,13 +18,17 @@ from ..attributes import attribute_settings_from_env
 from ..cio_api import CustomerIOClient
 from ..extract import (
     DEFAULT_OVERLAP_SECONDS,
+    HISTORY_UNREADABLE,
     UNREADABLE_PAGE,
+    BackfillSummary,
     HistorySummary,
     SyncSummary,
+    backfill,
     complete_histories,
+    stripe_now,
     sync_events,
 )
-from ..ledger import Ledger, history_gaps
+from ..ledger import Ledger, customer_list_read, history_gaps, history_horizon
 from ..lifecycle import LifecycleSummary, lifecycle_settings_from_env, send_lifecycle_events
 from ..runs import (
     EventsIncompleteError,
@@ -158,6 +162,8 @@ async def _complete_histories(
     gaps = await asyncio.to_thread(history_gaps, ledger.engine, since_mark)
     if not (gaps.customers or gaps.charges):
         return
+    if history_horizon(ledger.engine) != 0 and not customer_list_read(ledger.engine):
+        await _read_customer_list(job, ledger, client)
 
     async def fetch() -> HistorySummary:
         return await complete_histories(client, ledger, gaps)
@@ -176,11 +182,31 @@ async def _complete_histories(
     job.summary.add_skipped(dict(fetched.skipped), "histories: ")
     for reason, count in fetched.rejected.items():
         job.summary.rejected[f"Stripe history: {reason}"] += count
-    if fetched.rejected:
+    unreadable = fetched.rejected.get(HISTORY_UNREADABLE, 0)
+    if unreadable:
         first = fetched.messages[0] if fetched.messages else "unreadable"
         raise HistoriesIncompleteError(
-            f"{SYNC}: {sum(fetched.rejected.values())} customer histories could not be read "
+            f"{SYNC}: {unreadable} customer histories could not be read "
             f"(first: {first}); nothing about them was sent; the next sync reads them again"
+        )
+
+
+async def _read_customer_list(job: JobRun, ledger: Ledger, client: StripeClient) -> None:
+    """Read every customer once, so that the ledger knows all the customers that share an
+    email with one whose history it reads (one person under the email identifier). Its run id
+    is not a `backfill-` one: the events before it are no replays of what it read, except the
+    customers' own."""
+    t0 = await stripe_now(client)
+
+    async def read() -> BackfillSummary:
+        return await backfill(client, ledger, run=f"customers-{t0}", t0=t0, resources=["customers"])
+
+    listed = await job.step("read the customer list", read, retry=True)
+    job.summary.add_backfill(listed)
+    if not listed.complete:
+        raise HistoriesIncompleteError(
+            f"{SYNC}: the customer list could not be read ({listed.failed[0].error}); nothing "
+            "about the new events was sent; the next sync reads it again"
         )
 
 

@@ -6,15 +6,47 @@ The contract with extraction is docs/design/ledger-interface.md; the tables are 
 from __future__ import annotations
 
 from . import _delivery_tables  # noqa: F401 - registers the delivery tables
+from ._coverage import (
+    BackfillRun,
+    HistoryGaps,
+    customer_list_read,
+    guest_history_complete,
+    history_gaps,
+    history_horizon,
+    incomplete_among,
+    incomplete_customers,
+    lower_history_horizon,
+    missing_objects,
+    namesakes,
+    record_backfill_completed,
+    record_backfill_started,
+    record_customer_histories,
+    unfinished_backfills,
+)
 from ._ledger import LEDGER_RESOURCES, EventsResult, Ledger, WriteResult
 from ._schema import LedgerVersionError
 from .normalise import Reject
 
 __all__ = [
     "LEDGER_RESOURCES",
+    "BackfillRun",
     "EventsResult",
+    "HistoryGaps",
     "Ledger",
     "LedgerVersionError",
     "Reject",
     "WriteResult",
+    "customer_list_read",
+    "guest_history_complete",
+    "history_gaps",
+    "history_horizon",
+    "incomplete_among",
+    "incomplete_customers",
+    "lower_history_horizon",
+    "missing_objects",
+    "namesakes",
+    "record_backfill_completed",
+    "record_backfill_started",
+    "record_customer_histories",
+    "unfinished_backfills",
 ]

@@ -8,6 +8,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 
+from .._exceptions import ConfigError
+from .._settings import make_sqlite_folder
+
 __all__ = ["BUSY_TIMEOUT_S", "WAL_CHECKPOINT_PAGES", "make_engine", "write_transaction"]
 
 # How long a SQLite writer waits for another process's write transaction before failing.
@@ -18,8 +21,19 @@ _WRITE = "ledger_write"
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for `url` (already normalised by LedgerSettings: sqlite or postgresql+psycopg)."""
+    """An engine for `url` (already normalised by LedgerSettings: sqlite or postgresql+psycopg).
+
+    A SQLite file's folder is created here too when missing (LedgerSettings created it when it
+    was loaded, but it may have been removed since, or the settings loaded on another machine).
+    """
     if url.startswith("sqlite"):
+        try:
+            make_sqlite_folder(url)
+        except ValueError as exc:
+            # Only the URL is known here, not which setting placed the file there: name both.
+            raise ConfigError(
+                "ledger database", str(exc), "check STRIPE_CIO_DATA_DIR or STRIPE_CIO_DATABASE_URL"
+            ) from None
         engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)

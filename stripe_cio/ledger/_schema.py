@@ -12,10 +12,11 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, Engine, func, insert, inspect, select, text
 
+from ._coverage import set_horizon_of_existing_ledger
 from ._delivery_tables import DELIVERY_TABLES
 from ._engine import write_transaction
 from ._indexes import create_missing
-from ._tables import LEDGER_METADATA, table
+from ._tables import COVERAGE_TABLES, LEDGER_METADATA, table
 
 __all__ = ["BASE_VERSION", "MIGRATIONS", "LedgerVersionError", "ensure_schema", "latest_version"]
 
@@ -44,6 +45,15 @@ def _add_lifecycle_tables(conn: Connection) -> None:
 
 
 MIGRATIONS[3] = _add_lifecycle_tables  # lifecycle: processed events handed to delivery
+
+
+def _add_coverage_tables(conn: Connection) -> None:
+    for coverage_table in COVERAGE_TABLES:
+        coverage_table.create(conn, checkfirst=True)
+    set_horizon_of_existing_ledger(conn)
+
+
+MIGRATIONS[4] = _add_coverage_tables  # history coverage: backfill runs, customers' histories
 
 # Any constant will do: it names the lock PostgreSQL sessions take while migrating.
 _PG_LOCK_KEY = 0x5C10_1ED9

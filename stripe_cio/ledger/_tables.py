@@ -10,7 +10,7 @@ from sqlalchemy import BigInteger, Column, Integer, MetaData, Table, Text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-__all__ = ["LEDGER_METADATA", "RESOURCE_TABLES", "table"]
+__all__ = ["COVERAGE_TABLES", "LEDGER_METADATA", "RESOURCE_TABLES", "table"]
 
 
 class _LedgerModel(SQLModel, registry=registry()):
@@ -211,6 +211,27 @@ class BackfillSlice(_LedgerModel, table=True):
     completed_at: int = Field(sa_type=BigInteger)  # wall clock, Unix s
 
 
+class BackfillRunRow(_LedgerModel, table=True):
+    """A backfill run: what it set out to read, when it started and whether it completed."""
+
+    __tablename__ = "backfill_runs"
+    run: str = Field(primary_key=True)  # "backfill-<T0>"
+    since: int = Field(sa_type=BigInteger)
+    t0: int = Field(sa_type=BigInteger)
+    resources: str  # the resources read, comma-separated
+    started_at: int = Field(sa_type=BigInteger)  # wall clock, Unix s: the first attempt's
+    completed_at: int | None = Field(default=None, sa_type=BigInteger)  # wall clock, Unix s
+
+
+class CustomerHistory(_LedgerModel, table=True):
+    """A customer whose history was read from Stripe customer by customer (see _coverage)."""
+
+    __tablename__ = "customer_histories"
+    customer: str = Field(primary_key=True)
+    fetched_at: int = Field(sa_type=BigInteger)  # Stripe time of the fetch, Unix s
+    outcome: str  # "complete", "deleted" or "unknown"
+
+
 class RejectRow(_LedgerModel, table=True):
     """An object the ledger could not take, with the reason and the raw JSON (or its repr)."""
 
@@ -246,6 +267,11 @@ RESOURCE_TABLES: dict[str, Table] = {
         "products",
     )
 }
+
+# Added to existing ledgers by MIGRATIONS[4] (`_schema.py`).
+COVERAGE_TABLES: tuple[Table, ...] = tuple(
+    LEDGER_METADATA.tables[name] for name in ("backfill_runs", "customer_histories")
+)
 
 
 def table(name: str) -> Table:

@@ -7,6 +7,7 @@ from typing import Any
 from ..ledger.normalise import is_before_basil
 from ._fields import SkipEvent, currency, nested, opt_bool, opt_int, opt_str, ref, req_int, req_str
 from ._money import major
+from ._persons import normalised_email
 from ._source import Source
 
 __all__ = [
@@ -21,10 +22,13 @@ __all__ = [
 
 
 def customer_created(src: Source) -> dict[str, Any]:
+    """The new customer's id, email (trimmed and lower-cased) and name."""
     obj = src.obj
     return {
         "customer_id": req_str(obj, "id"),
-        "email": opt_str(obj, "email"),
+        # Normalised exactly as the `email` identifier is, so that a campaign comparing the
+        # datum with the person's email sees the same value.
+        "email": normalised_email(opt_str(obj, "email")),
         "name": opt_str(obj, "name"),
     }
 

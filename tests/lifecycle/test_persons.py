@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from stripe_cio.lifecycle import Mapped, Skipped
 
 ANN = {
@@ -132,6 +134,26 @@ def test_the_customer_created_event_uses_the_event_object_when_the_ledger_lacks_
     fresh = {"id": "cus_new", "object": "customer", "email": "New@Example.com", "name": "N"}
     mapped = kit.map(kit.event("customer.created", fresh))
     assert kit.one(mapped).identifiers == {"email": "new@example.com"}
+
+
+@pytest.mark.parametrize("identifier", ["email", "stripe_id"])
+def test_customer_created_data_email_is_normalised_as_the_identifier(
+    kit: Any, identifier: str
+) -> None:
+    fresh = {"id": "cus_ann", "object": "customer", "email": "  Ann@Example.COM ", "name": "Ann"}
+    event = kit.event("customer.created", fresh)
+    item = kit.one(kit.map(event, identity=kit.identity(identifier=identifier)))
+    assert item.data["email"] == "ann@example.com"
+    if identifier == "email":
+        assert item.identifiers == {"email": item.data["email"]}
+
+
+def test_customer_created_without_a_usable_email_has_a_null_email_datum(kit: Any) -> None:
+    blank = {"id": "cus_blank", "object": "customer", "email": "   ", "name": None}
+    event = kit.event("customer.created", blank)
+    item = kit.one(kit.map(event, identity=kit.identity(identifier="stripe_id")))
+    assert item.data["email"] is None
+    assert item.identifiers == {"id": "cus_blank"}
 
 
 def test_a_customer_the_ledger_knows_only_as_a_deletion_stub(kit: Any) -> None:

@@ -73,7 +73,7 @@ def test_customer_created_is_an_event_and_an_identify(kit: Any, ex: dict[str, An
     data = check(item, "stripe_customer_created", event)
     assert item.identifiers == PERSON
     assert data["customer_id"] == "cus_QXg1o8vcGmoR32"
-    assert data["email"] == CUSTOMER_EMAIL  # as Stripe has it
+    assert data["email"] == PERSON["email"]  # normalised as the identifier, not as Stripe has it
     assert data["name"] is None
     assert mapped.before == (
         PersonAction(

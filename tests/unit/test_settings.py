@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +20,7 @@ from stripe_cio import (
     ledger_settings_from_env,
     stripe_settings_from_env,
 )
+from stripe_cio.ledger import Ledger
 
 SECRET = "sk_test_51SecretSentinelValue0123456789"
 CIO_SECRET = "cio-secret-sentinel-0123456789"
@@ -187,3 +192,145 @@ def test_settings_are_immutable(tmp_path: Path) -> None:
 def test_unknown_keys_are_refused() -> None:
     with pytest.raises(ConfigError, match="is not a known setting"):
         StripeSettings.load({"api_key": SECRET, "apikey": "typo"})
+
+
+# --- the data directory: created on first use, owner-only -------------------------------------
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_a_fresh_data_dir_is_created_owner_only_and_the_ledger_opens_in_it(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "new" / "stripe-cio"
+    settings = ledger_settings_from_env({"STRIPE_CIO_DATA_DIR": str(data_dir)})
+
+    assert mode(data_dir) == 0o700
+    assert settings.data_dir == data_dir
+    assert settings.display_url == f"sqlite:///{data_dir / 'ledger.db'}"
+    with Ledger.open(settings) as ledger:
+        assert ledger.count("charges") == 0
+    assert (data_dir / "ledger.db").is_file()
+
+
+def test_the_default_data_dir_is_created_under_xdg_data_home(tmp_path: Path) -> None:
+    settings = ledger_settings_from_env({"XDG_DATA_HOME": str(tmp_path / "xdg")})
+    assert settings.data_dir == tmp_path / "xdg" / "stripe-cio"
+    assert mode(tmp_path / "xdg" / "stripe-cio") == 0o700
+
+
+def test_a_data_dir_the_user_made_keeps_its_permissions(tmp_path: Path) -> None:
+    data_dir = tmp_path / "mine"
+    data_dir.mkdir()
+    data_dir.chmod(0o750)
+    ledger_settings_from_env({"STRIPE_CIO_DATA_DIR": str(data_dir)})
+    assert mode(data_dir) == 0o750
+
+
+@pytest.mark.parametrize("below", ["", "sub"])
+def test_a_data_dir_through_a_file_names_stripe_cio_data_dir(tmp_path: Path, below: str) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(ConfigError) as caught:
+        ledger_settings_from_env({"STRIPE_CIO_DATA_DIR": str(blocker / below)})
+    assert_one_line_naming(caught.value, "STRIPE_CIO_DATA_DIR")
+    assert f"{blocker} is a file" in str(caught.value)
+
+
+def test_an_unusable_default_data_dir_names_stripe_cio_data_dir(tmp_path: Path) -> None:
+    home = tmp_path / "home-is-a-file"
+    home.write_text("")
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(full_env(tmp_path, HOME=str(home)) | {"STRIPE_CIO_DATA_DIR": ""})
+    assert_one_line_naming(caught.value, "STRIPE_CIO_DATA_DIR")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into a read-only folder")
+def test_a_data_dir_in_a_read_only_folder_names_stripe_cio_data_dir(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    try:
+        with pytest.raises(ConfigError) as caught:
+            ledger_settings_from_env({"STRIPE_CIO_DATA_DIR": str(locked / "stripe-cio")})
+    finally:
+        locked.chmod(0o700)
+    assert_one_line_naming(caught.value, "STRIPE_CIO_DATA_DIR")
+
+
+def test_a_sqlite_url_gets_its_missing_folder_created(tmp_path: Path) -> None:
+    folder = tmp_path / "deep" / "er"
+    settings = ledger_settings_from_env({"STRIPE_CIO_DATABASE_URL": f"sqlite:///{folder}/l.db"})
+    assert settings.data_dir is None
+    assert mode(folder) == 0o700
+    with Ledger.open(settings):
+        assert (folder / "l.db").is_file()
+
+
+def test_the_ledger_recreates_a_folder_removed_after_the_settings_loaded(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    settings = ledger_settings_from_env({"STRIPE_CIO_DATA_DIR": str(data_dir)})
+    data_dir.rmdir()
+    with Ledger.open(settings):
+        assert mode(data_dir) == 0o700
+
+
+def test_the_ledger_refuses_a_folder_that_became_impossible(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    settings = ledger_settings_from_env({"STRIPE_CIO_DATA_DIR": str(data_dir)})
+    data_dir.rmdir()
+    data_dir.write_text("now a file")
+    with pytest.raises(ConfigError, match=r"STRIPE_CIO_DATA_DIR or STRIPE_CIO_DATABASE_URL") as e:
+        Ledger.open(settings)
+    assert "\n" not in str(e.value)
+
+
+# --- `stripe-cio config` reports the location, or the one-line error ----------------------------
+
+
+def config_command(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "CUSTOMERIO_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "stripe_cio", "config"],
+        env={**base, "COLUMNS": "250", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_config_creates_a_fresh_data_dir_and_shows_where_the_ledger_is(tmp_path: Path) -> None:
+    data_dir = tmp_path / "fresh"
+    result = config_command(full_env(tmp_path, STRIPE_CIO_DATA_DIR=str(data_dir)))
+    assert result.returncode == 0, result.stderr
+    assert str(data_dir) in result.stdout
+    assert f"sqlite:///{data_dir / 'ledger.db'}" in result.stdout
+    assert mode(data_dir) == 0o700
+    assert SECRET not in result.stdout + result.stderr
+    assert CIO_SECRET not in result.stdout + result.stderr
+
+
+def test_config_fails_in_one_line_naming_the_setting_when_the_folder_cannot_be_made(
+    tmp_path: Path,
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = config_command(full_env(tmp_path, STRIPE_CIO_DATA_DIR=str(blocker / "stripe-cio")))
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("configuration error: STRIPE_CIO_DATA_DIR: cannot create the folder")
+    assert line.endswith("set the environment variable STRIPE_CIO_DATA_DIR")
+    assert result.stdout == ""
+    assert SECRET not in line
+    assert CIO_SECRET not in line
+
+
+def test_settings_name_the_database_url_when_it_placed_the_file(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    url = f"sqlite:///{blocker}/ledger/ledger.db"
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(full_env(tmp_path, STRIPE_CIO_DATABASE_URL=url))
+    assert_one_line_naming(caught.value, "STRIPE_CIO_DATABASE_URL")
