@@ -46,7 +46,8 @@ from stripe_cio.ledger import Ledger
 from stripe_cio.ledger._tables import LEDGER_METADATA, table
 from stripe_cio.ledger.normalise import Normalised, normalise_charge
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "stripe" / "fixtures3.json"
+# Stripe's published example objects (MIT), vendored with the tests.
+FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "data" / "stripe" / "fixtures3.json"
 PAGE = 100  # objects per page of Stripe's list API
 OBSERVED_AT = 1_800_000_000
 
