@@ -24,10 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from ._engine import write_transaction
-from ._events import EVENTS_CURSOR, read_cursor
+from ._events import EVENTS_CURSOR, lower_cursor, read_cursor, table_insert
 from ._tables import table
 
 __all__ = [
@@ -41,7 +40,6 @@ __all__ = [
     "history_horizon",
     "incomplete_among",
     "incomplete_customers",
-    "lower_cursor",
     "lower_history_horizon",
     "missing_objects",
     "namesakes",
@@ -86,11 +84,6 @@ class HistoryGaps:
         return len(self.customers) + len(self.charges)
 
 
-def _insert(conn: Connection, name: str) -> Any:
-    module = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return module.insert(table(name))
-
-
 def _chunks(ids: Collection[str]) -> Iterator[list[str]]:
     ordered = sorted(ids)
     for start in range(0, len(ordered), _ID_CHUNK):
@@ -105,7 +98,7 @@ def record_backfill_started(
 ) -> None:
     """Record that backfill `run` started (again): a resumed run keeps its first started_at."""
     with write_transaction(engine) as conn:
-        ins = _insert(conn, "backfill_runs")
+        ins = table_insert(conn, "backfill_runs")
         values = {"since": since, "t0": t0, "resources": ",".join(resources)}
         conn.execute(
             ins.values(run=run, started_at=int(time.time()), completed_at=None, **values)
@@ -184,19 +177,6 @@ def lower_history_horizon(engine: Engine, value: int) -> None:
         lower_cursor(conn, HISTORY_HORIZON, value)
 
 
-def lower_cursor(conn: Connection, name: str, value: int) -> None:
-    """Set the cursor `name` to `value` unless it is already there or before it."""
-    cursors = table("sync_cursors")
-    ins = _insert(conn, "sync_cursors")
-    conn.execute(
-        ins.values(name=name, value=value).on_conflict_do_update(
-            index_elements=["name"],
-            set_={"value": ins.excluded.value},
-            where=ins.excluded.value < cursors.c.value,
-        )
-    )
-
-
 def set_horizon_of_existing_ledger(conn: Connection) -> None:
     """Lower the horizon to 0 on a ledger that already holds an account (migration 4).
 
@@ -229,7 +209,7 @@ def record_customer_histories(engine: Engine, outcomes: Mapping[str, str], fetch
         for customer, outcome in sorted(outcomes.items())
     ]
     with write_transaction(engine) as conn:
-        ins = _insert(conn, "customer_histories")
+        ins = table_insert(conn, "customer_histories")
         stmt = ins.on_conflict_do_update(
             index_elements=["customer"],
             set_={"fetched_at": ins.excluded.fetched_at, "outcome": ins.excluded.outcome},

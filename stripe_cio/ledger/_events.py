@@ -13,7 +13,14 @@ from ._tables import table
 from ._write import Batch, dump_raw, insert_rejects, write_batch
 from .normalise import OBJECT_TYPES
 
-__all__ = ["EVENTS_CURSOR", "advance_cursor", "apply_event_page", "read_cursor"]
+__all__ = [
+    "EVENTS_CURSOR",
+    "advance_cursor",
+    "apply_event_page",
+    "lower_cursor",
+    "read_cursor",
+    "table_insert",
+]
 
 EVENTS_CURSOR = "events"
 # Event types that announce a deletion; their data.object is the object as it was when deleted.
@@ -21,7 +28,8 @@ EVENTS_CURSOR = "events"
 _DELETIONS = frozenset({"customer.deleted", "product.deleted", "price.deleted"})
 
 
-def _insert(conn: Connection, name: str) -> Any:
+def table_insert(conn: Connection, name: str) -> Any:
+    """An INSERT into ledger table `name` with the dialect's ON CONFLICT clauses."""
     module = postgresql if conn.dialect.name == "postgresql" else sqlite
     return module.insert(table(name))
 
@@ -130,7 +138,7 @@ def _claim(conn: Connection, events: list[tuple[Mapping[str, Any], str]]) -> set
         return set()
     now = int(time.time())
     rows = [_event_row(event, raw, now) for event, raw in events]
-    ins = _insert(conn, "processed_events")
+    ins = table_insert(conn, "processed_events")
     stmt = ins.on_conflict_do_nothing(index_elements=["id"]).returning(
         table("processed_events").c.id
     )
@@ -176,13 +184,25 @@ def read_cursor(conn: Connection, name: str) -> int | None:
 
 def advance_cursor(conn: Connection, name: str, value: int) -> None:
     """Set the cursor to `value` unless it is already there or further on."""
+    _move_cursor(conn, name, value, forward=True)
+
+
+def lower_cursor(conn: Connection, name: str, value: int) -> None:
+    """Set the cursor `name` to `value` unless it is already there or before it."""
+    _move_cursor(conn, name, value, forward=False)
+
+
+def _move_cursor(conn: Connection, name: str, value: int, *, forward: bool) -> None:
+    # One statement on both backends: a cursor only ever moves its own way, even between two
+    # writers.
     cursors = table("sync_cursors")
-    ins = _insert(conn, "sync_cursors")
+    ins = table_insert(conn, "sync_cursors")
+    moves = (
+        ins.excluded.value > cursors.c.value if forward else ins.excluded.value < cursors.c.value
+    )
     conn.execute(
         ins.values(name=name, value=value).on_conflict_do_update(
-            index_elements=["name"],
-            set_={"value": ins.excluded.value},
-            where=ins.excluded.value > cursors.c.value,
+            index_elements=["name"], set_={"value": ins.excluded.value}, where=moves
         )
     )
 
