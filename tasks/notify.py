@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import inspect
 import os
-import traceback
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from prefect import Task, get_run_logger
+from prefect import get_run_logger
 from prefect.automations import AutomationCore, EventTrigger, Posture, SendNotification
 from prefect.blocks.abstract import NotificationBlock
 from prefect.blocks.core import Block
@@ -25,6 +24,8 @@ from prefect.utilities.urls import url_for
 
 from stripe_cio import ConfigError
 from stripe_cio.notify import FailureReport
+
+from .steps import failing_step
 
 __all__ = [
     "NOTIFY_BLOCK_ENV",
@@ -97,22 +98,6 @@ def _error_of(state: State[Any]) -> BaseException | None:
     return error if isinstance(error, BaseException) else None
 
 
-def _failing_task(error: BaseException | None) -> str | None:
-    """The name of the innermost Prefect task whose function the error went through.
-
-    A task's exception reaches the flow with the task function's frame in its traceback; the
-    frame's code is that of the task's `fn`, found as the module-level name of the task.
-    """
-    if error is None:
-        return None
-    found = None
-    for frame, _ in traceback.walk_tb(error.__traceback__):
-        candidate = frame.f_globals.get(frame.f_code.co_name)
-        if isinstance(candidate, Task) and getattr(candidate.fn, "__code__", None) is frame.f_code:
-            found = candidate.name
-    return found
-
-
 def failure_report(flow_name: str, flow_run: FlowRun, state: State[Any]) -> FailureReport:
     """What the operator is told about a run that ended in `state`."""
     error = _error_of(state)
@@ -123,7 +108,7 @@ def failure_report(flow_name: str, flow_run: FlowRun, state: State[Any]) -> Fail
         run_id=str(flow_run.id),
         state=state.name or state.type.value.title(),
         error=text,
-        step=_failing_task(error),
+        step=failing_step(error),
         url=url_for("flow-run", obj_id=flow_run.id),
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -24,7 +25,7 @@ from stripe_cio.runs import RunSummary
 
 from ._retry import transient_only
 
-__all__ = ["PrefectRunner"]
+__all__ = ["PrefectRunner", "failing_step"]
 
 T = TypeVar("T")
 
@@ -36,8 +37,19 @@ _RETRY_DELAYS = exponential_backoff(backoff_factor=30)
 _PROGRESS_EVERY = 2.0  # seconds between updates of a progress artifact
 
 
-async def _run_step(work: Callable[[], Awaitable[Any]]) -> Any:
+async def _run_step(step: str, work: Callable[[], Awaitable[Any]]) -> Any:
+    # `step` is unused here but kept in the frame: `failing_step` reads it from a traceback.
     return await work()
+
+
+def failing_step(error: BaseException | None) -> str | None:
+    """The innermost job step (task run name) whose task the error went through, if any."""
+    found = None
+    if error is not None:
+        for frame, _ in traceback.walk_tb(error.__traceback__):
+            if frame.f_code is _run_step.__code__:
+                found = frame.f_locals.get("step")
+    return found if isinstance(found, str) else None
 
 
 class _ProgressArtifact:
@@ -80,7 +92,7 @@ class PrefectRunner:
             retry_jitter_factor=0.5,
             retry_condition_fn=transient_only if retry else None,
         )(_run_step)
-        result: T = await step_task(work)
+        result: T = await step_task(slug, work)
         return result
 
     @asynccontextmanager

@@ -17,10 +17,10 @@ from ._subscriptions import INTERVAL_TWELFTHS, MRR_STATUSES
 
 __all__ = [
     "ATTRIBUTES",
-    "RANK_ATTRIBUTES",
     "FRAME_COLUMNS",
     "INTERVAL_TWELFTHS",
     "MRR_STATUSES",
+    "RANK_ATTRIBUTES",
     "SEGMENTS",
     "SKIP_REASONS",
     "AttributeResult",

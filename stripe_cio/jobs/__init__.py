@@ -4,7 +4,15 @@ with their own `StepRunner`; none re-implements a step."""
 
 from ._backfill import BACKFILL, ENRICH_WAITS_FOR_LOCK, backfill_job
 from ._common import Connections, JobRun, reject_threshold
-from ._profiles import ENRICH, HISTORY_INCOMPLETE, REPLAY, enrich_job, plan_updates, replay_job
+from ._profiles import (
+    ENRICH,
+    HISTORY_INCOMPLETE,
+    RANKS_HELD_BACK,
+    REPLAY,
+    enrich_job,
+    plan_updates,
+    replay_job,
+)
 from ._runner import PlainRunner, StepRunner
 from ._sync import SYNC, sync_job
 
@@ -13,6 +21,7 @@ __all__ = [
     "ENRICH",
     "ENRICH_WAITS_FOR_LOCK",
     "HISTORY_INCOMPLETE",
+    "RANKS_HELD_BACK",
     "REPLAY",
     "SYNC",
     "Connections",

@@ -27,6 +27,7 @@ from ._runner import StepRunner
 __all__ = [
     "ENRICH",
     "HISTORY_INCOMPLETE",
+    "RANKS_HELD_BACK",
     "REPLAY",
     "PlannedUpdates",
     "enrich_job",

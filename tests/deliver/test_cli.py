@@ -29,6 +29,11 @@ def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
+def table_text(output: str) -> str:
+    """The words of a printed table, its borders and padding dropped."""
+    return " ".join(output.replace("│", " ").split())
+
+
 def push(settings: CustomerIOSettings, database: Path, *people: PersonUpdate) -> None:
     async def go() -> None:
         async with CustomerIOClient(settings) as client:
@@ -57,14 +62,25 @@ def test_list_shows_refused_items_and_replay_resends_them_once_fixed(
     assert "1 open dead letters (conflict: 1)" in listed.stdout
     assert "id:b" in listed.stdout
 
+    # Still refused: the run's summary counts it, then the run fails on its reject rate.
     refused = cli("dead-letters", "replay", env=env)
     assert refused.returncode == 1
-    assert "1 still refused" in refused.stdout
+    assert "rejected: conflict 1" in table_text(refused.stdout)
+    assert refused.stderr.strip().splitlines() == [
+        "run failed: replay-dead-letters: reject rate 100.0% (1 rejected of 1 records) exceeds "
+        "the threshold of 5.0%; top reasons: conflict (1); see the rejects and dead letters, fix "
+        "the cause, or raise STRIPE_CIO_MAX_REJECT_RATE"
+    ]
+    # Accepted as it is, the same replay completes; the letter stays open.
+    accepted = cli("dead-letters", "replay", "--max-reject-rate", "1", env=env)
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    assert "Still refused: see `stripe-cio dead-letters list`." in accepted.stdout
+    assert "1 open dead letters (conflict: 1)" in cli("dead-letters", "list", env=env).stdout
 
     push(settings, database, PersonUpdate({"id": "a"}, {"email": "a@example.com"}))
     replayed = cli("dead-letters", "replay", env=env)
     assert replayed.returncode == 0, replayed.stdout + replayed.stderr
-    assert "dead letters resolved" in replayed.stdout
+    assert "dead letters resolved 1" in table_text(replayed.stdout)
     emails = {
         p["identifiers"]["id"]: p["identifiers"]["email"]
         for p in sandbox.get("/_sandbox/people").json()

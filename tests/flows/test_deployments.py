@@ -7,6 +7,7 @@ import inspect
 import os
 import subprocess
 import sys
+import tomllib
 from datetime import timedelta
 from importlib.metadata import EntryPoint
 from pathlib import Path
@@ -24,7 +25,7 @@ from typer.testing import CliRunner
 
 import flows
 from flows._deployments import PROJECT_FILE, deployment_specs
-from flows.cli import enrich_app, notifications_app, serve_app, status_app
+from flows.cli import notifications_app, serve_app, status_app
 from stripe_cio.cli import _plugins
 from stripe_cio.cli import app as root_app
 from stripe_cio.cli._plugins import ENTRY_POINT_GROUP
@@ -136,12 +137,23 @@ def test_serve_builds_the_same_deployments() -> None:
 @pytest.mark.parametrize(
     ("app", "args"),
     [
-        (enrich_app, ["--help"]),
+        (root_app, ["enrich", "--help"]),
+        (root_app, ["backfill", "--help"]),
+        (root_app, ["sync", "--help"]),
+        (root_app, ["dead-letters", "replay", "--help"]),
         (status_app, ["--help"]),
         (serve_app, ["--help"]),
         (notifications_app, ["setup", "--help"]),
     ],
-    ids=["enrich", "status", "serve", "notifications setup"],
+    ids=[
+        "enrich",
+        "backfill",
+        "sync",
+        "dead-letters replay",
+        "status",
+        "serve",
+        "notifications setup",
+    ],
 )
 def test_every_command_has_help_with_an_example(app: typer.Typer, args: list[str]) -> None:
     shown = CliRunner().invoke(app, args, terminal_width=200)
@@ -152,11 +164,23 @@ def test_every_command_has_help_with_an_example(app: typer.Typer, args: list[str
 
 # The entry points pyproject.toml declares for these commands (group stripe_cio.commands).
 PLUGIN_ENTRY_POINTS = {
-    "enrich": "flows.cli:enrich_app",
+    "blocks": "blocks.cli:app",
     "notifications": "flows.cli:notifications_app",
     "serve": "flows.cli:serve_app",
     "status": "flows.cli:status_app",
 }
+
+
+def test_pyproject_declares_those_entry_points_and_no_engine_command() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    declared = project["project"]["entry-points"][ENTRY_POINT_GROUP]
+    assert declared == PLUGIN_ENTRY_POINTS
+    # The jobs' commands are the engine's own: no plugin may shadow them.
+    engine_commands = {"backfill", "sync", "enrich", "dead-letters", "sandbox", "config"}
+    group = typer.main.get_command(root_app)
+    assert isinstance(group, _plugins.PluginGroup)
+    assert engine_commands <= set(group.commands)
+    assert not engine_commands & set(declared)
 
 
 def test_the_commands_plug_into_stripe_cio_by_entry_point(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -166,7 +190,7 @@ def test_the_commands_plug_into_stripe_cio_by_entry_point(monkeypatch: pytest.Mo
     }
     monkeypatch.setattr(_plugins, "_plugin_entry_points", lambda: points)
     runner = CliRunner()
-    for args in (["enrich", "--help"], ["notifications", "setup", "--help"], ["status", "--help"]):
+    for args in (["blocks", "--help"], ["notifications", "setup", "--help"], ["status", "--help"]):
         shown = runner.invoke(root_app, args, terminal_width=200)
         assert shown.exit_code == 0, shown.output
         assert f"stripe-cio {' '.join(args[:-1])}" in shown.output

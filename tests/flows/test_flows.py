@@ -19,9 +19,10 @@ from prefect.client.schemas.objects import State
 from typer.testing import CliRunner
 
 from flows import backfill_history, enrich_profiles, replay_dead_letters, sync_stripe_events
-from flows.cli import enrich_app, status_app
+from flows.cli import status_app
 from stripe_cio import LedgerSettings
 from stripe_cio.attributes import attribute_dicts, compute_attributes, load_frames
+from stripe_cio.cli import app as engine_cli
 from stripe_cio.ledger import Ledger
 from stripe_cio.runs import RunInProgressError, RunSummary, run_lock
 from stripe_cio.sandbox import (
@@ -191,10 +192,10 @@ def test_a_wrong_customerio_key_fails_at_once_and_notifies_once(
             name="flows", url=hook.url, json_data={"subject": "{{subject}}", "body": "{{body}}"}
         ).save("flows-ops", overwrite=True)
         monkeypatch.setenv("CUSTOMERIO_API_KEY", "not-the-sandbox-key-0123")
-        # The backfill reads Stripe, then its enrich-profiles subflow meets the refused key.
+        # The backfill reads Stripe, then its enrich step meets the refused key.
         state = state_of(backfill_history(notify_block="flows-ops", return_state=True))
         [message] = hook.wait_for(1, 10)
-        time.sleep(1)  # a second message (say, from the subflow) would have arrived by now
+        time.sleep(1)  # a second message (say, from the enrich step) would have arrived by now
         assert len(hook.received) == 1
     finally:
         hook.stop()
@@ -202,7 +203,7 @@ def test_a_wrong_customerio_key_fails_at_once_and_notifies_once(
     # One request met the 401: neither the client nor a Prefect task retry sent it again.
     assert pipeline.refused_requests() == 1
     assert message["subject"].startswith("stripe-cio: backfill-history run '")
-    assert "Failing step: push-person-updates\n" in message["body"]
+    assert "Failing step: push-attributes\n" in message["body"]
     assert "CustomerIOAuthError" in message["body"]
     assert "not-the-sandbox-key-0123" not in message["body"]
     assert pipeline.people() == {}
@@ -261,7 +262,9 @@ def test_events_flow_delivers_each_lifecycle_event_once(pipeline: Pipeline) -> N
 def test_cli_enrich_dry_run_and_status(pipeline: Pipeline) -> None:
     asyncio.run(backfill_history(enrich=False))
     runner = CliRunner()
-    previewed = runner.invoke(enrich_app, ["--dry-run", "--limit", "5", "--as-of", "1767225600"])
+    previewed = runner.invoke(
+        engine_cli, ["enrich", "--dry-run", "--limit", "5", "--as-of", "1767225600"]
+    )
     assert previewed.exit_code == 0, previewed.output
     said = " ".join(previewed.output.replace("│", " ").split())
     assert "enrich-profiles (dry run: nothing sent): 5 persons changed" in said

@@ -304,7 +304,15 @@ def test_the_sync_command_refuses_a_since_past_the_retention(
         "STRIPE_CIO_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
     }
     done = subprocess.run(
-        [sys.executable, "-m", "stripe_cio", "sync", "--since", str(now - 45 * DAY)],
+        [
+            sys.executable,
+            "-m",
+            "stripe_cio",
+            "sync",
+            "--ledger-only",
+            "--since",
+            str(now - 45 * DAY),
+        ],
         env=env,
         capture_output=True,
         text=True,

@@ -15,12 +15,11 @@ import httpx
 import pytest
 from prefect.client.schemas.objects import State
 
-import flows.sync
 from flows.sync import sync_stripe_events
 from stripe_cio.sandbox import SandboxProcess
 from tests.reliability._crash._compare import Reference, assert_same_end_state
 from tests.reliability._crash._harness import Account, PipelineRun
-from tests.reliability._crash._pipeline import frozen_datetime
+from tests.reliability._crash._pipeline import frozen_job_clocks
 from tests.reliability._crash._zygote import Zygote
 
 pytestmark = pytest.mark.prefect
@@ -54,8 +53,8 @@ def test_two_syncs_started_together_end_as_one_run(
         for name, value in run.env().items():
             monkeypatch.setenv(name, value)
         now = httpx.get(f"{stripe_box.url}/_sandbox/clock", timeout=30).json()["now"]
-        monkeypatch.setattr(flows.sync, "datetime", frozen_datetime(now))
-        states = asyncio.run(two_syncs_at_once())
+        with frozen_job_clocks(now):
+            states = asyncio.run(two_syncs_at_once())
         # The next day's sync, as the uninterrupted run had it.
         run.advance()
         assert run.child("sync2")["status"] == "completed"

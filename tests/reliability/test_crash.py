@@ -3,17 +3,21 @@ it completes, ends exactly as an uninterrupted run (issue 9, parts 1 and 6).
 
 Each phase runs in a child forked from a server that imported the pipeline once (a fresh
 interpreter costs over ten seconds of imports on a loaded two-core machine, which dozens of
-restarts cannot afford). The children run the Prefect tasks' functions wired as the flows wire
-them; `test_crash_through_the_prefect_flows` runs the real flows, killed fewer times. Kill points
-wrap engine functions in the child only (extraction, ledger writes, between Customer.io's
-acceptance and the snapshot, cursor advance); a share of the kills is a wall-clock timer.
+restarts cannot afford). The children call the jobs the flows run (`backfill_job`, `sync_job`)
+with the plain runner; `test_crash_through_the_prefect_flows` runs the real flows, killed fewer
+times. Kill points wrap engine functions in the child only (extraction, ledger writes, between
+Customer.io's acceptance and the snapshot, cursor advance); a share of the kills is a wall-clock
+timer. A child that fails without being killed fails the test: a crash may cost a restart, never
+an error.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prefect.settings import PREFECT_API_URL
@@ -39,14 +43,39 @@ def crash_and_compare(
     workdir: Path,
     via: str = "engine",
 ) -> Tally:
+    assert reference.tally.failed_restarts == 0, "the uninterrupted run had failing phases"
     run = PipelineRun(zygote, account, stripe_box.url, cio_box.url, database_url, workdir, via)
     try:
         tally = run.run(plan, reference=reference.tally)
     finally:
         stripe_box.stop()
     print(f"\ncrash test ({via}, {database_url.partition(':')[0]}): {tally.summary()}")
+    assert_no_phase_failed_unkilled(run)
     assert_same_end_state(reference, cio_box.url, database_url)
     return tally
+
+
+def assert_no_phase_failed_unkilled(run: PipelineRun) -> None:
+    """Every child ended completed, cancelled, or killed by the harness (a kill point or a
+    timer it planned): a phase that raised, or died otherwise, is a finding even when its
+    restart went on to complete."""
+    children: list[dict[str, Any]] = [
+        json.loads(line) for line in run.journal.read_text(encoding="utf-8").splitlines()
+    ]
+    assert children, "no child ran"
+    unkilled = [
+        child
+        for child in children
+        if not (
+            child["status"] in ("completed", "cancelled")
+            or (child["status"] == "killed" and (child.get("kill") or child.get("kill_after")))
+        )
+    ]
+    log = run.log.read_text(encoding="utf-8", errors="replace") if run.log.exists() else ""
+    assert not unkilled, (
+        f"{len(unkilled)} phases failed without being killed: {unkilled[:3]}; children's log "
+        f"(the tracebacks):\n" + "\n".join(log.splitlines()[-80:])
+    )
 
 
 @pytest.mark.parametrize(

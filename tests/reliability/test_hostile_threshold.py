@@ -7,6 +7,7 @@ import pytest
 from stripe_cio import ConfigError, run_settings_from_env
 from stripe_cio.deliver import DeliverySummary
 from stripe_cio.extract import BackfillSummary, FailedSlice, ResourceSummary, SyncSummary
+from stripe_cio.jobs import reject_threshold
 from stripe_cio.lifecycle import LifecycleSummary
 from stripe_cio.runs import DEFAULT_MAX_REJECT_RATE, RunSummary, reject_rate_problem
 
@@ -91,9 +92,10 @@ def test_the_setting_defaults_to_5_percent_and_refuses_nonsense() -> None:
         assert "\n" not in str(raised.value)
 
 
-def test_the_flow_parameter_wins_and_is_checked() -> None:
-    from tasks.pipeline import reject_threshold
-
+def test_the_run_parameter_wins_and_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STRIPE_CIO_MAX_REJECT_RATE", "0.2")
+    assert reject_threshold(None) == 0.2
     assert reject_threshold(0.5) == 0.5
+    assert reject_threshold(0.0) == 0.0
     with pytest.raises(ConfigError, match=r"^max_reject_rate: must be a fraction between 0 and 1"):
         reject_threshold(5.0)

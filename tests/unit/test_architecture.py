@@ -45,10 +45,23 @@ def test_dependencies_point_one_way(package: str) -> None:
 
 def test_engine_and_its_cli_load_without_prefect() -> None:
     code = (
-        "import sys, stripe_cio, stripe_cio.cli, stripe_cio.stripe_api, stripe_cio.cio_api; "
+        "import sys, stripe_cio, stripe_cio.cli, stripe_cio.jobs, stripe_cio.stripe_api, "
+        "stripe_cio.cio_api; "
         "assert 'prefect' not in sys.modules, 'prefect was imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_the_job_tests_run_the_jobs_without_prefect() -> None:
+    """Only the test of the Prefect runner needs Prefect; the others are pure engine tests."""
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(
+            imported_top_level_names(path) & {"prefect", "flows", "tasks"}
+        )
+        for path in python_files("tests/jobs")
+        if path.name != "test_prefect_runner.py"
+    }
+    assert {path: names for path, names in offenders.items() if names} == {}
 
 
 @pytest.mark.parametrize("package", ["stripe_cio", "blocks", "tasks", "flows", "tests", "bench"])

@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from stripe_cio import LedgerSettings
+from stripe_cio.ledger import Ledger
+from stripe_cio.runs import run_lock
+
 SECRET = "sk_test_51CliSentinel0123456789"
 
 
@@ -61,5 +65,36 @@ def test_config_shows_settings_with_secrets_masked(tmp_path: Path) -> None:
 def test_help_lists_engine_and_plugin_commands() -> None:
     result = run_cli("--help", env={"COLUMNS": "200"})
     assert result.returncode == 0, result.stderr
-    for command in ("config", "demo", "version", "blocks"):
+    for command in ("config", "demo", "version", "backfill", "sync", "enrich", "dead-letters"):
         assert command in result.stdout
+    assert "blocks" in result.stdout  # a plugin, from outside the engine
+
+
+def test_a_job_without_its_credentials_is_one_line_with_exit_code_2(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'ledger.db'}"
+    result = run_cli("enrich", env={"STRIPE_CIO_DATABASE_URL": database})
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("configuration error: CUSTOMERIO_SITE_ID: is not set")
+    assert "Traceback" not in result.stderr
+
+
+def test_a_job_refused_by_another_run_exits_75_having_done_nothing(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'ledger.db'}"
+    env = {
+        "STRIPE_CIO_DATABASE_URL": database,
+        "CUSTOMERIO_SITE_ID": "site-9",
+        "CUSTOMERIO_API_KEY": "cio-cli-sentinel-0123",
+    }
+    with (
+        Ledger.open(LedgerSettings(database_url=database)) as ledger,
+        run_lock(ledger.engine, "the nightly run"),
+    ):
+        result = run_cli("enrich", env=env)
+    assert result.returncode == 75, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("refused: another run is pushing from this ledger")
+    assert lines[0].endswith("this run did nothing")
+    assert "cio-cli-sentinel-0123" not in result.stdout + result.stderr

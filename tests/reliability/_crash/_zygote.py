@@ -36,10 +36,10 @@ __all__ = ["Zygote"]
 def _preload() -> None:
     # Everything a phase imports, so that a forked child imports nothing.
     import flows.backfill
-    import flows.enrich
     import flows.sync  # noqa: F401
+    import stripe_cio.jobs
     import stripe_cio.lifecycle._pending  # noqa: F401
-    import tasks.pipeline  # noqa: F401
+    import tasks.steps  # noqa: F401
 
     from . import _killpoints, _pipeline  # noqa: F401
 
@@ -53,7 +53,7 @@ def _child(request: dict[str, Any]) -> None:
         import logging
 
         from ._killpoints import KillPoint, instrument
-        from ._pipeline import freeze_clock, quiet_prefect, run_phase
+        from ._pipeline import run_phase
 
         os.environ.update(request["env"])
         logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
@@ -61,12 +61,10 @@ def _child(request: dict[str, Any]) -> None:
         point = KillPoint(kill["target"], kill["n"], kill["position"]) if kill else None
         label = request.get("label", request["phase"])
         instrument(point, Path(request["hits"]), Path(request["calls"]), label, request["child"])
-        freeze_clock(request["now"])
-        if request["via"] == "engine":
-            quiet_prefect()
         outcome = asyncio.run(run_phase(request["phase"], request["now"], request["via"]))
         code = EXIT_CANCELLED if outcome == "cancelled" else EXIT_COMPLETED
     except BaseException:
+        print(f"child {request['child']} ({request.get('label')}) failed:", file=sys.stderr)
         traceback.print_exc()
     finally:
         sys.stdout.flush()
