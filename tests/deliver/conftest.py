@@ -14,16 +14,8 @@ from stripe_cio.cio_api import CustomerIOClient
 from stripe_cio.deliver import DeliveryStore
 from stripe_cio.ledger import Ledger
 from stripe_cio.sandbox import SANDBOX_CIO_API_KEY, SANDBOX_CIO_SITE_ID, SandboxProcess
+from tests._sandbox import NO_FAULTS
 
-NO_FAULTS = {
-    "rps": None,
-    "burst": None,
-    "fail_rate": 0,
-    "drop_rate": 0,
-    "latency_ms": 0,
-    "slow_rate": 0,
-    "rate_limit_burst_rate": 0,
-}
 FAST_RETRY = RetryPolicy(max_attempts=10, base_delay=0.01, max_delay=0.05, rate_limit_delay=0.05)
 
 

@@ -31,19 +31,10 @@ from stripe_cio.sandbox import (
     SANDBOX_STRIPE_KEY,
     SandboxProcess,
 )
+from tests._sandbox import NO_FAULTS
 from tests._webhook import Webhook
 
 pytestmark = pytest.mark.prefect
-
-NO_FAULTS = {
-    "rps": None,
-    "burst": None,
-    "fail_rate": 0,
-    "drop_rate": 0,
-    "latency_ms": 0,
-    "slow_rate": 0,
-    "rate_limit_burst_rate": 0,
-}
 
 
 @pytest.fixture(scope="module")

@@ -15,17 +15,7 @@ from stripe_cio.jobs import Connections
 from stripe_cio.ledger import Ledger
 from stripe_cio.sandbox import SANDBOX_CIO_API_KEY, SANDBOX_CIO_SITE_ID, SANDBOX_STRIPE_KEY
 
-__all__ = ["NO_FAULTS", "World"]
-
-NO_FAULTS = {
-    "rps": None,
-    "burst": None,
-    "fail_rate": 0,
-    "drop_rate": 0,
-    "latency_ms": 0,
-    "slow_rate": 0,
-    "rate_limit_burst_rate": 0,
-}
+__all__ = ["World"]
 
 
 @dataclass

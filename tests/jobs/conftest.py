@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from stripe_cio.sandbox import SandboxProcess
-from tests.jobs._world import NO_FAULTS, World
+from tests._sandbox import NO_FAULTS
+from tests.jobs._world import World
 
 
 @pytest.fixture(scope="session")
