@@ -139,9 +139,10 @@ async def enrich_job(
     threshold = reject_threshold(max_reject_rate)
     customerio = None if dry_run else conns.customerio_settings()
     settings = attribute_settings_from_env()
-    reference = int(clock()) if as_of is None else as_of
     with Ledger.open(conns.ledger) as ledger:
         async with locked(ledger, runner, "push", wait_for_lock, skip=dry_run):
+            # Read once the lock is held: waiting for it may take minutes.
+            reference = int(clock()) if as_of is None else as_of
             job = JobRun(runner, RunSummary(ENRICH, dry_run=dry_run), threshold)
             async with job.published():
 
