@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import inspect
 import os
+import traceback
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from prefect import get_run_logger
+from prefect import Task, get_run_logger
 from prefect.automations import AutomationCore, EventTrigger, Posture, SendNotification
 from prefect.blocks.abstract import NotificationBlock
 from prefect.blocks.core import Block
@@ -25,7 +26,7 @@ from prefect.utilities.urls import url_for
 from stripe_cio import ConfigError
 from stripe_cio.notify import FailureReport
 
-from .steps import failing_step
+from .steps import _run_step
 
 __all__ = [
     "NOTIFY_BLOCK_ENV",
@@ -98,6 +99,22 @@ def _error_of(state: State[Any]) -> BaseException | None:
     return error if isinstance(error, BaseException) else None
 
 
+def _failing_task(error: BaseException | None) -> str | None:
+    """The name of the innermost task run the error went through: a job step (its name is in
+    the step runner's frame), or a Prefect task of our own (its function's frame)."""
+    found = None
+    if error is not None:
+        for frame, _ in traceback.walk_tb(error.__traceback__):
+            if frame.f_code is _run_step.__code__:
+                step = frame.f_locals.get("step")
+                found = step if isinstance(step, str) else found
+                continue
+            candidate = frame.f_globals.get(frame.f_code.co_name)
+            if isinstance(candidate, Task) and candidate.fn.__code__ is frame.f_code:
+                found = candidate.name
+    return found
+
+
 def failure_report(flow_name: str, flow_run: FlowRun, state: State[Any]) -> FailureReport:
     """What the operator is told about a run that ended in `state`."""
     error = _error_of(state)
@@ -108,7 +125,7 @@ def failure_report(flow_name: str, flow_run: FlowRun, state: State[Any]) -> Fail
         run_id=str(flow_run.id),
         state=state.name or state.type.value.title(),
         error=text,
-        step=failing_step(error),
+        step=_failing_task(error),
         url=url_for("flow-run", obj_id=flow_run.id),
     )
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -25,7 +24,7 @@ from stripe_cio.runs import RunSummary
 
 from ._retry import transient_only
 
-__all__ = ["PrefectRunner", "failing_step"]
+__all__ = ["PrefectRunner"]
 
 T = TypeVar("T")
 
@@ -38,18 +37,9 @@ _PROGRESS_EVERY = 2.0  # seconds between updates of a progress artifact
 
 
 async def _run_step(step: str, work: Callable[[], Awaitable[Any]]) -> Any:
-    # `step` is unused here but kept in the frame: `failing_step` reads it from a traceback.
+    # `step` is unused here but kept in the frame: a failure notification reads it from the
+    # traceback to name the failing step (notify.py).
     return await work()
-
-
-def failing_step(error: BaseException | None) -> str | None:
-    """The innermost job step (task run name) whose task the error went through, if any."""
-    found = None
-    if error is not None:
-        for frame, _ in traceback.walk_tb(error.__traceback__):
-            if frame.f_code is _run_step.__code__:
-                found = frame.f_locals.get("step")
-    return found if isinstance(found, str) else None
 
 
 class _ProgressArtifact:

@@ -62,9 +62,20 @@ def task_runs(state: State[Any]) -> dict[str, int]:
     return asyncio.run(read())
 
 
-async def artifacts() -> list[Any]:
-    async with get_client() as client:
-        return list(await client.read_artifacts())
+def artifacts(state: State[Any]) -> list[Any]:
+    """The artifacts of the run that ended in `state` (the harness holds every test's)."""
+    flow_run_id: UUID | None = state.state_details.flow_run_id
+    assert flow_run_id is not None
+
+    async def read() -> list[Any]:
+        async with get_client() as client:
+            return list(
+                await client.read_artifacts(
+                    flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+                )
+            )
+
+    return asyncio.run(read())
 
 
 def test_the_backfill_runs_its_step_as_a_task_with_progress_and_a_summary(env: World) -> None:
@@ -75,7 +86,7 @@ def test_the_backfill_runs_its_step_as_a_task_with_progress_and_a_summary(env: W
     assert isinstance(summary, RunSummary)
     assert summary.stripe["customers read"] > 0
     assert task_runs(state) == {"backfill-stripe": 1}
-    found = asyncio.run(artifacts())
+    found = artifacts(state)
     assert any(a.type == "progress" and a.data == 100.0 for a in found)
     [table] = [a for a in found if a.key == "backfill-history-summary"]
     assert table.description == summary.title
