@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from prefect import get_run_logger, task
 from prefect.artifacts import (
+    acreate_markdown_artifact,
     acreate_progress_artifact,
     acreate_table_artifact,
     aupdate_progress_artifact,
@@ -103,6 +104,9 @@ class PrefectRunner:
 
     def warning(self, message: str) -> None:
         get_run_logger().warning("%s", message)
+
+    async def attach(self, key: str, markdown: str, description: str) -> None:
+        await acreate_markdown_artifact(markdown, key=key, description=description)
 
     async def publish(self, summary: RunSummary) -> None:
         key = re.sub(r"[^a-z0-9]+", "-", f"{summary.flow}-summary".lower()).strip("-")

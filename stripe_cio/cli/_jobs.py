@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markdown import Markdown
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -100,6 +101,9 @@ class ConsoleRunner:
 
     def warning(self, message: str) -> None:
         console.print(f"  [yellow]{message}[/yellow]", highlight=False)
+
+    async def attach(self, key: str, markdown: str, description: str) -> None:
+        console.print(Markdown(markdown))
 
     async def publish(self, summary: RunSummary) -> None:
         console.print(summary_table(summary))

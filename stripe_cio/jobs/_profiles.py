@@ -105,6 +105,12 @@ async def push_updates(
     delivered = await job.step("push attributes", push, retry=True)
     job.summary.add_delivery(delivered)
     job.runner.info(_delivery_line("person updates", delivered))
+    if delivered.dry_run:
+        await job.runner.attach(
+            "customerio-person-updates-preview",
+            delivered.as_markdown(),
+            "Customer.io person updates a run would send, with sample payloads",
+        )
     return delivered
 
 

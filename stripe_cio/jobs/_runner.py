@@ -46,6 +46,9 @@ class StepRunner(Protocol):
     async def publish(self, summary: RunSummary) -> None:
         """Show the run's summary (also when the run fails)."""
 
+    async def attach(self, key: str, markdown: str, description: str) -> None:
+        """Show a document the run made (a dry run's preview with sample payloads)."""
+
 
 class PlainRunner:
     """Runs each step as it comes, logs through `logging`, and hands the summary to `on_summary`.
@@ -64,6 +67,7 @@ class PlainRunner:
         self._progress = progress
         self.steps: list[str] = []  # the steps run, in order
         self.summaries: list[RunSummary] = []
+        self.attachments: dict[str, str] = {}  # key -> markdown
 
     @property
     def holder(self) -> str:
@@ -82,6 +86,9 @@ class PlainRunner:
 
     def warning(self, message: str) -> None:
         log.warning("%s", message)
+
+    async def attach(self, key: str, markdown: str, description: str) -> None:
+        self.attachments[key] = markdown
 
     async def publish(self, summary: RunSummary) -> None:
         self.summaries.append(summary)
