@@ -2,11 +2,12 @@
 
 An events sync started on an account older than Stripe's 30-day event window meets customers
 (and charges) it never saw created. Before anything about such a person is computed, their
-history is fetched: the customer itself, then every object of theirs through the list
-endpoints' owner filters (`owner_filter` in `_resources.py`): charges, payment intents, invoices,
-subscriptions (`status=all`) and checkout sessions by `customer=`; refunds and disputes by
-`charge=` for the charges that have any; and the prices and products those subscriptions and
-invoices refer to that the ledger lacks, by id.
+history is fetched: the customer itself (unless the ledger holds it, from the customer list or
+an event), then every object of theirs through the list endpoints' owner filters
+(`owner_filter` in `_resources.py`): charges, payment intents, invoices, subscriptions
+(`status=all`) and checkout sessions by `customer=`; refunds and disputes by `charge=` for the
+charges that have any; and the prices and products those subscriptions and invoices refer to
+that the ledger lacks, by id.
 
 Under the email identifier one person may hold several customers with the same email (Stripe
 allows duplicates, in any letter case), so each fetched customer's namesakes in the ledger (same
@@ -37,6 +38,7 @@ from ..ledger._coverage import (
     incomplete_among,
     missing_objects,
     namesakes,
+    present_customers,
     record_customer_histories,
 )
 from ..stripe_api import STRIPE_API_VERSION, StripeClient
@@ -112,6 +114,7 @@ class _Fetch:
         # One retrieve per price or product however many customers refer to it.
         self.catalog: dict[tuple[str, str], asyncio.Task[dict[str, Any] | None]] = {}
         self.key_prefix = client.settings.api_key.get_secret_value()[:2]
+        self.current: frozenset[str] = frozenset()  # customers the ledger holds, not deleted
 
     async def run(self, gaps: HistoryGaps) -> None:
         try:
@@ -120,6 +123,9 @@ class _Fetch:
             customers = set(gaps.customers | incomplete_among(self.engine, found))
             done: set[str] = set()
             while customers:
+                # The customer list read (or the events) already gave these their current
+                # state: only their objects are to be read.
+                self.current = present_customers(self.engine, customers)
                 await _pool(sorted(customers), self._customer, self.workers)
                 done |= customers
                 customers = set(incomplete_among(self.engine, namesakes(self.engine, done) - done))
@@ -157,17 +163,19 @@ class _Fetch:
 
     async def _history(self, customer_id: str) -> str:
         """Read and write one customer and everything of theirs; the history's outcome."""
-        try:
-            customer = await self._retrieve("customers", customer_id)
-        except _Unknown:
-            self.summary.skipped["unknown_customer"] += 1
-            return "unknown"
-        # A deleted customer is answered with a stub {"id", "object", "deleted": true}, which
-        # the ledger records as a deletion. Source: https://docs.stripe.com/api/customers/retrieve
-        self._write("customers", [customer])
-        if customer.get("deleted") is True:
-            self.summary.skipped["deleted_customer"] += 1
-            return "deleted"
+        if customer_id not in self.current:
+            try:
+                customer = await self._retrieve("customers", customer_id)
+            except _Unknown:
+                self.summary.skipped["unknown_customer"] += 1
+                return "unknown"
+            # A deleted customer is answered with a stub {"id", "object", "deleted": true},
+            # which the ledger records as a deletion.
+            # Source: https://docs.stripe.com/api/customers/retrieve
+            self._write("customers", [customer])
+            if customer.get("deleted") is True:
+                self.summary.skipped["deleted_customer"] += 1
+                return "deleted"
         prices: set[str] = set()
         products: set[str] = set()
         for spec in _BY_CUSTOMER:

@@ -43,6 +43,7 @@ __all__ = [
     "lower_history_horizon",
     "missing_objects",
     "namesakes",
+    "present_customers",
     "record_backfill_completed",
     "record_backfill_started",
     "record_customer_histories",
@@ -265,6 +266,19 @@ def _lookup(conn: Connection, name: str, column: str, ids: Collection[str]) -> I
     for chunk in _chunks(ids):
         query = select(target.c.id, target.c[column]).where(target.c.id.in_(chunk))
         yield from conn.execute(query)
+
+
+def present_customers(engine: Engine, ids: Iterable[str]) -> frozenset[str]:
+    """Those of `ids` that the ledger holds as customers that are not deleted."""
+    customers = table("customers")
+    found: set[str] = set()
+    with engine.connect() as conn:
+        for chunk in _chunks(set(ids)):
+            query = select(customers.c.id).where(
+                customers.c.id.in_(chunk), customers.c.deleted.is_(False)
+            )
+            found.update(conn.execute(query).scalars())
+    return frozenset(found)
 
 
 def missing_objects(engine: Engine, resource: str, ids: Iterable[str]) -> frozenset[str]:
