@@ -18,21 +18,14 @@ from ..attributes import attribute_settings_from_env
 from ..cio_api import CustomerIOClient
 from ..extract import (
     DEFAULT_OVERLAP_SECONDS,
-    HISTORY_UNREADABLE,
     UNREADABLE_PAGE,
-    BackfillSummary,
-    HistorySummary,
     SyncSummary,
-    backfill,
-    complete_histories,
-    stripe_now,
     sync_events,
 )
-from ..ledger import Ledger, customer_list_read, history_gaps, history_horizon
+from ..ledger import Ledger
 from ..lifecycle import LifecycleSummary, lifecycle_settings_from_env, send_lifecycle_events
 from ..runs import (
     EventsIncompleteError,
-    HistoriesIncompleteError,
     RunSummary,
     TouchedCustomers,
     advance_attributes_mark,
@@ -41,6 +34,7 @@ from ..runs import (
 )
 from ..stripe_api import StripeClient
 from ._common import Connections, JobRun, locked, reject_threshold
+from ._histories import read_missing_histories
 from ._profiles import PlannedUpdates, plan_updates, push_updates
 from ._runner import StepRunner
 
@@ -110,7 +104,7 @@ async def _sync(
     if customerio is not None:
         mark = attributes_mark(ledger.engine)
         since_mark = None if mark is None else mark - overlap
-        await _complete_histories(job, ledger, client, since_mark)
+        await read_missing_histories(job, ledger, client, since_mark)
         touched = await _touched(ledger, since_mark, synced, mark)
         runner.info(
             f"{len(touched.customers)} customers and {len(touched.guest_emails)} guests "
@@ -152,62 +146,6 @@ async def _touched(
     if not synced.applied and mark is not None and cursor is not None and mark >= cursor:
         return TouchedCustomers()
     return await asyncio.to_thread(touched_customers, ledger.engine, since_mark)
-
-
-async def _complete_histories(
-    job: JobRun, ledger: Ledger, client: StripeClient, since_mark: int | None
-) -> None:
-    """Read from Stripe the customers (and charges) the new events refer to whose history the
-    ledger lacks, before anything about them is computed or sent."""
-    gaps = await asyncio.to_thread(history_gaps, ledger.engine, since_mark)
-    if not (gaps.customers or gaps.charges):
-        return
-    if history_horizon(ledger.engine) != 0 and not customer_list_read(ledger.engine):
-        await _read_customer_list(job, ledger, client)
-
-    async def fetch() -> HistorySummary:
-        return await complete_histories(client, ledger, gaps)
-
-    fetched = await job.step("read customer histories", fetch, retry=True)
-    job.runner.info(
-        f"histories: {fetched.customers_fetched} customers and {fetched.charges_fetched} charges "
-        f"read from Stripe, {fetched.objects_written} objects written"
-    )
-    job.summary.add_stripe(
-        {
-            "customer histories read": fetched.customers_fetched,
-            "history objects read": fetched.objects_written,
-        }
-    )
-    job.summary.add_skipped(dict(fetched.skipped), "histories: ")
-    for reason, count in fetched.rejected.items():
-        job.summary.rejected[f"Stripe history: {reason}"] += count
-    unreadable = fetched.rejected.get(HISTORY_UNREADABLE, 0)
-    if unreadable:
-        first = fetched.messages[0] if fetched.messages else "unreadable"
-        raise HistoriesIncompleteError(
-            f"{SYNC}: {unreadable} customer histories could not be read "
-            f"(first: {first}); nothing about them was sent; the next sync reads them again"
-        )
-
-
-async def _read_customer_list(job: JobRun, ledger: Ledger, client: StripeClient) -> None:
-    """Read every customer once, so that the ledger knows all the customers that share an
-    email with one whose history it reads (one person under the email identifier). Its run id
-    is not a `backfill-` one: the events before it are no replays of what it read, except the
-    customers' own."""
-    t0 = await stripe_now(client)
-
-    async def read() -> BackfillSummary:
-        return await backfill(client, ledger, run=f"customers-{t0}", t0=t0, resources=["customers"])
-
-    listed = await job.step("read the customer list", read, retry=True)
-    job.summary.add_backfill(listed)
-    if not listed.complete:
-        raise HistoriesIncompleteError(
-            f"{SYNC}: the customer list could not be read ({listed.failed[0].error}); nothing "
-            "about the new events was sent; the next sync reads it again"
-        )
 
 
 async def _lifecycle(job: JobRun, ledger: Ledger, customerio: CustomerIOSettings) -> None:

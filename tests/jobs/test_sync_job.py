@@ -99,12 +99,15 @@ def test_a_first_sync_reads_the_histories_of_its_customers_before_sending_them(
 ) -> None:
     now = world.stripe_now()
     runner = PlainRunner()
+    # A short window touches fewer customers than the job reads one by one before it weighs
+    # reading the whole history instead (`SAMPLE`).
     first = asyncio.run(
-        sync_job(world.connections(), runner, since=now - 5 * DAY, clock=lambda: now)
+        sync_job(world.connections(), runner, since=now - DAY // 4, clock=lambda: now)
     )
 
     # No backfill: the customers the events touched were read with their whole history before
     # anything about them was computed.
+    assert "read the whole history" not in runner.steps
     order = ["read customer histories", "compute attributes", "push attributes"]
     assert runner.steps[0] == "pull Stripe events"
     assert runner.steps[-1] == "send lifecycle events"
@@ -166,3 +169,29 @@ def test_a_refused_stripe_key_fails_at_once(world: World) -> None:
     assert summary.stripe.get("events applied", 0) == 0
     with world.ledger() as ledger:
         assert ledger.events_cursor() is None
+
+
+def test_a_first_sync_over_many_customers_reads_the_whole_history_when_cheaper(
+    world: World,
+) -> None:
+    now = world.stripe_now()
+    runner = PlainRunner()
+    first = asyncio.run(
+        sync_job(world.connections(), runner, since=now - 5 * DAY, clock=lambda: now)
+    )
+
+    # On this small account, reading the touched customers one by one costs more requests than
+    # reading every list once: after the sample, the job reads the whole history.
+    order = ["read customer histories", "read the whole history", "compute attributes"]
+    assert [step for step in runner.steps if step in order] == order
+    assert first.stripe["customers read"] > 0
+    assert not first.rejected
+    assert RANKS_HELD_BACK not in first.skipped
+    with world.ledger() as ledger:
+        cursor = ledger.events_cursor()
+    assert cursor is not None
+    expected = world.expected_attributes(max(now, cursor))
+    pushed = {p: a for p, a in world.people().items() if "stripe_purchase_count" in a}
+    assert 0 < first.persons_sent == len(pushed)
+    assert pushed == {person: expected[person] for person in pushed}
+    assert first.events_delivered == len(world.events()) > 0
