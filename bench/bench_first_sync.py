@@ -96,7 +96,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=5000)
     parser.add_argument("--months", type=int, default=12)
-    parser.add_argument("--days", type=int, default=3, help="the window a first sync replays")
+    parser.add_argument("--days", type=float, default=3, help="the window a first sync replays")
     parser.add_argument("--rps", type=float, default=100.0)
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--runs", type=int, default=3)
@@ -112,7 +112,7 @@ def main() -> None:
         SandboxProcess("customerio", "--rps", "0") as cio_box,
     ):
         clock = httpx.get(f"{stripe_box.url}/_sandbox/clock", timeout=30).json()["now"]
-        since = int(clock) - args.days * DAY
+        since = int(clock - args.days * DAY)
         ours: list[tuple[float, int]] = []
         theirs: list[tuple[float, int]] = []
         for run in range(1, args.runs + 1):
@@ -138,7 +138,7 @@ def main() -> None:
     median_base_seconds = statistics.median(s for s, _ in theirs)
     median_base_requests = statistics.median(r for _, r in theirs)
     print(
-        f"customers={args.customers} months={args.months} window={args.days}d rps={args.rps:g} "
+        f"customers={args.customers} months={args.months} window={args.days:g}d rps={args.rps:g} "
         f"latency={args.latency_ms}ms runs={args.runs} | first sync {median_seconds:.1f}s "
         f"{median_requests:.0f} requests vs baseline (backfill + sync) "
         f"{median_base_seconds:.1f}s {median_base_requests:.0f} requests: "
