@@ -17,12 +17,7 @@ from pathlib import Path
 from rich.console import Console
 
 from .._exceptions import StripeCioError
-from ..sandbox import (
-    SANDBOX_CIO_API_KEY,
-    SANDBOX_CIO_SITE_ID,
-    SANDBOX_STRIPE_KEY,
-    SandboxProcess,
-)
+from ..sandbox import SANDBOX_CIO_API_KEY, SANDBOX_CIO_SITE_ID, SandboxProcess, sandbox_environment
 
 __all__ = ["DEMO_HOME", "run_demo"]
 
@@ -37,21 +32,9 @@ class DemoFailedError(StripeCioError):
 
 
 def _child_environment(stripe_url: str, cio_url: str, ledger: Path) -> dict[str, str]:
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("STRIPE_", "CUSTOMERIO_"))
-    }
-    env.update(
-        STRIPE_API_KEY=SANDBOX_STRIPE_KEY,
-        STRIPE_API_BASE=stripe_url,
-        # As fast as a live account allows (Stripe: 100 read requests/s in live mode).
-        STRIPE_REQUESTS_PER_SECOND="100",
-        CUSTOMERIO_SITE_ID=SANDBOX_CIO_SITE_ID,
-        CUSTOMERIO_API_KEY=SANDBOX_CIO_API_KEY,
-        CUSTOMERIO_TRACK_URL=cio_url,
-        STRIPE_CIO_DATABASE_URL=f"sqlite:///{ledger}",
-    )
+    env = sandbox_environment(os.environ, stripe_url, cio_url, f"sqlite:///{ledger}")
+    # As fast as a live account allows (Stripe: 100 read requests/s in live mode).
+    env["STRIPE_REQUESTS_PER_SECOND"] = "100"
     if "PREFECT_API_URL" not in env and "PREFECT_HOME" not in env:
         home = DEMO_HOME / "prefect"
         home.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,8 @@ Each API runs as its own ASGI app under uvicorn (`stripe-cio sandbox stripe|cust
 demo, the tests and the benchmarks exercise real HTTP on loopback without the internet.
 """
 
+from collections.abc import Mapping
+
 from ._faults import FaultConfig, FaultInjector, TokenBucket
 from ._process import SandboxProcess, free_port
 
@@ -16,9 +18,32 @@ __all__ = [
     "SandboxProcess",
     "TokenBucket",
     "free_port",
+    "sandbox_environment",
 ]
 
 # Default credentials of the sandboxes: recognisable, and useless anywhere else.
 SANDBOX_STRIPE_KEY = "sk_test_stripecioSandboxKey"
 SANDBOX_CIO_SITE_ID = "sandbox-site"
 SANDBOX_CIO_API_KEY = "sandbox-track-api-key"
+
+
+def sandbox_environment(
+    base: Mapping[str, str], stripe_url: str, cio_url: str, database_url: str
+) -> dict[str, str]:
+    """`base` (an environment) with every Stripe and Customer.io setting pointed at the
+    sandboxes and the ledger at `database_url`; the user's own STRIPE_* and CUSTOMERIO_*
+    values are left out, so that nothing of theirs is used or leaks into the run."""
+    env = {
+        name: value
+        for name, value in base.items()
+        if not name.startswith(("STRIPE_", "CUSTOMERIO_"))
+    }
+    env.update(
+        STRIPE_API_KEY=SANDBOX_STRIPE_KEY,
+        STRIPE_API_BASE=stripe_url,
+        CUSTOMERIO_SITE_ID=SANDBOX_CIO_SITE_ID,
+        CUSTOMERIO_API_KEY=SANDBOX_CIO_API_KEY,
+        CUSTOMERIO_TRACK_URL=cio_url,
+        STRIPE_CIO_DATABASE_URL=database_url,
+    )
+    return env

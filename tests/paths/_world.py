@@ -14,12 +14,7 @@ import httpx
 
 from stripe_cio import LedgerSettings
 from stripe_cio.ledger import Ledger
-from stripe_cio.sandbox import (
-    SANDBOX_CIO_API_KEY,
-    SANDBOX_CIO_SITE_ID,
-    SANDBOX_STRIPE_KEY,
-    SandboxProcess,
-)
+from stripe_cio.sandbox import SANDBOX_STRIPE_KEY, SandboxProcess, sandbox_environment
 
 # The sandbox account's present: fixed, so that two runs of a test see the same account.
 SANDBOX_NOW = "2026-06-01T00:00:00Z"
@@ -38,21 +33,8 @@ class World:
 
     @property
     def env(self) -> dict[str, str]:
-        env = {
-            name: value
-            for name, value in os.environ.items()
-            if not name.startswith(("STRIPE_", "CUSTOMERIO_"))
-        }
-        env.update(
-            STRIPE_API_KEY=SANDBOX_STRIPE_KEY,
-            STRIPE_API_BASE=self.stripe.url,
-            STRIPE_REQUESTS_PER_SECOND="500",
-            CUSTOMERIO_SITE_ID=SANDBOX_CIO_SITE_ID,
-            CUSTOMERIO_API_KEY=SANDBOX_CIO_API_KEY,
-            CUSTOMERIO_TRACK_URL=self.cio.url,
-            STRIPE_CIO_DATABASE_URL=self.ledger_url,
-            COLUMNS="200",
-        )
+        env = sandbox_environment(os.environ, self.stripe.url, self.cio.url, self.ledger_url)
+        env.update(STRIPE_REQUESTS_PER_SECOND="500", COLUMNS="200")
         env.update(self.extra_env)
         return env
 
