@@ -8,6 +8,8 @@ from pathlib import Path
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from ._redact import mask_url
+
 __all__ = ["display_database_url", "normalise_database_url"]
 
 _EXAMPLES = "e.g. sqlite:////var/lib/stripe-cio/ledger.db or postgresql://user@host:5432/ledger"
@@ -56,8 +58,8 @@ def _check_sqlite_path(url: URL) -> None:
 
 
 def display_database_url(raw: str) -> str:
-    """The URL with its password masked."""
+    """The URL with its password masked, in its user info and in its query parameters."""
     try:
-        return make_url(raw).render_as_string(hide_password=True)
+        return mask_url(make_url(raw).render_as_string(hide_password=True))
     except (ArgumentError, ValueError):
         return "<unparseable database URL>"

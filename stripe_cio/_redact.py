@@ -12,7 +12,14 @@ import logging
 import re
 import threading
 
-__all__ = ["MASK", "SecretRedactingFilter", "install_log_redaction", "redact", "register_secret"]
+__all__ = [
+    "MASK",
+    "SecretRedactingFilter",
+    "install_log_redaction",
+    "mask_url",
+    "redact",
+    "register_secret",
+]
 
 MASK = "**********"
 # Secrets shorter than this are not registered: masking a 3-character string everywhere would
@@ -26,6 +33,16 @@ _PATTERNS = [
     re.compile(r"(?i)\b(basic|bearer)\s+[A-Za-z0-9+/=._-]{16,}"),
 ]
 
+# Secrets inside URLs: the password of `scheme://user:password@host`, and the value of a query
+# parameter named like a secret. libpq takes `password` and `sslpassword` as URL parameters
+# (https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNSTRING-URIS), and
+# services pass tokens and keys the same way.
+_URL_PASSWORD = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@?#]*:)[^/\s@?#]*(@)")
+_URL_SECRET_PARAMETER = re.compile(
+    r"(?i)([?&;](?:[a-z0-9_.-]*(?:password|passwd|pwd|secret|token|credential)[a-z0-9_.-]*"
+    r"|(?:api[_-]?)?key|auth|signature|sig)=)[^&;#\s]*"
+)
+
 _lock = threading.Lock()
 _secrets: set[str] = set()
 
@@ -37,11 +54,22 @@ def register_secret(value: str) -> None:
             _secrets.add(value)
 
 
+def mask_url(text: str) -> str:
+    """`text` with the password of every URL's user info and the value of every query
+    parameter named like a secret (`password`, `sslpassword`, `token`, `key`, ...) masked.
+
+    The one function through which a URL is displayed or logged.
+    """
+    text = _URL_PASSWORD.sub(lambda m: m.group(1) + MASK + m.group(2), text)
+    return _URL_SECRET_PARAMETER.sub(lambda m: m.group(1) + MASK, text)
+
+
 def redact(text: str) -> str:
-    """Return `text` with registered secrets and secret-shaped tokens masked."""
+    """Return `text` with registered secrets, secret-shaped tokens and URL secrets masked."""
     for secret in sorted(_secrets, key=len, reverse=True):
         if secret in text:
             text = text.replace(secret, MASK)
+    text = mask_url(text)
     text = _PATTERNS[0].sub(MASK, text)
     text = _PATTERNS[1].sub(lambda m: m.group(1) + MASK, text)
     return _PATTERNS[2].sub(lambda m: f"{m.group(1)} {MASK}", text)

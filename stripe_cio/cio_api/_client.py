@@ -18,6 +18,7 @@ from .._exceptions import (
 )
 from .._http import USER_AGENT, AsyncAPIClient, certificate_problem, json_body
 from .._ratelimit import AsyncRateLimiter
+from .._redact import mask_url
 from .._retry import RetryPolicy, retry_after_seconds
 from .._settings import CustomerIOSettings
 from .._transport import pooled_transport
@@ -90,7 +91,8 @@ class CustomerIOClient(AsyncAPIClient):
 
     def __repr__(self) -> str:
         settings = self.settings
-        return f"CustomerIOClient(base_url={settings.base_url!r}, site_id={settings.site_id!r})"
+        base_url = mask_url(settings.base_url)
+        return f"CustomerIOClient(base_url={base_url!r}, site_id={settings.site_id!r})"
 
     # --- requests -----------------------------------------------------------------------------
 
@@ -227,8 +229,8 @@ class CustomerIOClient(AsyncAPIClient):
                 except httpx.TransportError as exc:  # timeouts, refused and dropped connections
                     if (problem := certificate_problem(exc)) is not None:
                         raise CustomerIOCertificateError(
-                            f"the TLS certificate of {self.settings.base_url} could not be "
-                            f"verified ({problem}); stripe-cio always verifies TLS and sent "
+                            f"the TLS certificate of {mask_url(self.settings.base_url)} could "
+                            f"not be verified ({problem}); stripe-cio always verifies TLS and sent "
                             "nothing",
                             method=method,
                             path=path,
@@ -248,8 +250,8 @@ class CustomerIOClient(AsyncAPIClient):
                 self.stats.retries += 1
                 await asyncio.sleep(delay)
         raise CustomerIOUnavailableError(
-            f"Customer.io did not answer {method} {path} at {self.settings.base_url} after "
-            f"{self.retry.max_attempts} attempts; last failure: {failure}",
+            f"Customer.io did not answer {method} {path} at {mask_url(self.settings.base_url)} "
+            f"after {self.retry.max_attempts} attempts; last failure: {failure}",
             status_code=status,
             method=method,
             path=path,

@@ -12,6 +12,7 @@ from .._exceptions import (
     CustomerIORequestError,
     CustomerIOUnavailableError,
 )
+from .._redact import mask_url
 from .._settings import CustomerIOSettings
 
 __all__ = ["error_for", "error_message", "first_problem", "is_retryable"]
@@ -70,9 +71,9 @@ def error_for(
         # region, your requests will fail").
         return CustomerIOAuthError(
             f"Customer.io refused site id {settings.site_id!r} in region {settings.region!r} "
-            f"({settings.base_url}) on {where} (HTTP {status}); check that the region matches "
-            "the workspace's data center (the most common cause), then the site id and API key "
-            "(CUSTOMERIO_REGION, CUSTOMERIO_SITE_ID and CUSTOMERIO_API_KEY, or the "
+            f"({mask_url(settings.base_url)}) on {where} (HTTP {status}); check that the region "
+            "matches the workspace's data center (the most common cause), then the site id and "
+            "API key (CUSTOMERIO_REGION, CUSTOMERIO_SITE_ID and CUSTOMERIO_API_KEY, or the "
             "CustomerIOCredentials block)",
             **kwargs,
         )

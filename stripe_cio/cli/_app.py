@@ -12,7 +12,7 @@ from rich.table import Table
 
 from .. import __version__
 from .._exceptions import ConfigError, StripeCioError
-from .._redact import install_log_redaction, redact
+from .._redact import install_log_redaction, mask_url, redact
 from .._settings import Settings
 from ..runs import RunFailedError, RunInProgressError
 from ._dead_letters import dead_letters_app
@@ -78,7 +78,7 @@ def show_config() -> None:
     table.add_row("ledger database", settings.ledger.display_url)
     if settings.stripe:
         stripe = settings.stripe
-        table.add_row("Stripe API", stripe.api_base)
+        table.add_row("Stripe API", mask_url(stripe.api_base))
         table.add_row(
             "Stripe key", f"{'live' if stripe.livemode else 'test'} mode, {stripe.api_key}"
         )
@@ -88,7 +88,7 @@ def show_config() -> None:
         cio = settings.customerio
         table.add_row("Customer.io site id", cio.site_id)
         table.add_row("Customer.io region", cio.region)
-        table.add_row("Customer.io Track API", cio.base_url)
+        table.add_row("Customer.io Track API", mask_url(cio.base_url))
         table.add_row("Customer.io requests/s", f"{cio.requests_per_second:g}")
     console.print(table)
 

@@ -13,6 +13,7 @@ import httpx
 from .._exceptions import StripeCertificateError, StripeUnavailableError
 from .._http import USER_AGENT, AsyncAPIClient, certificate_problem, json_body
 from .._ratelimit import AsyncRateLimiter
+from .._redact import mask_url
 from .._retry import RetryPolicy, retry_after_seconds
 from .._settings import StripeSettings
 from .._transport import pooled_transport
@@ -93,8 +94,8 @@ class StripeClient(AsyncAPIClient):
             except httpx.TransportError as exc:  # timeouts, refused and dropped connections
                 if (problem := certificate_problem(exc)) is not None:
                     raise StripeCertificateError(
-                        f"the TLS certificate of {self.settings.api_base} could not be verified "
-                        f"({problem}); stripe-cio always verifies TLS and sent nothing",
+                        f"the TLS certificate of {mask_url(self.settings.api_base)} could not "
+                        f"be verified ({problem}); stripe-cio always verifies TLS and sent nothing",
                         method="GET",
                         path=path,
                     ) from None
@@ -116,7 +117,7 @@ class StripeClient(AsyncAPIClient):
                 self.stats.retries += 1
                 await asyncio.sleep(delay)
         raise StripeUnavailableError(
-            f"Stripe did not answer GET {path} at {self.settings.api_base} after "
+            f"Stripe did not answer GET {path} at {mask_url(self.settings.api_base)} after "
             f"{self.retry.max_attempts} attempts; last failure: {failure}",
             method="GET",
             path=path,

@@ -62,6 +62,29 @@ def test_config_shows_settings_with_secrets_masked(tmp_path: Path) -> None:
     assert "cio-cli-sentinel-0123" not in result.stdout + result.stderr
 
 
+def test_config_masks_passwords_in_urls(tmp_path: Path) -> None:
+    """A database password given as a query parameter (libpq takes one) or as user info, and
+    user info in the Track URL, never reach the output."""
+    result = run_cli(
+        "config",
+        env={
+            "STRIPE_API_KEY": SECRET,
+            "CUSTOMERIO_SITE_ID": "site-9",
+            "CUSTOMERIO_API_KEY": "cio-cli-sentinel-0123",
+            "CUSTOMERIO_TRACK_URL": "https://proxy-user:TrackUrlSentinel9@track.example.com",
+            "STRIPE_CIO_DATABASE_URL": "postgresql://ledger:UserInfoSentinel7@db.example.com/l"
+            "?sslmode=require&password=QueryParamSentinel8",
+            "COLUMNS": "200",
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    shown = result.stdout + result.stderr
+    assert "db.example.com/l" in shown
+    assert "track.example.com" in shown
+    for sentinel in ("UserInfoSentinel7", "QueryParamSentinel8", "TrackUrlSentinel9"):
+        assert sentinel not in shown
+
+
 def test_help_lists_engine_and_plugin_commands() -> None:
     result = run_cli("--help", env={"COLUMNS": "200"})
     assert result.returncode == 0, result.stderr

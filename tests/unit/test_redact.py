@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from stripe_cio import redact, register_secret
-from stripe_cio._redact import MASK, SecretRedactingFilter, install_log_redaction
+from stripe_cio._redact import MASK, SecretRedactingFilter, install_log_redaction, mask_url
 
 
 def test_stripe_keys_are_masked_by_shape() -> None:
@@ -70,3 +70,28 @@ def test_install_adds_the_filter_once() -> None:
         assert sum(isinstance(f, SecretRedactingFilter) for f in handler.filters) == 1
     finally:
         logger.removeHandler(handler)
+
+
+@pytest.mark.parametrize(
+    ("url", "masked"),
+    [
+        ("postgresql://ledger:pw0@host/db", f"postgresql://ledger:{MASK}@host/db"),
+        (
+            "postgresql://ledger@host/db?sslmode=require&password=pw1",
+            f"postgresql://ledger@host/db?sslmode=require&password={MASK}",
+        ),
+        ("postgresql://h/db?sslpassword=pw2", f"postgresql://h/db?sslpassword={MASK}"),
+        (
+            "https://u:pw3@track.example.com/x?api_key=k1&token=t1&page=2",
+            f"https://u:{MASK}@track.example.com/x?api_key={MASK}&token={MASK}&page=2",
+        ),
+        ("sqlite:////var/lib/stripe-cio/ledger.db", "sqlite:////var/lib/stripe-cio/ledger.db"),
+        ("http://127.0.0.1:12112", "http://127.0.0.1:12112"),
+        ("https://user@host/path?sslmode=require", "https://user@host/path?sslmode=require"),
+    ],
+)
+def test_urls_are_shown_with_their_secrets_masked(url: str, masked: str) -> None:
+    assert mask_url(url) == masked
+    # A secret value runs to the next space: it may hold any other character.
+    said = redact(f"could not connect to {url} (refused)")
+    assert said == f"could not connect to {masked} (refused)"
