@@ -64,7 +64,7 @@ def list_command(
     for letter in letters:
         row = [
             str(letter.id), letter.kind, letter.person_key, letter.reason, letter.field or "",
-            letter.message[:80], str(letter.attempts), _when(letter.last_failed_at),
+            letter.message, str(letter.attempts), _when(letter.last_failed_at),
         ]  # fmt: skip
         if include_resolved:
             row.append(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
+from .._exceptions import ConfigError
 from ..extract import BackfillSummary, backfill, run_id_for, stripe_now
 from ..ledger import Ledger
 from ..runs import BackfillIncompleteError, RunSummary
@@ -85,6 +86,10 @@ async def _read(
     t0: int | None = None
     if run is None:
         t0 = await stripe_now(client)
+        if since > t0:
+            raise ConfigError(
+                "since", "is after Stripe's present", "give a past time, or none for all history"
+            )
         run = run_id_for(t0)
     if t0 is not None and ledger.events_cursor() is None:
         ledger.set_events_cursor(t0)

@@ -72,6 +72,16 @@ def test_missing_customerio_credentials_stop_it_before_anything_is_read(world: W
         assert (ledger.count("customers"), ledger.events_cursor()) == (0, None)
 
 
+def test_a_since_after_stripes_present_is_one_line_and_reads_nothing(world: World) -> None:
+    runner = PlainRunner()
+    since = world.stripe_now() + 86_400
+    with pytest.raises(ConfigError, match=r"^since: is after Stripe's present"):
+        asyncio.run(backfill_job(world.connections(), runner, since=since))
+    assert runner.steps == []
+    with world.ledger() as ledger:
+        assert (ledger.count("customers"), ledger.events_cursor()) == (0, None)
+
+
 def test_a_second_backfill_of_the_ledger_is_refused_and_does_nothing(world: World) -> None:
     runner = PlainRunner()
     with (
