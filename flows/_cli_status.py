@@ -40,6 +40,17 @@ def _ledger_table(status: LedgerStatus) -> Table:
     table = Table("", "", title=f"ledger {status.database}", show_header=False)
     table.add_row("events cursor (last Stripe event synced)", _when(status.events_cursor))
     table.add_row("attributes pushed for events up to", _when(status.attributes_mark))
+    horizon = status.history_horizon
+    held = {0: "the beginning", None: "no time yet (a backfill reads it)"}
+    table.add_row(
+        "whole history held for customers created from",
+        held[horizon] if horizon in held else _when(horizon),
+    )
+    for run in status.unfinished_backfills:
+        table.add_row(
+            f"unfinished backfill {run.run}",
+            f"resume: stripe-cio backfill --run {run.run}",
+        )
     for resource, count in status.objects.items():
         table.add_row(resource, f"{count:,}")
     table.add_row("Stripe events processed", f"{status.processed_events:,}")

@@ -91,6 +91,10 @@ async def _read(
                 "since", "is after Stripe's present", "give a past time, or none for all history"
             )
         run = run_id_for(t0)
+    job.runner.info(
+        f"backfill run {run}: if it is interrupted, `stripe-cio backfill --run {run}` (or the "
+        f"flow's resume_run={run}) reads only what it had not finished"
+    )
     if t0 is not None and ledger.events_cursor() is None:
         ledger.set_events_cursor(t0)
 

@@ -7,7 +7,13 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, func, select
 
 from ..deliver import DeliveryStore
-from ..ledger import LEDGER_RESOURCES, Ledger
+from ..ledger import (
+    LEDGER_RESOURCES,
+    BackfillRun,
+    Ledger,
+    history_horizon,
+    unfinished_backfills,
+)
 from ..ledger._events import EVENTS_CURSOR, read_cursor
 from ..ledger._tables import table
 from ._touched import ATTRIBUTES_MARK
@@ -28,6 +34,8 @@ class LedgerStatus:
     persons_delivered: int  # persons Customer.io holds a snapshot of
     events_delivered: int
     open_dead_letters: dict[str, int]  # reason -> open dead letters
+    history_horizon: int | None  # customers created from then on have their whole history
+    unfinished_backfills: list[BackfillRun]  # started and not completed: resume them
 
 
 def _count(engine: Engine, name: str) -> int:
@@ -51,4 +59,6 @@ def ledger_status(ledger: Ledger) -> LedgerStatus:
         persons_delivered=_count(engine, "cio_person_snapshots"),
         events_delivered=_count(engine, "cio_delivered_events"),
         open_dead_letters=DeliveryStore.of(ledger).count_dead_letters(),
+        history_horizon=history_horizon(engine),
+        unfinished_backfills=unfinished_backfills(engine),
     )
