@@ -22,11 +22,13 @@ from typing import Any
 import orjson
 from sqlalchemy import Boolean, Column, Connection, Dialect, Integer, String, TypeDecorator
 
+from ._consistency import reject_over_refunds
 from ._tables import table
 from ._write import (
     CHUNK,
     RejectRecord,
     WriteCounts,
+    insert_field_rejects,
     insert_rejects,
     reject_record,
     upsert,
@@ -82,6 +84,7 @@ def write_objects(
     before_basil = is_before_basil(api_version)
     rows: dict[str, tuple[Any, ...]] = {}
     rejects: list[RejectRecord] = []
+    problems: list[RejectRecord] = []  # field rejects of objects stored all the same
     for obj in objects:
         try:
             raw = orjson.dumps(obj).decode()
@@ -95,10 +98,20 @@ def write_objects(
                 rejects.append(reject_record(obj, result.reason, raw))
                 continue
             values = values_of(result.row)
+            problems.extend((values[0], problem, raw) for problem in result.problems)
         rows[values[0]] = bind(values, observed_at, raw)  # by id: a later duplicate wins
     written = upsert_rows(conn, plan, [rows[key] for key in sorted(rows)])
+    unchanged = len(objects) - len(rejects) - written
     rejected = insert_rejects(conn, resource, rejects)
-    return WriteCounts(written, len(objects) - len(rejects) - written, rejected)
+    for reason, n in insert_field_rejects(conn, resource, problems).items():
+        rejected[reason] = rejected.get(reason, 0) + n
+    # Refunds larger than their charge, now that both may be here (in either order).
+    swept = reject_over_refunds(conn, resource, list(rows))
+    for reason, n in swept.items():
+        rejected[reason] = rejected.get(reason, 0) + n
+    if resource == "refunds":
+        written = max(0, written - sum(swept.values()))  # written, then taken out again
+    return WriteCounts(written, unchanged, rejected)
 
 
 @cache

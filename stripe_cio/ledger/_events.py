@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ._consistency import reject_over_refunds
 from ._tables import table
-from ._write import Batch, dump_raw, insert_rejects, write_batch
+from ._write import Batch, dump_raw, insert_field_rejects, insert_rejects, write_batch
 from .normalise import OBJECT_TYPES
 
 __all__ = [
@@ -87,6 +88,9 @@ def apply_event_page(
     for resource, batch in batches.items():
         write_batch(conn, batch)
         _merge(rejected, insert_rejects(conn, resource, batch.rejects))
+        _merge(rejected, insert_field_rejects(conn, resource, batch.problems))
+        # Refunds larger than their charge, whichever of the two came first.
+        _merge(rejected, reject_over_refunds(conn, resource, list(batch.rows)))
     return len(new_ids), duplicates, rejected
 
 

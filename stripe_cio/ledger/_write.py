@@ -12,7 +12,7 @@ from operator import itemgetter
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Connection, Dialect, Insert, Table, and_, case, delete, or_
+from sqlalchemy import Connection, Dialect, Insert, Table, and_, case, delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ._tables import table
@@ -24,6 +24,7 @@ __all__ = [
     "RejectRecord",
     "WriteCounts",
     "dump_raw",
+    "insert_field_rejects",
     "insert_rejects",
     "reject_record",
     "upsert",
@@ -66,6 +67,8 @@ def write_in_batches(
         unchanged += same
         for reason, n in insert_rejects(conn, resource, batch.rejects).items():
             rejected[reason] = rejected.get(reason, 0) + n
+        for reason, n in insert_field_rejects(conn, resource, batch.problems).items():
+            rejected[reason] = rejected.get(reason, 0) + n
     return WriteCounts(written, unchanged, rejected)
 
 
@@ -86,6 +89,7 @@ class Batch:
     stubs: dict[str, Row] = field(default_factory=dict)
     items: dict[str, tuple[Row, ...]] = field(default_factory=dict)
     rejects: list[RejectRecord] = field(default_factory=list)
+    problems: list[RejectRecord] = field(default_factory=list)  # field rejects of stored rows
     seen: int = 0
 
     def add(
@@ -103,6 +107,7 @@ class Batch:
         row["observed_at"] = observed_at
         row["raw"] = raw
         key = row["id"]
+        self.problems.extend((key, problem, str(raw)) for problem in result.problems)
         if isinstance(obj, Mapping) and deleted_stub(obj):
             _keep_latest(self.stubs, key, row)
             return None
@@ -248,6 +253,27 @@ def _replace_items(
         )
         for start in range(0, len(rows), CHUNK):
             conn.execute(stmt, rows[start : start + CHUNK])
+
+
+def insert_field_rejects(
+    conn: Connection, resource: str, problems: Iterable[RejectRecord]
+) -> dict[str, int]:
+    """Record the field rejects of stored objects not already recorded; return their count by
+    reason. A stored object is read again and again (sync overlaps, events carrying it): its
+    bad field is one reject, counted by the run that first met it."""
+    wanted = {(oid, reason): raw for oid, reason, raw in problems}
+    if not wanted:
+        return {}
+    rejects = table("rejects")
+    ids = sorted({oid for oid, _ in wanted if oid is not None})
+    known: set[tuple[str | None, str]] = set()
+    for start in range(0, len(ids), _ID_CHUNK):
+        query = select(rejects.c.object_id, rejects.c.reason).where(
+            rejects.c.resource == resource, rejects.c.object_id.in_(ids[start : start + _ID_CHUNK])
+        )
+        known.update((oid, reason) for oid, reason in conn.execute(query))
+    fresh = [(oid, why, raw) for (oid, why), raw in wanted.items() if (oid, why) not in known]
+    return insert_rejects(conn, resource, fresh)
 
 
 def insert_rejects(

@@ -348,11 +348,17 @@ def test_the_charge_fast_path_on_every_single_odd_field(
     version: str | None, example: Example
 ) -> None:
     answered = 0
+    # Before basil, 4 refunded of 5 with 3 captured is 2 refunded; in basil only 3 can be.
+    refunded = 4 if version else 3
     for key in _CHARGE_FIELDS:
         nested = key in ("billing_details", "outcome")
         values = _NESTED_VALUES if nested else _ODD_VALUES_LIST
         for value in values:
-            charge = example("charge") | {"amount": 5, "amount_captured": 3, "amount_refunded": 4}
+            charge = example("charge") | {
+                "amount": 5,
+                "amount_captured": 3,
+                "amount_refunded": refunded,
+            }
             if value is _ABSENT:
                 charge.pop(key, None)
             else:

@@ -62,7 +62,12 @@ def test_bulk_write_counts(ledger: Ledger, example: Example) -> None:
 
 
 def test_an_older_observation_never_overwrites(ledger: Ledger, example: Example) -> None:
-    new = example("charge") | {"status": "succeeded", "amount_refunded": 100, "refunded": True}
+    new = example("charge") | {
+        "status": "succeeded",
+        "amount_captured": 100,
+        "amount_refunded": 100,
+        "refunded": True,
+    }
     old = example("charge") | {"status": "pending"}
     ledger.write_objects("charges", [new], observed_at=200)
     result = ledger.write_objects("charges", [old], observed_at=199)

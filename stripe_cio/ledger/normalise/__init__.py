@@ -14,6 +14,7 @@ from ._billing import normalise_checkout_session, normalise_invoice, normalise_s
 from ._catalog import normalise_price, normalise_product
 from ._common import BASIL_DATE, Normalised, Reject, Row, is_before_basil
 from ._customers import deleted_stub, normalise_customer
+from ._email import EMAIL_PATTERN, email_problem, invalid_email_reason, normalised_email
 from ._fast import CHARGE_COLUMNS, FAST_PATHS, FastPath, charge_values
 from ._payments import (
     normalise_charge,
@@ -25,6 +26,7 @@ from ._payments import (
 __all__ = [
     "BASIL_DATE",
     "CHARGE_COLUMNS",
+    "EMAIL_PATTERN",
     "FAST_PATHS",
     "NORMALISERS",
     "OBJECT_TYPES",
@@ -35,6 +37,8 @@ __all__ = [
     "Row",
     "charge_values",
     "deleted_stub",
+    "email_problem",
+    "invalid_email_reason",
     "is_before_basil",
     "normalise",
     "normalise_charge",
@@ -47,6 +51,7 @@ __all__ = [
     "normalise_product",
     "normalise_refund",
     "normalise_subscription",
+    "normalised_email",
 ]
 
 Normaliser = Callable[[Any, str | None], Normalised | Reject]

@@ -55,10 +55,13 @@ class Reject:
 
 @dataclass(frozen=True, slots=True)
 class Normalised:
-    """The row for an object's table, plus child rows (a subscription's items)."""
+    """The row for an object's table, plus child rows (a subscription's items), and the
+    reasons of field rejects: the object is stored, and each is also a row in `rejects`
+    (e.g. a customer's email that is not an address, which nothing downstream will use)."""
 
     row: Row
     items: tuple[Row, ...] = field(default=())
+    problems: tuple[str, ...] = field(default=())
 
 
 class Bad(Exception):

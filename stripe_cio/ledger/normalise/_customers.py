@@ -18,6 +18,7 @@ from ._common import (
     opt_str,
     req_str,
 )
+from ._email import invalid_email_reason
 
 __all__ = ["deleted_stub", "normalise_customer"]
 
@@ -46,12 +47,16 @@ def normalise_customer(obj: Mapping[str, Any], api_version: str | None = None) -
     metadata = obj.get("metadata")
     if metadata is not None and not isinstance(metadata, Mapping):
         raise Bad("invalid_field:metadata")
+    email = opt_str(obj, "email")
     row.update(
-        email=opt_str(obj, "email"),
+        email=email,
         name=opt_str(obj, "name"),
         currency=currency(obj, required=False),
         delinquent=opt_bool(obj, "delinquent"),
         deleted=obj.get("deleted") is True,
         metadata=orjson.dumps(metadata).decode() if metadata is not None else None,
     )
-    return Normalised(row)
+    # Kept as given (the ledger's rule); the attribute engine and the lifecycle step use an
+    # email only through `normalised_email`, which drops this one. The reject makes it seen.
+    problem = invalid_email_reason(email) if email is not None else None
+    return Normalised(row, problems=(problem,) if problem else ())

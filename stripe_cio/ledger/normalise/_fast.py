@@ -20,6 +20,7 @@ from typing import Any
 
 from .._currencies import STRIPE_CURRENCIES
 from ._common import MAX_AMOUNT
+from ._email import invalid_email_reason
 
 __all__ = ["CHARGE_COLUMNS", "FAST_PATHS", "FastPath", "charge_values"]
 
@@ -113,7 +114,11 @@ def charge_values(obj: Any, before_basil: bool) -> tuple[Any, ...] | None:
     if before_basil:
         # See normalise_charge: the uncaptured remainder was booked as refunded before basil.
         refunded = max(0, refunded - max(0, total - captured))
+    if refunded > captured:
+        return None  # more refunded than captured: the careful path rejects it
     customer, email, intent, invoice, code, message, reason, description, receipt = texts
+    if _needs_care(customer, email):
+        return None
     return (
         ident,
         created,
@@ -137,6 +142,11 @@ def charge_values(obj: Any, before_basil: bool) -> tuple[Any, ...] | None:
         description,
         receipt,
     )
+
+
+def _needs_care(customer: Any, email: Any) -> bool:
+    """Whether a guest's billing email is not an address (the careful path records why)."""
+    return customer is None and email is not None and invalid_email_reason(email) is not None
 
 
 # resource -> (its columns in the order the fast path returns them, the fast path)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._common import (
+    Bad,
     Normalised,
     amount,
     base_row,
@@ -21,13 +22,18 @@ from ._common import (
     ref,
     req_str,
 )
+from ._email import invalid_email_reason
 
 __all__ = [
+    "OVER_REFUNDED",
     "normalise_charge",
     "normalise_dispute",
     "normalise_payment_intent",
     "normalise_refund",
 ]
+
+# The reject reason of a charge whose refunded amount exceeds its captured amount.
+OVER_REFUNDED = "amount_refunded_over_captured"
 
 
 @guarded
@@ -43,10 +49,24 @@ def normalise_charge(obj: Mapping[str, Any], api_version: str | None = None) -> 
         # of an expired authorisation, was counted in amount_refunded; basil counts only real
         # refunds. Subtracting the uncaptured part restores the basil figure.
         refunded = max(0, refunded - max(0, total - captured))
+    if refunded > captured:
+        # Only what was captured can be refunded (basil semantics, whatever the version); more
+        # would make the person's net spend negative. `amount_captured > amount` is possible
+        # (overcapture: https://docs.stripe.com/payments/overcapture), so is not checked.
+        raise Bad(OVER_REFUNDED)
     billing = nested(obj, "billing_details")
     outcome = nested(obj, "outcome")
+    customer = ref(obj, "customer")
+    billing_email = opt_str(billing, "email")
+    # A guest's billing email is its person's identifier: one that is not an address is a
+    # field reject (the charge is kept). A customer's charge never uses it.
+    problem = (
+        invalid_email_reason(billing_email)
+        if customer is None and billing_email is not None
+        else None
+    )
     row.update(
-        customer=ref(obj, "customer"),
+        customer=customer,
         status=req_str(obj, "status"),
         amount=total,
         amount_captured=captured,
@@ -56,7 +76,7 @@ def normalise_charge(obj: Mapping[str, Any], api_version: str | None = None) -> 
         refunded=opt_bool(obj, "refunded"),
         paid=opt_bool(obj, "paid"),
         disputed=opt_bool(obj, "disputed"),
-        billing_email=opt_str(billing, "email"),
+        billing_email=billing_email,
         payment_intent=ref(obj, "payment_intent"),
         # `invoice` on charges was removed in 2025-03-31.basil; older renderings carry it.
         invoice=ref(obj, "invoice"),
@@ -66,7 +86,7 @@ def normalise_charge(obj: Mapping[str, Any], api_version: str | None = None) -> 
         description=opt_str(obj, "description"),
         receipt_url=opt_str(obj, "receipt_url"),
     )
-    return Normalised(row)
+    return Normalised(row, problems=(problem,) if problem else ())
 
 
 @guarded
