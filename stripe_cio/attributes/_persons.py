@@ -14,14 +14,15 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from ..ledger.normalise import EMAIL_PATTERN, MAX_EMAIL_OCTETS, MAX_LOCAL_OCTETS, email_problem
 from ._config import AttributeSettings
 from ._frames import LedgerFrames
 from ._groups import Int64Array, codes_of, lookup, object_index, take
 
 __all__ = ["SKIP_REASONS", "Persons", "SkipCounts", "assign_persons"]
 
-_OK, _DELETED, _NO_IDENTIFIER, _UNKNOWN_CUSTOMER, _UNKNOWN_CHARGE = range(5)
-SKIP_REASONS = ("deleted", "no_identifier", "unknown_customer", "unknown_charge")
+_OK, _DELETED, _NO_IDENTIFIER, _UNKNOWN_CUSTOMER, _UNKNOWN_CHARGE, _INVALID_EMAIL = range(6)
+SKIP_REASONS = ("deleted", "no_identifier", "unknown_customer", "unknown_charge", "invalid_email")
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,33 @@ def _keys(values: pd.Series | pd.Index, fold_case: bool) -> pd.Series:
     return text.where(text.str.len() > 0)
 
 
+def _valid_emails(keys: pd.Series) -> npt.NDArray[np.bool_]:
+    """Which present keys are one valid address, exactly as `normalised_email` judges.
+
+    Vectorised: the pattern and the lengths in characters over the whole column; only the
+    rare non-ASCII addresses, whose octets outnumber their characters, go one by one.
+    """
+    present = keys.notna()
+    text = keys[present]
+    ok = text.str.fullmatch(EMAIL_PATTERN).to_numpy(dtype=bool, copy=True)
+    ok &= (text.str.len() <= MAX_EMAIL_OCTETS).to_numpy(dtype=bool)
+    ok &= (text.str.rfind("@") <= MAX_LOCAL_OCTETS).to_numpy(dtype=bool)
+    wide = ok & ~text.str.isascii().to_numpy(dtype=bool)
+    if wide.any():
+        ok[wide] = [email_problem(address) is None for address in text[wide]]
+    valid = np.zeros(len(keys), dtype=bool)
+    valid[present.to_numpy()] = ok
+    return valid
+
+
+def _usable(keys: pd.Series, kind: str) -> tuple[pd.Series, npt.NDArray[np.bool_]]:
+    """The keys with invalid emails taken out (under the `email` identifier), and where."""
+    if kind != "email":
+        return keys, np.zeros(len(keys), dtype=bool)
+    invalid = keys.notna().to_numpy() & ~_valid_emails(keys)
+    return keys.where(~invalid), invalid
+
+
 def _customer_keys(frames: LedgerFrames, settings: AttributeSettings) -> pd.Series:
     customers = frames.customers
     kind = settings.identifier_kind
@@ -102,14 +130,15 @@ class _Identify:
     def __init__(self, frames: LedgerFrames, settings: AttributeSettings) -> None:
         self.settings = settings
         customers = frames.customers
-        keys = _customer_keys(frames, settings)
+        keys, invalid = _usable(_customer_keys(frames, settings), settings.identifier_kind)
         deleted = customers["deleted"].to_numpy(dtype=bool)
+        missing = np.where(invalid, _INVALID_EMAIL, _NO_IDENTIFIER)
         self.customer_reason = np.where(
-            deleted, _DELETED, np.where(keys.notna().to_numpy(), _OK, _NO_IDENTIFIER)
+            deleted, _DELETED, np.where(keys.notna().to_numpy(), _OK, missing)
         )
         valid = self.customer_reason == _OK
         # Guest charges join, or create, the person of their billing email.
-        _, _, guest_keys = self._guest_keys(
+        _, _, guest_keys, _ = self._guest_keys(
             frames.charges["customer"], frames.charges["billing_email"]
         )
         all_keys = np.concatenate([keys[valid].to_numpy(dtype=object), guest_keys])
@@ -120,15 +149,18 @@ class _Identify:
 
     def _guest_keys(
         self, customer: pd.Series, billing_email: pd.Series
-    ) -> tuple[Int64Array, pd.Series, npt.NDArray[Any]]:
-        """Codes of the billing emails, their identifiers, and those of guest rows."""
+    ) -> tuple[Int64Array, pd.Series, npt.NDArray[Any], npt.NDArray[np.bool_]]:
+        """Codes of the billing emails, their identifiers, those of guest rows, and which
+        billing emails are not addresses (by code)."""
         codes, emails = codes_of(billing_email)
         if self.settings.identifier_kind == "email":
-            keys = _keys(emails, fold_case=True)
+            keys, invalid = _usable(_keys(emails, fold_case=True), "email")
         else:
             keys = pd.Series([None] * len(emails), dtype=object)
+            invalid = np.zeros(len(emails), dtype=bool)
         usable = take(keys.notna().to_numpy(), codes, False) & customer.isna().to_numpy()
-        return codes, keys, keys.iloc[np.unique(codes[usable])].to_numpy(dtype=object)
+        guests = keys.iloc[np.unique(codes[usable])].to_numpy(dtype=object)
+        return codes, keys, guests, invalid
 
     def charges(
         self, customer: pd.Series, billing_email: pd.Series
@@ -137,11 +169,12 @@ class _Identify:
         person, reason = _by_customer(
             customer, self.customer_index, self.customer_person, self.customer_reason
         )
-        codes, keys, _ = self._guest_keys(customer, billing_email)
+        codes, keys, _, invalid = self._guest_keys(customer, billing_email)
         guest = customer.isna().to_numpy()
         guest_person = take(lookup(self.ids, keys.to_numpy(dtype=object)), codes, -1)
+        missing = np.where(take(invalid, codes, False), _INVALID_EMAIL, _NO_IDENTIFIER)
         person = np.where(guest, guest_person, person)
-        reason = np.where(guest, np.where(guest_person >= 0, _OK, _NO_IDENTIFIER), reason)
+        reason = np.where(guest, np.where(guest_person >= 0, _OK, missing), reason)
         return person, reason
 
 

@@ -6,7 +6,8 @@ a charge's `billing_details.email`. Under `stripe_id` the customer id is the per
 `metadata:<key>` that customer metadata value; guests have no person then. The customer is
 read from the ledger as it is now (the person it belongs to today), falling back to the event's
 own object for customer.* events; a deleted customer still resolves, so that its last events and
-its deletion reach its person.
+its deletion reach its person. An email that is not one valid address identifies nobody and
+is sent as no datum (skip reason `invalid_email`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..attributes import AttributeSettings
+from ..ledger.normalise import normalised_email
 from ._fields import FieldProblem, nested, opt_str, ref
 from ._model import CustomerRecord, Lookup, Skipped
 
@@ -23,12 +25,15 @@ __all__ = ["Identifiers", "customer_record", "normalised_email", "person_of"]
 Identifiers = dict[str, str]
 
 
-def normalised_email(value: Any) -> str | None:
-    """An email trimmed and lower-cased; None when absent or blank."""
-    if not isinstance(value, str):
-        return None
-    text = value.strip().lower()
-    return text or None
+# `normalised_email` is the pipeline's one email rule (stripe_cio/ledger/normalise/_email.py):
+# trimmed, lower-cased, and None unless it is one valid address. An email that is not one is
+# never an identifier or a datum here; the ledger counted it as a reject when it stored it.
+INVALID_EMAIL = "invalid_email"
+
+
+def _bad(value: Any) -> bool:
+    """Whether `value` is a non-blank text that the email rule refuses."""
+    return isinstance(value, str) and bool(value.strip()) and normalised_email(value) is None
 
 
 def customer_record(obj: Mapping[str, Any]) -> CustomerRecord:
@@ -53,23 +58,27 @@ def _of_customer(
         return Skipped("unknown_customer")
     # The ledger's record first (the person today); the event's own customer when the ledger
     # knows it only from a deletion stub.
+    invalid = False
     for record in records:
         if kind == "email":
             email = normalised_email(record.email)
             if email:
                 return {"email": email}
+            invalid = invalid or _bad(record.email)
         else:
             value = record.metadata.get(identity.metadata_key or "")
             text = value.strip() if isinstance(value, str) else None
             if text:
                 return {"id": text}
-    return Skipped("no_identifier")
+    return Skipped(INVALID_EMAIL if invalid else "no_identifier")
 
 
 def _of_guest(email: Any, identity: AttributeSettings) -> Identifiers | Skipped:
-    address = normalised_email(email)
-    if address is None or identity.identifier_kind != "email":
+    if identity.identifier_kind != "email":
         return Skipped("no_customer")
+    address = normalised_email(email)
+    if address is None:
+        return Skipped(INVALID_EMAIL if _bad(email) else "no_customer")
     return {"email": address}
 
 

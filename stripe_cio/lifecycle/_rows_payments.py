@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..ledger.normalise import is_before_basil
+from ..ledger.normalise import OVER_REFUNDED, is_before_basil
 from ._fields import SkipEvent, currency, nested, opt_bool, opt_int, opt_str, ref, req_int, req_str
 from ._money import major
 from ._persons import normalised_email
@@ -76,6 +76,11 @@ def charge_refunded(src: Source) -> dict[str, Any]:
             # Only the released remainder of an authorisation: nothing was refunded.
             raise SkipEvent("no_refund")
         full = refunded >= amount - uncaptured
+    if refunded < 0:
+        raise SkipEvent("negative_amount:amount_refunded")
+    if captured is not None and refunded > captured:
+        # More refunded than captured cannot be true; the ledger rejects the charge for it.
+        raise SkipEvent(OVER_REFUNDED)
     if full is None:
         full = captured is not None and refunded >= captured
     return {

@@ -21,6 +21,7 @@ import pytest
 from stripe_cio import LedgerSettings
 from stripe_cio.extract import UNREADABLE_PAGE, backfill, sync_events
 from stripe_cio.ledger import Ledger
+from stripe_cio.ledger.normalise import normalised_email
 from stripe_cio.runs import RunSummary
 from stripe_cio.sandbox import SandboxProcess
 from tests.reliability._crash._state import sandbox_call
@@ -115,7 +116,8 @@ def _ledger_outcome(key: str, observed: Observed) -> str:
         return "stored"
     if reasons and not stored:
         return f"reject:{reasons[0]}"
-    return "stored and rejected" if stored else "lost"
+    # A field reject: the object is kept, one of its fields (a bad email) is never used.
+    return f"stored, field reject:{reasons[0]}" if stored else "lost"
 
 
 def _page_outcome(resource: str, run: Run, observed: Observed) -> str:
@@ -167,7 +169,7 @@ def test_every_record_is_accounted_for(outcome: tuple[Run, Observed]) -> None:
     expected_rejects = Counter(
         f"{key.partition(':')[2].partition('/')[0]}: {value.partition(':')[2]}"
         for key, value in expect.items()
-        if key.startswith("ledger:") and value.startswith("reject:")
+        if key.startswith("ledger:") and value.startswith(("reject:", "stored, field reject:"))
     )
     for case in CASES:
         for key, value in case.expect.items():
@@ -211,18 +213,28 @@ def test_summaries_account_for_every_input_record(outcome: tuple[Run, Observed])
     run, _ = outcome
     listed = account()
     expect = {key: value for case in CASES for key, value in case.expect.items()}
+    late = {key for case in CASES for key in case.late_rejects}
     pulled = run.backfill
     assert pulled.complete
     assert pulled.retries >= 2  # the broken charges and customers pages were asked again
     for resource in LEDGER_TABLES:
         part = pulled.resources[resource]
         assert part.objects == len(listed[resource]), resource
-        assert part.written + part.unchanged + sum(part.rejected.values()) == part.objects
-        expected = Counter(
-            "nul_character:id" if "\x00" in obj["id"] else outcome.partition(":")[2]
+        outcomes = [
+            "reject:nul_character:id"
+            if "\x00" in obj["id"]
+            else "stored"
+            if f"{resource}/{obj['id']}" in late  # rejected only when its charge comes
+            else expect.get(f"ledger:{resource}/{obj['id']}", "reject:")
             for obj in listed[resource]
-            for outcome in [expect.get(f"ledger:{resource}/{obj['id']}", "reject:")]
-            if outcome.startswith("reject:")
+        ]
+        # Field rejects are of stored objects: counted as rejects and as written.
+        fields = sum(1 for outcome in outcomes if outcome.startswith("stored, field reject:"))
+        assert part.written + part.unchanged + sum(part.rejected.values()) - fields == part.objects
+        expected = Counter(
+            outcome.partition(":")[2]
+            for outcome in outcomes
+            if outcome.startswith(("reject:", "stored, field reject:"))
         )
         assert part.rejected == expected, resource
 
@@ -262,6 +274,34 @@ def test_summaries_account_for_every_input_record(outcome: tuple[Run, Observed])
         )
     )
     assert 0 < summary.reject_rate < 1
+
+
+def test_nothing_impossible_reached_customerio(outcome: tuple[Run, Observed]) -> None:
+    """No negative money, no email that is not one valid address, as an identifier, an
+    attribute or an event datum (issue 16)."""
+    _, observed = outcome
+    assert observed.all_people
+    money = ("stripe_total_spent", "stripe_refunded_total", "stripe_average_order_value")
+    for person in observed.all_people:
+        email = person["identifiers"].get("email")
+        if email is not None:
+            assert normalised_email(email) == email, person["identifiers"]
+        attributes = person["attributes"]
+        if attributes.get("email") is not None:
+            assert normalised_email(attributes["email"]) == attributes["email"]
+        for name in money:
+            assert attributes.get(name) is None or attributes[name] >= 0, (name, person)
+        for value in (attributes.get("stripe_total_spent_by_currency") or {}).values():
+            assert value >= 0, person
+    assert observed.all_events
+    for sent in observed.all_events:
+        data = sent["data"]
+        if data.get("email") is not None:
+            assert normalised_email(data["email"]) == data["email"], data
+        for name in ("amount", "amount_refunded"):
+            assert data.get(name) is None or data[name] >= 0, data
+    # The tester's over-refund is rejected, not sent: its person has spent nothing.
+    assert observed.people["over_refunded@example.com"]["stripe_total_spent"] == 0.0
 
 
 def test_the_broken_pages_were_served_and_read_again(outcome: tuple[Run, Observed]) -> None:

@@ -14,9 +14,17 @@ from ._billing import normalise_checkout_session, normalise_invoice, normalise_s
 from ._catalog import normalise_price, normalise_product
 from ._common import BASIL_DATE, Normalised, Reject, Row, is_before_basil
 from ._customers import deleted_stub, normalise_customer
-from ._email import EMAIL_PATTERN, email_problem, invalid_email_reason, normalised_email
+from ._email import (
+    EMAIL_PATTERN,
+    MAX_EMAIL_OCTETS,
+    MAX_LOCAL_OCTETS,
+    email_problem,
+    invalid_email_reason,
+    normalised_email,
+)
 from ._fast import CHARGE_COLUMNS, FAST_PATHS, FastPath, charge_values
 from ._payments import (
+    OVER_REFUNDED,
     normalise_charge,
     normalise_dispute,
     normalise_payment_intent,
@@ -28,8 +36,11 @@ __all__ = [
     "CHARGE_COLUMNS",
     "EMAIL_PATTERN",
     "FAST_PATHS",
+    "MAX_EMAIL_OCTETS",
+    "MAX_LOCAL_OCTETS",
     "NORMALISERS",
     "OBJECT_TYPES",
+    "OVER_REFUNDED",
     "FastPath",
     "Normalised",
     "Normaliser",

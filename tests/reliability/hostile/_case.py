@@ -46,6 +46,9 @@ class Case:
     extra_rejects: Counter[str] = field(default_factory=Counter)
     # person -> attribute -> the value Customer.io must hold.
     attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # `resource/id` of listed objects the backfill stores and a later object rejects (a refund
+    # larger than a charge that arrives after it): the backfill counts them as written.
+    late_rejects: set[str] = field(default_factory=set)
 
     def add(self, resource: str, obj: dict[str, Any], outcome: str = "stored") -> None:
         """Put `obj` in the sandbox's `resource` list, expecting `outcome` in the ledger."""

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from ._case import DROP, Case, charge, customer, next_created, price, subscription
+from stripe_cio.ledger.normalise import invalid_email_reason
+
+from ._case import DROP, Case, charge, customer, event, next_created, price, subscription
 
 
 def _charge_cases() -> list[Case]:
@@ -127,6 +130,8 @@ def _charge_cases() -> list[Case]:
     }
     cases.append(overflow)
 
+    cases += _impossible_cases(one)
+
     guest = Case("guest_email", "a charge with a null customer and a billing email", "processed")
     guest.add(
         "charges", charge("ch_guest_email", None, billing_details={"email": "  Guest@Example.com "})
@@ -191,4 +196,141 @@ def _charge_cases() -> list[Case]:
     plan.add("subscriptions", subscription("sub_plan_long", "cus_plan_long", long_price))
     plan.person("plan@example.com", "dead:attribute_value_too_long")
     cases.append(plan)
+    return cases
+
+
+def _refund(rid: str, chid: str, amount: Any) -> dict[str, Any]:
+    return {
+        "id": rid,
+        "object": "refund",
+        "created": next_created(),
+        "charge": chid,
+        "payment_intent": None,
+        "amount": amount,
+        "currency": "usd",
+        "status": "succeeded",
+        "reason": "requested_by_customer",
+    }
+
+
+def _impossible_cases(one: Callable[..., Case]) -> list[Case]:
+    """Amounts that cannot be true (issue 16): rejected with their reason, never sent."""
+    cases = []
+    # The tester's case: 10,000,000.00 refunded of a 20.00 charge reached Customer.io as
+    # stripe_total_spent -9999980.0. The charge is rejected; its person has spent nothing.
+    over = one(
+        "over_refunded",
+        "a charge whose amount_refunded (10^9) exceeds its amount and amount captured (2,000)",
+        "reject:amount_refunded_over_captured",
+        amount_refunded=10**9,
+        refunded=True,
+    )
+    over.attributes["over_refunded@example.com"] = {
+        "stripe_total_spent": 0.0,
+        "stripe_refunded_total": 0.0,
+    }
+    cases.append(over)
+    # Its charge.refunded event is no Customer.io event either.
+    bad_refunded = over.objects["charges"][0]
+    over.event(
+        event("evt_over_refunded", "charge.refunded", bad_refunded),
+        "skip:amount_refunded_over_captured",
+    )
+    over.extra_rejects["charges: amount_refunded_over_captured"] += 1  # the event's copy
+    partial = one(
+        "over_refunded_partial",
+        "a partial capture (1,000 of 2,000) with 1,500 refunded",
+        "reject:amount_refunded_over_captured",
+        amount_captured=1_000,
+        amount_refunded=1_500,
+    )
+    partial.attributes["over_refunded_partial@example.com"] = {"stripe_total_spent": 0.0}
+    cases.append(partial)
+    cases.append(
+        one(
+            "refunded_negative",
+            "a negative amount_refunded",
+            "reject:negative_amount:amount_refunded",
+            amount_refunded=-100,
+        )
+    )
+
+    # A refund larger than its charge, the charge first (listed), the refund later (an event).
+    after = Case(
+        "over_refund_after_charge",
+        "a refund of 2,001 on a 2,000 charge, arriving after its charge",
+        "reject:refund_over_charge",
+    )
+    after.add("customers", customer("cus_refund_after", "refund-after@example.com"))
+    after.add("charges", charge("ch_refund_after", "cus_refund_after"))
+    refund = _refund("re_refund_after", "ch_refund_after", 2_001)
+    after.event(event("evt_refund_after", "charge.refund.updated", refund), "skip:unmapped_type")
+    after.ledger("refunds", "re_refund_after", "reject:refund_over_charge")
+    after.person("refund-after@example.com")
+    after.attributes["refund-after@example.com"] = {"stripe_total_spent": 20.0}
+    cases.append(after)
+
+    # ... and the refund first (listed, stored: its charge is unknown yet), the charge later (an
+    # event): the charge's arrival moves the refund to the rejects.
+    before = Case(
+        "over_refund_before_charge",
+        "a refund of 9,999,999 on a 2,000 charge, arriving before its charge",
+        "reject:refund_over_charge",
+    )
+    before.add("customers", customer("cus_refund_before", "refund-before@example.com"))
+    before.add(
+        "refunds",
+        _refund("re_refund_before", "ch_refund_before", 9_999_999),
+        "reject:refund_over_charge",
+    )
+    before.late_rejects.add("refunds/re_refund_before")
+    paid = charge("ch_refund_before", "cus_refund_before")
+    before.event(
+        event("evt_refund_before", "charge.succeeded", paid), "sent:stripe_payment_succeeded"
+    )
+    before.ledger("charges", "ch_refund_before")
+    before.person("refund-before@example.com")
+    before.attributes["refund-before@example.com"] = {"stripe_total_spent": 20.0}
+    cases.append(before)
+
+    negative_refund = Case(
+        "refund_negative", "a refund of a negative amount", "reject:negative_amount:amount"
+    )
+    negative_refund.add(
+        "refunds", _refund("re_negative", "ch_never_listed", -500), "reject:negative_amount:amount"
+    )
+    cases.append(negative_refund)
+    negative_dispute = Case(
+        "dispute_negative", "a dispute of a negative amount", "reject:negative_amount:amount"
+    )
+    negative_dispute.add(
+        "disputes",
+        {
+            "id": "dp_negative",
+            "object": "dispute",
+            "created": next_created(),
+            "charge": "ch_never_listed",
+            "amount": -1_000,
+            "currency": "usd",
+            "status": "lost",
+            "reason": "fraudulent",
+            "livemode": False,
+        },
+        "reject:negative_amount:amount",
+    )
+    cases.append(negative_dispute)
+
+    # A guest whose billing email is not an address: the charge is kept, the email is a field
+    # reject, nobody is identified by it, and its charge.succeeded event names nobody.
+    bad_guest = "not-an-email"
+    reason = invalid_email_reason(bad_guest)
+    guest = Case("guest_bad_email", "a guest charge whose billing email is not an address",
+                 f"reject:{reason}")  # fmt: skip
+    paid_by_guest = charge("ch_guest_bad_email", None, billing_details={"email": bad_guest})
+    guest.add("charges", paid_by_guest, f"stored, field reject:{reason}")
+    guest.event(
+        event("evt_guest_bad_email", "charge.succeeded", paid_by_guest), "skip:invalid_email"
+    )
+    guest.attribute_skips["charges: invalid_email"] += 1
+    cases.append(guest)
     return cases

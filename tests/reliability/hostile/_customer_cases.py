@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from stripe_cio.ledger.normalise import invalid_email_reason
+
 from ._case import Case, charge, customer, event
+
+BCC = "bcc@example.com\nBcc: victim@example.com"
 
 
 def _customer_cases() -> list[Case]:
@@ -45,19 +49,34 @@ def _customer_cases() -> list[Case]:
             "processed",
         )
     )
-    # Syntax is Customer.io's to judge: the identifier is sent as Stripe holds it (trimmed,
-    # lower-cased); the sandbox, like the Track API's batch endpoint, accepts it.
-    cases.append(
-        simple(
-            "email_inner_space",
-            "an email with a space inside",
-            "john doe@example.com",
-            "john doe@example.com",
-            "processed",
+    # An email that is not one valid address (RFC 5322 addr-spec, RFC 5321 lengths) is never
+    # an identifier: the customer is kept, its email is a field reject with its reason, and
+    # under the email identifier it and its charge have no person (`invalid_email`).
+    for tag, covers, bad in [
+        ("email_inner_space", "an email with a space inside", "john doe@example.com"),
+        ("email_syntax", "an email without an @", "not-an-email"),
+        ("email_bcc_header", "an email with a line break and a Bcc: header", BCC),
+        ("email_display_name", "an email with a display name", '"Name" <dn@example.com>'),
+        (
+            "email_two_addresses",
+            "two emails separated by a comma",
+            "a2@example.com, c2@example.com",
+        ),
+        ("email_300_chars", "an email of 312 characters", "x" * 300 + "@example.com"),
+    ]:
+        bad_case = simple(tag, covers, bad, None, f"reject:{invalid_email_reason(bad)}")
+        bad_case.expect[f"ledger:customers/cus_{tag}"] = (
+            f"stored, field reject:{invalid_email_reason(bad)}"
         )
-    )
-    cases.append(
-        simple("email_syntax", "an email without an @", "not-an-email", "not-an-email", "processed")
+        bad_case.attribute_skips.update(
+            {"customers: invalid_email": 1, "charges: invalid_email": 1}
+        )
+        cases.append(bad_case)
+    # Its customer.created event names nobody, and carries no email.
+    bcc = cases[-4]
+    bcc.event(
+        event("evt_email_bcc_header", "customer.created", bcc.objects["customers"][0]),
+        "skip:invalid_email",
     )
     cases.append(
         simple(
@@ -83,10 +102,11 @@ def _customer_cases() -> list[Case]:
     wrong.add("customers", customer("cus_email_number", 12345), "reject:invalid_field:email")
     cases.append(wrong)
 
-    long_email = "x" * 200 + "@example.com"
+    # A valid address (local part 60, 186 in all) over Customer.io's 150-byte identifiers.
+    long_email = "x" * 60 + "@" + "d" * 60 + "." + "e" * 60 + ".com"
     too_long = simple(
         "email_too_long",
-        "an email identifier over 150 bytes",
+        "a valid email of 186 bytes: an identifier over 150 bytes",
         long_email,
         None,
         "reject:identifier_too_long",

@@ -81,6 +81,10 @@ class Observed:
     people: dict[str, dict[str, Any]]  # email -> attributes in Customer.io
     events: Counter[tuple[str, str]]  # (Stripe event id, name) -> times in Customer.io
     sandbox_stats: dict[str, Any] = field(default_factory=dict)
+    # Everything Customer.io holds, as the sandbox reports it: every person (by any
+    # identifier) and every request of type event.
+    all_people: list[dict[str, Any]] = field(default_factory=list)
+    all_events: list[dict[str, Any]] = field(default_factory=list)
 
 
 async def _enrich(cio: CustomerIOClient, ledger: Ledger, run: Run) -> None:
@@ -132,17 +136,28 @@ def observe(ledger: Ledger, cio_url: str, resources: list[str]) -> Observed:
                 text("SELECT kind, person_key, stripe_event_id, stage, reason FROM dead_letters")
             )
         ]
+    all_people = list(sandbox_call(cio_url, "people"))
     people = {
         p["identifiers"]["email"]: p["attributes"]
-        for p in sandbox_call(cio_url, "people")
+        for p in all_people
         if "email" in p["identifiers"]
     }
+    all_events = [e for e in sandbox_call(cio_url, "events") if e["type"] == "event"]
     events: Counter[tuple[str, str]] = Counter(
-        (e["data"]["stripe_event_id"], e["name"])
-        for e in sandbox_call(cio_url, "events")
-        if e["type"] == "event"
+        (e["data"]["stripe_event_id"], e["name"]) for e in all_events
     )
-    return Observed(tables, emails, rejects, processed, handled, dead, people, events)
+    return Observed(
+        tables,
+        emails,
+        rejects,
+        processed,
+        handled,
+        dead,
+        people,
+        events,
+        all_people=all_people,
+        all_events=all_events,
+    )
 
 
 def raw_json(value: Any) -> Any:
