@@ -55,6 +55,8 @@ def _ledger_table(status: LedgerStatus) -> Table:
         table.add_row(resource, f"{count:,}")
     table.add_row("Stripe events processed", f"{status.processed_events:,}")
     table.add_row("Stripe objects rejected", f"{status.rejected_objects:,}")
+    for reason, count in status.rejects_by_reason.items():
+        table.add_row(f"  {reason}", f"{count:,}")
     table.add_row("persons Customer.io accepted", f"{status.persons_delivered:,}")
     table.add_row("events Customer.io accepted", f"{status.events_delivered:,}")
     open_letters = sum(status.open_dead_letters.values())

@@ -31,6 +31,7 @@ class LedgerStatus:
     attributes_mark: int | None  # events up to here have had their persons' attributes pushed
     processed_events: int
     rejected_objects: int
+    rejects_by_reason: dict[str, int]  # "resource: reason" -> rows in `rejects`, most first
     persons_delivered: int  # persons Customer.io holds a snapshot of
     events_delivered: int
     open_dead_letters: dict[str, int]  # reason -> open dead letters
@@ -41,6 +42,22 @@ class LedgerStatus:
 def _count(engine: Engine, name: str) -> int:
     with engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(table(name))).scalar() or 0)
+
+
+def _rejects_by_reason(engine: Engine, limit: int = 20) -> dict[str, int]:
+    """The commonest reasons in `rejects` (with their resource), most first."""
+    rejects = table("rejects")
+    n = func.count().label("n")
+    query = (
+        select(rejects.c.resource, rejects.c.reason, n)
+        .group_by(rejects.c.resource, rejects.c.reason)
+        .order_by(n.desc(), rejects.c.resource, rejects.c.reason)
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        return {
+            f"{resource}: {reason}": int(count) for resource, reason, count in conn.execute(query)
+        }
 
 
 def ledger_status(ledger: Ledger) -> LedgerStatus:
@@ -56,6 +73,7 @@ def ledger_status(ledger: Ledger) -> LedgerStatus:
         attributes_mark=mark,
         processed_events=_count(engine, "processed_events"),
         rejected_objects=_count(engine, "rejects"),
+        rejects_by_reason=_rejects_by_reason(engine),
         persons_delivered=_count(engine, "cio_person_snapshots"),
         events_delivered=_count(engine, "cio_delivered_events"),
         open_dead_letters=DeliveryStore.of(ledger).count_dead_letters(),

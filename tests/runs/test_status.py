@@ -28,3 +28,28 @@ def test_status_lists_unfinished_backfills_and_the_history_horizon(
     assert [run.run for run in status.unfinished_backfills] == ["backfill-200"]
     assert status.unfinished_backfills[0].t0 == 200
     assert status.history_horizon == 150
+
+
+def test_status_counts_rejects_by_resource_and_reason(make_ledger: Callable[[], Ledger]) -> None:
+    ledger = make_ledger()
+    assert ledger_status(ledger).rejects_by_reason == {}
+    customer = {"id": "cus_1", "object": "customer", "created": 1, "email": "not-an-email"}
+    charge = {
+        "id": "ch_1",
+        "object": "charge",
+        "created": 1,
+        "customer": "cus_1",
+        "status": "succeeded",
+        "amount": 2_000,
+        "amount_captured": 2_000,
+        "amount_refunded": 10**9,
+        "currency": "usd",
+    }
+    ledger.write_objects("customers", [customer], observed_at=1)
+    ledger.write_objects("charges", [charge, charge | {"id": "ch_2"}], observed_at=1)
+    status = ledger_status(ledger)
+    assert status.rejected_objects == 3
+    assert status.rejects_by_reason == {
+        "charges: amount_refunded_over_captured": 2,
+        "customers: email is not a valid address: 'not-an-email'": 1,
+    }
