@@ -5,9 +5,10 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
-from stripe_cio import customerio_settings_from_env, stripe_settings_from_env
+from stripe_cio import ConfigError, customerio_settings_from_env, stripe_settings_from_env
 
 from ._credentials import CustomerIOCredentials, StripeCredentials
+from .prefect_api import prefect_api_errors
 
 __all__ = ["app"]
 
@@ -24,7 +25,8 @@ def register() -> None:
     Example: PREFECT_API_URL=http://127.0.0.1:4200/api stripe-cio blocks register
     """
     for block_type in (StripeCredentials, CustomerIOCredentials):
-        block_type.register_type_and_schema()
+        with prefect_api_errors(f"registering the {block_type.__name__} block type"):
+            block_type.register_type_and_schema()
         console.print(f"registered block type {block_type.get_block_type_slug()}")
 
 
@@ -44,20 +46,40 @@ def save_from_env(
         raise typer.BadParameter("name at least one block: --stripe NAME and/or --customerio NAME")
     if stripe:
         s = stripe_settings_from_env()
-        StripeCredentials(
-            api_key=s.api_key,
-            api_base=s.api_base,
-            account=s.account,
-            requests_per_second=s.requests_per_second,
-        ).save_sync(stripe, overwrite=overwrite)
-        console.print(f"saved StripeCredentials block {stripe!r}")
+        _save(
+            StripeCredentials(
+                api_key=s.api_key,
+                api_base=s.api_base,
+                account=s.account,
+                requests_per_second=s.requests_per_second,
+            ),
+            stripe,
+            overwrite,
+        )
     if customerio:
         c = customerio_settings_from_env()
-        CustomerIOCredentials(
-            site_id=c.site_id,
-            api_key=c.api_key,
-            region=c.region,
-            track_url=c.track_url,
-            requests_per_second=c.requests_per_second,
-        ).save_sync(customerio, overwrite=overwrite)
-        console.print(f"saved CustomerIOCredentials block {customerio!r}")
+        _save(
+            CustomerIOCredentials(
+                site_id=c.site_id,
+                api_key=c.api_key,
+                region=c.region,
+                track_url=c.track_url,
+                requests_per_second=c.requests_per_second,
+            ),
+            customerio,
+            overwrite,
+        )
+
+
+def _save(block: StripeCredentials | CustomerIOCredentials, name: str, overwrite: bool) -> None:
+    kind = type(block).__name__
+    with prefect_api_errors(f"saving the {kind} block {name!r}"):
+        try:
+            block.save_sync(name, overwrite=overwrite)
+        except ValueError as exc:
+            if "already in use" not in str(exc):
+                raise
+            raise ConfigError(
+                name, f"a {kind} block of this name exists", "add --overwrite to replace it"
+            ) from None
+    console.print(f"saved {kind} block {name!r}")

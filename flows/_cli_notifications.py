@@ -7,6 +7,7 @@ import asyncio
 import typer
 from rich.console import Console
 
+from blocks.prefect_api import prefect_api_errors
 from tasks.notify import save_failure_automation
 
 from . import FLOW_NAMES
@@ -41,7 +42,8 @@ def setup(
 
     Example: stripe-cio notifications setup --block slack-webhook/ops
     """
-    automation_id = asyncio.run(save_failure_automation(name, block, FLOW_NAMES))
+    with prefect_api_errors("saving the Automation"):
+        automation_id = asyncio.run(save_failure_automation(name, block, FLOW_NAMES))
     console.print(
         f"Automation {name!r} ({automation_id}) notifies through {block!r} when a run of "
         f"{', '.join(FLOW_NAMES)} fails or crashes."

@@ -6,6 +6,8 @@ import typer
 from prefect import serve as prefect_serve
 from rich.console import Console
 
+from blocks.prefect_api import prefect_api_errors
+
 from ._deployments import deployment_specs
 
 __all__ = ["serve_app"]
@@ -28,4 +30,5 @@ def serve(
     for spec in specs:
         when = ", ".join(str(s.cron or s.interval) for s in spec.schedules) or "on demand"
         console.print(f"  {spec.name}: {when}")
-    prefect_serve(*(spec.to_runner_deployment() for spec in specs), limit=limit)
+    with prefect_api_errors("registering the deployments"):
+        prefect_serve(*(spec.to_runner_deployment() for spec in specs), limit=limit)

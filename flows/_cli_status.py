@@ -18,6 +18,7 @@ from prefect.client.schemas.sorting import FlowRunSort
 from rich.console import Console
 from rich.table import Table
 
+from blocks.prefect_api import prefect_api_errors
 from stripe_cio import ledger_settings_from_env
 from stripe_cio.ledger import Ledger
 from stripe_cio.runs import LedgerStatus, ledger_status
@@ -100,6 +101,9 @@ def status(
     Example: PREFECT_API_URL=http://127.0.0.1:4200/api stripe-cio status --runs 5
     """
     with Ledger.open(ledger_settings_from_env()) as ledger:
+        ledger.check_integrity()
         console.print(_ledger_table(ledger_status(ledger)))
     if runs:
-        console.print(_runs_table(asyncio.run(_last_runs(runs))))
+        with prefect_api_errors("reading the last runs (--runs 0 skips them)"):
+            last = asyncio.run(_last_runs(runs))
+        console.print(_runs_table(last))

@@ -6,13 +6,13 @@ from typing import Any, Literal
 
 from prefect import flow
 from prefect.client.schemas.objects import State
-from prefect.states import Cancelled
 
+from stripe_cio import StripeCioError
 from stripe_cio.jobs import REPLAY, replay_job
-from stripe_cio.runs import RunInProgressError, RunSummary
+from stripe_cio.runs import RunSummary
 from tasks.steps import PrefectRunner
 
-from ._options import connections, flow_options
+from ._options import connections, ended_by, flow_options
 
 __all__ = ["replay_dead_letters"]
 
@@ -41,5 +41,5 @@ async def replay_dead_letters(
             dry_run=dry_run,
             max_reject_rate=max_reject_rate,
         )
-    except RunInProgressError as refused:
-        return Cancelled(message=str(refused), data=refused)
+    except StripeCioError as error:
+        return ended_by(error)

@@ -8,13 +8,13 @@ from typing import Any
 
 from prefect import flow
 from prefect.client.schemas.objects import State
-from prefect.states import Cancelled
 
+from stripe_cio import StripeCioError
 from stripe_cio.jobs import SYNC, sync_job
-from stripe_cio.runs import RunInProgressError, RunSummary
+from stripe_cio.runs import RunSummary
 from tasks.steps import PrefectRunner
 
-from ._options import connections, flow_options
+from ._options import connections, ended_by, flow_options
 
 __all__ = ["sync_stripe_events"]
 
@@ -46,5 +46,5 @@ async def sync_stripe_events(
             overlap=overlap,
             max_reject_rate=max_reject_rate,
         )
-    except RunInProgressError as refused:
-        return Cancelled(message=str(refused), data=refused)
+    except StripeCioError as error:
+        return ended_by(error)

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 
 from .._exceptions import ConfigError
 from .._settings import make_sqlite_folder
+from ._failures import translate_failures
 
 __all__ = ["BUSY_TIMEOUT_S", "WAL_CHECKPOINT_PAGES", "make_engine", "write_transaction"]
 
@@ -37,8 +38,10 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
-        return engine
-    return create_engine(url, pool_pre_ping=True)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    translate_failures(engine, url)
+    return engine
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

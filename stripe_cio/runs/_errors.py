@@ -1,8 +1,9 @@
 """Why a pipeline run stopped or did nothing.
 
+                                  exit code
 StripeCioError
-├── RunInProgressError        another run holds the ledger's lock; this one did nothing
-└── RunFailedError            the run ended without doing all its work (summary published)
+├── RunInProgressError           75   another run holds the ledger's lock; this one did nothing
+└── RunFailedError                1   the run ended without doing all its work (summary published)
     ├── BackfillIncompleteError   slices stayed unreadable; resume the run to read them
     ├── EventsIncompleteError     an events page stayed unreadable; the cursor stayed
     ├── HistoriesIncompleteError  a customer's history could not be read; nothing of it sent
@@ -26,9 +27,13 @@ __all__ = [
 class RunInProgressError(StripeCioError):
     """Another run holds the ledger's lock; this one was refused before doing anything."""
 
+    exit_code = 75  # EX_TEMPFAIL (sysexits.h): try again later
+
 
 class RunFailedError(StripeCioError):
     """A run stopped short of its work; what it did is in its published summary."""
+
+    exit_code = 1
 
 
 class BackfillIncompleteError(RunFailedError):

@@ -9,7 +9,13 @@ import pytest
 from stripe_cio import (
     ConfigError,
     CustomerIOAuthError,
+    CustomerIORequestError,
     CustomerIOUnavailableError,
+    LedgerAccessError,
+    LedgerDamagedError,
+    LedgerUnavailableError,
+    LedgerVersionError,
+    PrefectUnavailableError,
     StripeAuthError,
     StripeRequestError,
     StripeUnavailableError,
@@ -40,6 +46,13 @@ class FailedState:
         (ConfigError("STRIPE_API_KEY", "is empty", "set it"), False),
         (ExtractionStopped("rk_ key lacks read permission on charges"), False),
         (ValueError("a bug"), False),
+        # A region mismatch found by the region check carries no HTTP status: still permanent.
+        (CustomerIORequestError("the workspace is in region 'eu'"), False),
+        (LedgerUnavailableError("the ledger's server did not answer"), True),
+        (LedgerAccessError("password authentication failed"), False),
+        (LedgerDamagedError("file is not a database"), False),
+        (LedgerVersionError("schema version 9"), False),
+        (PrefectUnavailableError("the Prefect API did not answer"), True),
     ],
 )
 def test_only_transient_failures_are_retried(error: BaseException, retry: bool) -> None:
