@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Self
 from uuid import UUID
 
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr, model_validator
 
-from stripe_cio import ConfigError, CustomerIOSettings, SettingSource, StripeSettings
+from stripe_cio import (
+    ConfigError,
+    CustomerIOSettings,
+    SettingSource,
+    StripeSettings,
+    ca_bundle_from_env,
+)
 from stripe_cio.cio_api import CustomerIOClient
 from stripe_cio.stripe_api import StripeClient
 
@@ -89,17 +96,25 @@ class StripeCredentials(_CredentialsBlock):
 
     @model_validator(mode="after")
     def _valid_settings(self) -> Self:
-        self.to_settings()  # raises a one-line ConfigError naming the field
+        self._settings(None)  # raises a one-line ConfigError naming the field
         return self
 
     def to_settings(self) -> StripeSettings:
-        """Validate the block's fields into engine settings."""
+        """Validate the block's fields into engine settings, STRIPE_CIO_CA_BUNDLE added.
+
+        The CA bundle comes from the environment: which authorities to trust is a property of
+        the machine running the flow (its network's proxy), not of the Stripe account.
+        """
+        return self._settings(ca_bundle_from_env())
+
+    def _settings(self, ca_bundle: Path | None) -> StripeSettings:
         return StripeSettings.load(
             {
                 "api_key": self.api_key,
                 "api_base": self.api_base,
                 "account": self.account,
                 "requests_per_second": self.requests_per_second,
+                "ca_bundle": ca_bundle,
             },
             self._source(),
         )
@@ -129,11 +144,15 @@ class CustomerIOCredentials(_CredentialsBlock):
 
     @model_validator(mode="after")
     def _valid_settings(self) -> Self:
-        self.to_settings()
+        self._settings(None)
         return self
 
     def to_settings(self) -> CustomerIOSettings:
-        """Validate the block's fields into engine settings."""
+        """Validate the block's fields into engine settings, STRIPE_CIO_CA_BUNDLE added (from
+        the environment, as for StripeCredentials)."""
+        return self._settings(ca_bundle_from_env())
+
+    def _settings(self, ca_bundle: Path | None) -> CustomerIOSettings:
         return CustomerIOSettings.load(
             {
                 "site_id": self.site_id,
@@ -141,6 +160,7 @@ class CustomerIOCredentials(_CredentialsBlock):
                 "region": self.region,
                 "track_url": self.track_url,
                 "requests_per_second": self.requests_per_second,
+                "ca_bundle": ca_bundle,
             },
             self._source(),
         )

@@ -10,8 +10,16 @@ import httpx
 import orjson
 
 from . import __version__
+from ._redact import mask_url
 
-__all__ = ["USER_AGENT", "AsyncAPIClient", "certificate_problem", "json_body"]
+__all__ = [
+    "USER_AGENT",
+    "AsyncAPIClient",
+    "certificate_failure",
+    "certificate_problem",
+    "failure_name",
+    "json_body",
+]
 
 USER_AGENT = f"stripe-cio/{__version__} httpx/{httpx.__version__}"
 
@@ -38,6 +46,27 @@ def certificate_problem(error: httpx.TransportError) -> str | None:
             return str(cause.verify_message or cause.reason or cause)
         cause = cause.__cause__ or cause.__context__
     return None
+
+
+def certificate_failure(base_url: str, problem: str) -> str:
+    """The one-line message for a certificate refused at `base_url`, with the usual remedy.
+
+    Behind a proxy that inspects TLS, every certificate is signed by the proxy's own authority;
+    trusting that authority through STRIPE_CIO_CA_BUNDLE is the fix, never switching checks off.
+    """
+    return (
+        f"the TLS certificate of {mask_url(base_url)} could not be verified ({problem}); "
+        "stripe-cio always verifies TLS and sent nothing; behind a proxy that inspects TLS, set "
+        "STRIPE_CIO_CA_BUNDLE to a PEM file of its CA certificate"
+    )
+
+
+def failure_name(error: httpx.TransportError) -> str:
+    """How a transport failure is named in a client's "last failure": its type, and for a proxy
+    error its message too, which names the proxy (password masked) and what it did."""
+    if isinstance(error, httpx.ProxyError):
+        return f"{type(error).__name__}: {error}"
+    return type(error).__name__
 
 
 class AsyncAPIClient:

@@ -14,8 +14,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 
+from ._exceptions import ConfigError
 from ._redact import register_secret
 from ._settings_base import (
+    CA_BUNDLE,
     ENV_NAMES,
     EnvSource,
     SettingSource,
@@ -24,6 +26,7 @@ from ._settings_base import (
     make_private_folder,
     secret_text,
     validate_base_url,
+    validate_ca_bundle,
     validate_rate,
 )
 
@@ -36,6 +39,7 @@ __all__ = [
     "SettingSource",
     "Settings",
     "StripeSettings",
+    "ca_bundle_from_env",
     "customerio_settings_from_env",
     "default_data_dir",
     "ledger_settings_from_env",
@@ -72,6 +76,7 @@ class StripeSettings(SettingsSection):
     api_base: str = "https://api.stripe.com"
     account: str | None = None
     requests_per_second: float | None = None
+    ca_bundle: Path | None = None  # PEM roots trusted on top of certifi's
 
     @field_validator("api_key", mode="before")
     @classmethod
@@ -94,6 +99,11 @@ class StripeSettings(SettingsSection):
     @classmethod
     def _check_api_base(cls, value: str) -> str:
         return validate_base_url(value)
+
+    @field_validator("ca_bundle", mode="before")
+    @classmethod
+    def _check_ca_bundle(cls, value: Any) -> Path | None:
+        return validate_ca_bundle(value)
 
     @field_validator("account", mode="before")
     @classmethod
@@ -138,6 +148,7 @@ class CustomerIOSettings(SettingsSection):
     region: Literal["us", "eu"] = "us"
     track_url: str | None = None
     requests_per_second: float = CUSTOMERIO_REQUESTS_PER_SECOND
+    ca_bundle: Path | None = None  # PEM roots trusted on top of certifi's
 
     @field_validator("site_id")
     @classmethod
@@ -167,6 +178,11 @@ class CustomerIOSettings(SettingsSection):
         if region not in CUSTOMERIO_TRACK_URLS:
             raise ValueError("must be 'us' or 'eu' (the data center of your workspace)")
         return region
+
+    @field_validator("ca_bundle", mode="before")
+    @classmethod
+    def _check_ca_bundle(cls, value: Any) -> Path | None:
+        return validate_ca_bundle(value)
 
     @field_validator("track_url", mode="before")
     @classmethod
@@ -324,6 +340,16 @@ def _section_env(env: Mapping[str, str], section: str) -> dict[str, str]:
         for (sec, field), name in ENV_NAMES.items()
         if sec == section and name in env
     }
+
+
+def ca_bundle_from_env(env: Mapping[str, str] | None = None) -> Path | None:
+    """STRIPE_CIO_CA_BUNDLE, checked (a ConfigError naming it), for settings built elsewhere."""
+    env = os.environ if env is None else env
+    try:
+        return validate_ca_bundle(env.get(CA_BUNDLE))
+    except ValueError as exc:
+        how = EnvSource().how_to_set("stripe", "ca_bundle")
+        raise ConfigError(CA_BUNDLE, str(exc), how) from None
 
 
 def stripe_settings_from_env(env: Mapping[str, str] | None = None) -> StripeSettings:

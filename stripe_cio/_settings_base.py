@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,14 +20,17 @@ from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 from ._exceptions import ConfigError
 
 __all__ = [
+    "CA_BUNDLE",
     "ENV_NAMES",
     "EnvSource",
     "SettingSource",
     "SettingsSection",
     "empty_to_none",
+    "load_ca_bundle",
     "make_private_folder",
     "secret_text",
     "validate_base_url",
+    "validate_ca_bundle",
     "validate_rate",
 ]
 
@@ -65,6 +69,10 @@ ENV_NAMES: Mapping[tuple[str, str], str] = {
     ("customerio", "region"): "CUSTOMERIO_REGION",
     ("customerio", "track_url"): "CUSTOMERIO_TRACK_URL",
     ("customerio", "requests_per_second"): "CUSTOMERIO_REQUESTS_PER_SECOND",
+    # One variable for both APIs: the clients share a transport, and a proxy inspecting TLS
+    # does so for every host.
+    ("stripe", "ca_bundle"): "STRIPE_CIO_CA_BUNDLE",
+    ("customerio", "ca_bundle"): "STRIPE_CIO_CA_BUNDLE",
     ("ledger", "database_url"): "STRIPE_CIO_DATABASE_URL",
     ("ledger", "data_dir"): "STRIPE_CIO_DATA_DIR",
     ("runs", "max_reject_rate"): "STRIPE_CIO_MAX_REJECT_RATE",
@@ -103,6 +111,48 @@ def validate_rate(value: float | None) -> float | None:
     if value is not None and not 0 < value <= 10_000:
         raise ValueError("must be a number of requests per second between 0 and 10000")
     return value
+
+
+CA_BUNDLE = "STRIPE_CIO_CA_BUNDLE"
+_PEM_HOW = (
+    "point it at a PEM file (-----BEGIN CERTIFICATE-----) of the authorities to trust on top of "
+    "the public ones, such as a TLS-inspecting proxy's CA"
+)
+
+
+def validate_ca_bundle(value: Any) -> Path | None:
+    """The path of a readable PEM file holding at least one certificate; None when unset.
+
+    Loaded once here into a context of its own, so a file OpenSSL cannot use fails at load time
+    with a ValueError worded for a ConfigError, not at the first TLS handshake.
+    """
+    value = empty_to_none(value)
+    if value is None:
+        return None
+    path = Path(str(value).strip()).expanduser()
+    if not path.exists():
+        raise ValueError(f"names {path}, which does not exist; {_PEM_HOW}")
+    if not path.is_file():
+        raise ValueError(f"names {path}, which is not a file; {_PEM_HOW}")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        context.load_verify_locations(cafile=path)
+    except OSError as exc:  # unreadable; ssl.SSLError (an OSError) for what is not PEM
+        why = exc.strerror if not isinstance(exc, ssl.SSLError) else "it holds no PEM certificate"
+        raise ValueError(f"cannot use {path} ({why}); {_PEM_HOW}") from None
+    if not context.cert_store_stats()["x509"]:  # a file of CRLs alone loads without error
+        raise ValueError(f"cannot use {path} (it holds no PEM certificate); {_PEM_HOW}")
+    return path
+
+
+def load_ca_bundle(context: ssl.SSLContext, path: Path) -> None:
+    """Add the certificates of `path` to `context`'s trusted roots, or raise a ConfigError."""
+    try:
+        context.load_verify_locations(cafile=path)
+    except OSError as exc:  # changed or removed since the settings validated it
+        raise ConfigError(
+            CA_BUNDLE, f"cannot use {path} ({exc.strerror or exc}); {_PEM_HOW}", f"fix {CA_BUNDLE}"
+        ) from None
 
 
 def empty_to_none(value: Any) -> Any:

@@ -11,21 +11,29 @@ kept in a stack per origin; a connection the server closed or half-closed is kno
 protocol's callbacks without a system call, and one idle longer than `keepalive_expiry` is
 dropped before the server's own idle timeout can race a request. Responses are read whole
 (both clients read every body anyway). Errors are raised as the httpx exceptions httpx's own
-transport raises, and TLS is always verified against certifi's roots.
+transport raises, and TLS is always verified against certifi's roots (plus the CA bundle the
+settings name, never one from the environment). A proxy named by HTTPS_PROXY, HTTP_PROXY or
+ALL_PROXY (and not excused by NO_PROXY) is used as httpx would use it; see `_proxy`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import certifi
 import h11
 import httpx
+
+from ._proxy import Proxy, ProxyRoutes, connect_through, proxy_routes
+from ._settings_base import load_ca_bundle
 
 __all__ = ["pooled_transport"]
 
@@ -35,8 +43,11 @@ _Origin = tuple[bytes, str, int]  # scheme, host, port
 class _Connection(asyncio.Protocol):
     """One HTTP/1.1 connection: sends a request, assembles its response in the callbacks."""
 
-    def __init__(self) -> None:
+    def __init__(self, forward: Proxy | None = None) -> None:
         self._h11 = h11.Connection(h11.CLIENT)
+        # The proxy this connection goes to when requests are forwarded in absolute form (a
+        # plain http origin behind a proxy); None for a direct connection or a CONNECT tunnel.
+        self._forward = forward
         self._transport: asyncio.Transport | None = None
         self._reply: asyncio.Future[httpx.Response] | None = None
         self._head: h11.Response | None = None
@@ -118,9 +129,12 @@ class _Connection(asyncio.Protocol):
         if transport is None or self.closed:
             raise httpx.RemoteProtocolError("the connection is closed")
         reply = self._reply = asyncio.get_running_loop().create_future()
-        head = h11.Request(
-            method=request.method, target=request.url.raw_path, headers=request.headers.raw
-        )
+        if self._forward is None:
+            head = h11.Request(
+                method=request.method, target=request.url.raw_path, headers=request.headers.raw
+            )
+        else:
+            head = _forwarded(request, self._forward)
         with _local_errors():
             data = self._h11.send(head) or b""
             if body:
@@ -144,6 +158,16 @@ class _Connection(asyncio.Protocol):
             self._transport.close()
 
 
+def _forwarded(request: httpx.Request, proxy: Proxy) -> h11.Request:
+    """`request` in the absolute form a proxy forwards (RFC 9112 section 3.2.2)."""
+    url = request.url
+    headers = list(request.headers.raw)
+    if proxy.authorization is not None:
+        headers.append((b"Proxy-Authorization", proxy.authorization))
+    target = b"%s://%s%s" % (url.raw_scheme, request.headers["host"].encode(), url.raw_path)
+    return h11.Request(method=request.method, target=target, headers=headers)
+
+
 @contextmanager
 def _local_errors() -> Iterator[None]:
     try:
@@ -154,9 +178,14 @@ def _local_errors() -> Iterator[None]:
 
 class _PooledTransport(httpx.AsyncBaseTransport):
     def __init__(
-        self, ssl_context: ssl.SSLContext, max_connections: int, keepalive_expiry: float
+        self,
+        ssl_context: ssl.SSLContext,
+        max_connections: int,
+        keepalive_expiry: float,
+        proxies: ProxyRoutes | None = None,
     ) -> None:
         self._ssl = ssl_context
+        self._proxies = proxies
         self._max_connections = max_connections
         self._keepalive_expiry = keepalive_expiry
         self._idle: dict[_Origin, list[_Connection]] = {}
@@ -210,6 +239,10 @@ class _PooledTransport(httpx.AsyncBaseTransport):
         scheme, host, port = origin
         loop = asyncio.get_running_loop()
         tls = self._ssl if scheme == b"https" else None
+        if self._proxies is not None:
+            proxy = self._proxies.for_origin(scheme.decode(), host, port)
+            if proxy is not None:
+                return await self._connect_through(proxy, origin, tls, seconds)
         try:
             async with asyncio.timeout(seconds):
                 _, connection = await loop.create_connection(
@@ -219,6 +252,24 @@ class _PooledTransport(httpx.AsyncBaseTransport):
             raise httpx.ConnectTimeout(f"connecting to {host}:{port} timed out") from None
         except OSError as exc:  # refused, unreachable, name not resolved, TLS failures
             raise httpx.ConnectError(f"cannot connect to {host}:{port}: {exc}") from exc
+        self._open.add(connection)
+        return connection
+
+    async def _connect_through(
+        self, proxy: Proxy, origin: _Origin, tls: ssl.SSLContext | None, seconds: float | None
+    ) -> _Connection:
+        _, host, port = origin
+        # Without TLS the requests go to the proxy in absolute form (what httpx does for http
+        # origins); with it, through a CONNECT tunnel, and then the connection is a plain one.
+        factory = partial(_Connection, None if tls else proxy)
+        try:
+            async with asyncio.timeout(seconds):
+                connection = await connect_through(proxy, host, port, tls, factory)
+        except TimeoutError:
+            raise httpx.ProxyError(
+                f"connecting to {host}:{port} through the proxy {proxy.display} "
+                f"({proxy.variable}) timed out"
+            ) from None
         self._open.add(connection)
         return connection
 
@@ -233,8 +284,19 @@ class _PooledTransport(httpx.AsyncBaseTransport):
 
 
 def pooled_transport(
-    *, max_connections: int, keepalive_expiry: float = 5.0
+    *,
+    max_connections: int,
+    keepalive_expiry: float = 5.0,
+    ca_bundle: Path | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> httpx.AsyncBaseTransport:
-    """A keep-alive HTTP/1.1 transport for at most `max_connections` connections at once."""
+    """A keep-alive HTTP/1.1 transport for at most `max_connections` connections at once.
+
+    TLS trusts certifi's roots and those of `ca_bundle` (STRIPE_CIO_CA_BUNDLE, validated by the
+    settings). Proxies come from `env` (the process environment when None), read here, once.
+    """
     context = ssl.create_default_context(cafile=certifi.where())
-    return _PooledTransport(context, max_connections, keepalive_expiry)
+    if ca_bundle is not None:
+        load_ca_bundle(context, ca_bundle)
+    proxies = proxy_routes(os.environ if env is None else env)
+    return _PooledTransport(context, max_connections, keepalive_expiry, proxies)

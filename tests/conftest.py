@@ -60,6 +60,11 @@ os.environ.pop("PREFECT_API_KEY", None)
 for _name in list(os.environ):
     if _name.startswith(("STRIPE_", "CUSTOMERIO_")):
         del os.environ[_name]
+# The clients honour the proxy variables as httpx does: one set in the developer's shell would
+# send the loopback sandboxes through that proxy. tests/reliability/test_network.py sets its own.
+for _name in list(os.environ):
+    if _name.lower() in {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}:
+        del os.environ[_name]
 
 
 # --- loopback only ----------------------------------------------------------------------------

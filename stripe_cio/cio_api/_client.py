@@ -16,7 +16,14 @@ from .._exceptions import (
     CustomerIORequestError,
     CustomerIOUnavailableError,
 )
-from .._http import USER_AGENT, AsyncAPIClient, certificate_problem, json_body
+from .._http import (
+    USER_AGENT,
+    AsyncAPIClient,
+    certificate_failure,
+    certificate_problem,
+    failure_name,
+    json_body,
+)
 from .._ratelimit import AsyncRateLimiter
 from .._redact import mask_url
 from .._retry import RetryPolicy, retry_after_seconds
@@ -86,7 +93,8 @@ class CustomerIOClient(AsyncAPIClient):
             # No more connections than requests in flight: httpcore's pool does work growing
             # with the square of its connections on every request (a sixth of the time in a
             # profile of a 100,000-person run at 32 connections); see also _transport.
-            transport=transport or pooled_transport(max_connections=max_concurrency),
+            transport=transport
+            or pooled_transport(max_connections=max_concurrency, ca_bundle=settings.ca_bundle),
         )
 
     def __repr__(self) -> str:
@@ -229,14 +237,12 @@ class CustomerIOClient(AsyncAPIClient):
                 except httpx.TransportError as exc:  # timeouts, refused and dropped connections
                     if (problem := certificate_problem(exc)) is not None:
                         raise CustomerIOCertificateError(
-                            f"the TLS certificate of {mask_url(self.settings.base_url)} could "
-                            f"not be verified ({problem}); stripe-cio always verifies TLS and sent "
-                            "nothing",
+                            certificate_failure(self.settings.base_url, problem),
                             method=method,
                             path=path,
                         ) from None
                     self.stats.transport_errors += 1
-                    failure, status = type(exc).__name__, None
+                    failure, status = failure_name(exc), None
                     delay = self.retry.backoff(attempt, self._rng)
                 else:
                     status = response.status_code

@@ -12,8 +12,9 @@ from rich.table import Table
 
 from .. import __version__
 from .._exceptions import ConfigError, StripeCioError
+from .._proxy import describe_routes
 from .._redact import install_log_redaction, mask_url, redact
-from .._settings import Settings
+from .._settings import Settings, StripeSettings
 from ..runs import RunFailedError, RunInProgressError
 from ._dead_letters import dead_letters_app
 from ._demo import run_demo
@@ -90,6 +91,12 @@ def show_config() -> None:
         table.add_row("Customer.io region", cio.region)
         table.add_row("Customer.io Track API", mask_url(cio.base_url))
         table.add_row("Customer.io requests/s", f"{cio.requests_per_second:g}")
+    apis = [s for s in (settings.stripe, settings.customerio) if s is not None]
+    bundle = next((s.ca_bundle for s in apis if s.ca_bundle), None)
+    extra = f" and those of {bundle} (STRIPE_CIO_CA_BUNDLE)" if bundle else ""
+    table.add_row("trusted CAs", f"certifi's public roots{extra}")
+    bases = [s.api_base if isinstance(s, StripeSettings) else s.base_url for s in apis]
+    table.add_row("proxy", describe_routes(os.environ, bases))
     console.print(table)
 
 

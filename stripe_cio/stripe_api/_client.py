@@ -11,7 +11,14 @@ from typing import Any
 import httpx
 
 from .._exceptions import StripeCertificateError, StripeUnavailableError
-from .._http import USER_AGENT, AsyncAPIClient, certificate_problem, json_body
+from .._http import (
+    USER_AGENT,
+    AsyncAPIClient,
+    certificate_failure,
+    certificate_problem,
+    failure_name,
+    json_body,
+)
 from .._ratelimit import AsyncRateLimiter
 from .._redact import mask_url
 from .._retry import RetryPolicy, retry_after_seconds
@@ -75,7 +82,8 @@ class StripeClient(AsyncAPIClient):
             base_url=settings.api_base,
             headers=headers,
             timeout=timeout,
-            transport=transport or pooled_transport(max_connections=max_connections),
+            transport=transport
+            or pooled_transport(max_connections=max_connections, ca_bundle=settings.ca_bundle),
         )
 
     def __repr__(self) -> str:
@@ -94,13 +102,12 @@ class StripeClient(AsyncAPIClient):
             except httpx.TransportError as exc:  # timeouts, refused and dropped connections
                 if (problem := certificate_problem(exc)) is not None:
                     raise StripeCertificateError(
-                        f"the TLS certificate of {mask_url(self.settings.api_base)} could not "
-                        f"be verified ({problem}); stripe-cio always verifies TLS and sent nothing",
+                        certificate_failure(self.settings.api_base, problem),
                         method="GET",
                         path=path,
                     ) from None
                 self.stats.transport_errors += 1
-                failure = type(exc).__name__
+                failure = failure_name(exc)
                 delay = self.retry.backoff(attempt, self._rng)
             else:
                 _unlink(response)
