@@ -181,3 +181,32 @@ def test_the_prefix_names_every_column(kit: Kit) -> None:
     assert all(str(name).startswith("pay_") for name in computed.frame.columns)
     assert "pay_customer_id" in computed.frame.columns
     assert len(computed.frame.columns) == 30
+
+
+def test_an_email_that_is_not_an_address_identifies_nobody(kit: Kit) -> None:
+    computed = kit.compute(
+        customers=[
+            kit.customer("cus_bcc", "a@b.com\nBcc: x@y.com"),
+            kit.customer("cus_named", '"Name" <a@b.com>'),
+            kit.customer("cus_two", "a@b.com, c@d.com"),
+            kit.customer("cus_long", "x" * 300 + "@example.com"),
+            kit.customer("cus_ok", " Ok@Example.com "),
+            kit.customer("cus_wide", "José@Exämple.com"),
+        ],
+        charges=[
+            kit.charge("ch_1", "cus_bcc"),
+            kit.charge("ch_2", None, billing_email="not-an-email"),
+            kit.charge("ch_3", None, billing_email=" Guest@Example.com "),
+            kit.charge("ch_4", "cus_ok"),
+        ],
+    )
+    assert computed.persons == ["guest@example.com", "josé@exämple.com", "ok@example.com"]
+    skipped = computed.result.skipped.as_dict()
+    assert skipped["customers"] == {"invalid_email": 4}
+    assert skipped["charges"] == {"invalid_email": 2}
+    # Under stripe_id the email is not the identifier: every customer is a person.
+    by_id = kit.compute(
+        settings=AttributeSettings(identifier="stripe_id"),
+        customers=[kit.customer("cus_bcc", "a@b.com\nBcc: x@y.com")],
+    )
+    assert by_id.persons == ["cus_bcc"]

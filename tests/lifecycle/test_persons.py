@@ -166,3 +166,30 @@ def test_a_customer_the_ledger_knows_only_as_a_deletion_stub(kit: Any) -> None:
     assert person(kit, kit.event("invoice.paid", invoice("cus_stub"))) == Skipped(
         "unknown_customer"
     )
+
+
+BCC = {"id": "cus_bcc", "object": "customer", "email": "a@b.com\nBcc: x@y.com", "metadata": {}}
+
+
+def test_an_email_that_is_not_an_address_identifies_nobody(kit: Any) -> None:
+    created = kit.event("customer.created", BCC)
+    lookup = kit.lookup(customers=[BCC])
+    assert kit.map(created, lookup) == Skipped("invalid_email")
+    # Under stripe_id the customer is its person, and the bad email is no attribute.
+    mapped = kit.map(created, lookup, identity=kit.identity(identifier="stripe_id"))
+    assert isinstance(mapped, Mapped)
+    assert mapped.before
+    for action in mapped.before:
+        assert "email" not in (action.attributes or {})
+    for item in mapped.events:
+        assert item.data.get("email") is None
+    guest = {
+        "id": "ch_guest",
+        "object": "charge",
+        "customer": None,
+        "billing_details": {"email": '"Name" <a@b.com>'},
+        "amount": 500,
+        "currency": "usd",
+        "status": "succeeded",
+    }
+    assert kit.map(kit.event("charge.succeeded", guest), kit.lookup()) == Skipped("invalid_email")
