@@ -7,7 +7,9 @@ import logging
 import os
 import subprocess
 import sys
+from pathlib import Path
 
+import certifi
 import pytest
 from prefect import flow, get_run_logger
 from prefect.client.orchestration import get_client
@@ -78,6 +80,25 @@ def test_block_edited_into_a_bad_state_fails_at_load_naming_the_block() -> None:
         CustomerIOCredentials.load_sync("to-break")
     assert str(caught.value).startswith("CustomerIOCredentials.region: must be 'us' or 'eu'")
     assert "'to-break'" in str(caught.value)
+
+
+def test_blocks_take_the_ca_bundle_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A block is an account's credentials; the CA to trust belongs to the machine running it."""
+    stripe_block = StripeCredentials(api_key=STRIPE_KEY)
+    cio_block = CustomerIOCredentials(site_id="site-ca", api_key=CIO_KEY)
+    assert stripe_block.to_settings().ca_bundle is None
+    monkeypatch.setenv("STRIPE_CIO_CA_BUNDLE", certifi.where())  # a PEM file in the checkout
+    assert stripe_block.to_settings().ca_bundle == Path(certifi.where())
+    assert cio_block.to_settings().ca_bundle == Path(certifi.where())
+    monkeypatch.setenv("STRIPE_CIO_CA_BUNDLE", str(tmp_path / "missing.pem"))
+    with pytest.raises(ConfigError) as caught:
+        stripe_block.get_client()
+    # Named as the environment variable it is, not as a field of the block.
+    assert str(caught.value).startswith("STRIPE_CIO_CA_BUNDLE: names ")
+    assert str(caught.value).endswith("set the environment variable STRIPE_CIO_CA_BUNDLE")
+    assert StripeCredentials(api_key=STRIPE_KEY).api_key  # building a block does not read it
 
 
 def test_settings_fall_back_to_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
