@@ -31,6 +31,7 @@ __all__ = [
     "connect_through",
     "describe_routes",
     "proxy_routes",
+    "refusal",
 ]
 
 _P = TypeVar("_P", bound=asyncio.Protocol)
@@ -214,6 +215,20 @@ def describe_routes(env: Mapping[str, str], urls: list[str]) -> str:
 # --- connecting through a proxy ---------------------------------------------------------------
 
 
+def refusal(proxy: Proxy, what: str, code: int, status: str) -> ConfigError:
+    """The one-line error for a proxy refusing `what` ("CONNECT host:port") with `status`.
+
+    A ConfigError: what fixes it is the proxy variable or the proxy's own policy, and retrying
+    cannot, so it is neither retried by the clients nor by a Prefect task, and exits with 2.
+    """
+    return ConfigError(
+        proxy.variable,
+        f"the proxy {proxy.display} refused {what} with {status}",
+        f"check {proxy.variable} and its credentials"
+        + ("" if code == 407 else ", and that the proxy allows this host"),
+    )
+
+
 class _TunnelReply(asyncio.Protocol):
     """Reads the head of the proxy's answer to CONNECT; nothing else arrives before TLS starts."""
 
@@ -287,12 +302,7 @@ async def connect_through(
             raise httpx.ProxyError(f"{where} failed CONNECT {authority}: {exc}") from None
         status = f"HTTP {head.status_code} {head.reason.decode('latin-1')}".rstrip()
         if 400 <= head.status_code < 500 and head.status_code not in _TRANSIENT_STATUSES:
-            raise ConfigError(
-                proxy.variable,
-                f"the proxy {proxy.display} refused CONNECT {authority} with {status}",
-                f"check {proxy.variable} and its credentials"
-                + ("" if head.status_code == 407 else ", and that the proxy allows this host"),
-            )
+            raise refusal(proxy, f"CONNECT {authority}", head.status_code, status)
         if not 200 <= head.status_code < 300:
             raise httpx.ProxyError(f"{where} answered CONNECT {authority} with {status}")
         if reply.h11.trailing_data[0]:

@@ -32,7 +32,7 @@ import certifi
 import h11
 import httpx
 
-from ._proxy import Proxy, ProxyRoutes, connect_through, proxy_routes
+from ._proxy import Proxy, ProxyRoutes, connect_through, proxy_routes, refusal
 from ._settings_base import load_ca_bundle
 
 __all__ = ["pooled_transport"]
@@ -150,6 +150,11 @@ class _Connection(asyncio.Protocol):
         if self._h11.our_state is h11.DONE and self._h11.their_state is h11.DONE:
             self._h11.start_next_cycle()  # else MUST_CLOSE etc.: not reusable
         self.idle_since = time.monotonic()
+        if self._forward is not None and response.status_code == 407:
+            # Only a proxy answers 407 (RFC 9110 section 15.5.8): not the API's refusal.
+            what = f"{request.method} {request.url.host}:{request.url.port or 80}"
+            status = f"HTTP 407 {response.reason_phrase}".rstrip()
+            raise refusal(self._forward, what, 407, status)
         return response
 
     def close(self) -> None:

@@ -206,6 +206,10 @@ class ConnectProxy:
             method, target, _ = first.split(" ", 2)
             if method != "CONNECT":
                 self.forwarded.append(target)
+                if not self._authorised(headers):
+                    status = "407 Proxy Authentication Required"
+                    writer.write(_reply(status, b"", "Connection: close\r\n"))
+                    return
                 writer.write(_reply("200 OK", STRIPE_PAGE, "Connection: close\r\n"))
                 return
             self.connects.append(target)

@@ -271,6 +271,15 @@ async def test_a_plain_http_origin_goes_to_the_proxy_in_absolute_form(
         await client.get("/v1/customers", {"limit": 3})
     assert network.proxy.forwarded == [f"http://127.0.0.1:{nowhere}/v1/customers?limit=3"]
     assert network.proxy.connects == []
+    network.proxy.credentials = "ops:the-right-one"
+    async with StripeClient(settings, retry=RETRIES) as client:
+        with pytest.raises(ConfigError) as refused:  # the proxy's 407, not Stripe's
+            await client.get("/v1/customers")
+        assert client.stats.retries == 0
+    assert one_line(refused.value).startswith(
+        f"HTTP_PROXY: the proxy http://ops:{MASK}@127.0.0.1:{network.proxy.port} refused "
+        f"GET 127.0.0.1:{nowhere} with HTTP 407 Proxy Authentication Required"
+    )
 
 
 # --- the setting itself ---------------------------------------------------------------------
