@@ -264,8 +264,10 @@ class _PooledTransport(httpx.AsyncBaseTransport):
         self, proxy: Proxy, origin: _Origin, tls: ssl.SSLContext | None, seconds: float | None
     ) -> _Connection:
         _, host, port = origin
-        # Without TLS the requests go to the proxy in absolute form (what httpx does for http
-        # origins); with it, through a CONNECT tunnel, and then the connection is a plain one.
+        # Without TLS the requests go to the proxy in absolute form, as httpx (httpcore's
+        # ForwardHTTPConnection) does for http origins: a tunnel would hide nothing from a proxy
+        # that sees plain text anyway, and many proxies allow CONNECT to port 443 only. With
+        # TLS, a CONNECT tunnel, after which the connection is like a direct one.
         factory = partial(_Connection, None if tls else proxy)
         try:
             async with asyncio.timeout(seconds):
