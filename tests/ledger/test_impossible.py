@@ -75,10 +75,10 @@ def test_a_charge_never_refunds_more_than_it_captured(
 
 
 def test_a_customer_with_a_bad_email_is_kept_with_a_field_reject(example: Example) -> None:
-    good = normalise_customer(example("customer") | {"email": "  A@B.com "})
+    good = normalise_customer(example("customer") | {"email": "  A@B.com "}, None)
     assert isinstance(good, Normalised)
     assert good.problems == ()
-    bad = normalise_customer(example("customer") | {"email": "a@b.com\nBcc: x@y.com"})
+    bad = normalise_customer(example("customer") | {"email": "a@b.com\nBcc: x@y.com"}, None)
     assert isinstance(bad, Normalised)
     assert bad.row["email"] == "a@b.com\nBcc: x@y.com"  # as given; nothing downstream uses it
     assert bad.problems == ("email is not a valid address: 'a@b.com\\nBcc: x@y.com'",)
@@ -88,11 +88,11 @@ def test_a_guest_charge_with_a_bad_billing_email_is_kept_with_a_field_reject(
     example: Example,
 ) -> None:
     guest = _charge(example, customer=None, billing_details={"email": "not-an-email"})
-    result = normalise_charge(guest)
+    result = normalise_charge(guest, None)
     assert isinstance(result, Normalised)
     assert result.problems == ("email is not a valid address: 'not-an-email'",)
     # A customer's charge never uses its billing email: nothing to reject.
-    owned = normalise_charge(_charge(example, billing_details={"email": "not-an-email"}))
+    owned = normalise_charge(_charge(example, billing_details={"email": "not-an-email"}), None)
     assert isinstance(owned, Normalised)
     assert owned.problems == ()
 
