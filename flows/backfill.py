@@ -26,6 +26,7 @@ async def backfill_history(
     customerio_block: str | None = None,
     enrich: bool = True,
     resume_run: str | None = None,
+    restart: bool = False,
     notify_block: str | None = None,
     max_reject_rate: float | None = None,
 ) -> RunSummary | State[Any]:
@@ -34,18 +35,21 @@ async def backfill_history(
     (the `backfill` job, as `stripe-cio backfill` runs it). A ledger never synced by events gets
     its events cursor at the backfill's T0, where the first sync starts.
 
-    A backfill that could not read some slices fails after publishing its summary; run it again
-    with `resume_run` set to the run id it names to read only those. A backfill whose rejects
-    exceed `max_reject_rate` of the objects read (default STRIPE_CIO_MAX_REJECT_RATE, else 5%)
-    fails before enriching; the enrich step applies the same threshold to what it pushes.
+    A run resumes the unfinished backfill, if there is one (`resume_run`: that run), reading only
+    what it had not finished; `restart` starts a new read and abandons the unfinished ones (the
+    job decides, as for `stripe-cio backfill`). So a backfill that could not read some slices,
+    which fails after publishing its summary, is finished by running it again. A backfill whose
+    rejects exceed `max_reject_rate` of the objects read (default STRIPE_CIO_MAX_REJECT_RATE,
+    else 5%) fails before enriching; the enrich step applies the same threshold to what it pushes.
     """
     try:
         return await backfill_job(
             connections(stripe_block, customerio_block, customerio=enrich),
             PrefectRunner(BACKFILL),
-            since=int(since.timestamp()) if since else 0,
+            since=int(since.timestamp()) if since else None,
             resources=resources,
             run=resume_run,
+            restart=restart,
             enrich=enrich,
             max_reject_rate=max_reject_rate,
         )

@@ -3,16 +3,20 @@ the command line with progress on the terminal, the run's summary, and an exit c
 
 Exit codes: 0 the run did all its work; 1 it failed (unreadable pages or slices, rejects over
 the threshold: the summary says what it did); 2 bad settings or arguments, or an API refused
-us; 75 another run holds the ledger (nothing was done).
+us; 75 another run holds the ledger (nothing was done); 130 interrupted (Ctrl-C or SIGTERM: the
+job's last line says what it left and how to go on).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from types import FrameType
 from typing import Any, TypeVar
 
 import typer
@@ -100,7 +104,8 @@ class ConsoleRunner:
         console.print(f"  [dim]{message}[/dim]", highlight=False)
 
     def warning(self, message: str) -> None:
-        console.print(f"  [yellow]{message}[/yellow]", highlight=False)
+        # Not cut to the terminal's width: a command in it must stay one line to copy.
+        console.print(f"  [yellow]{message}[/yellow]", highlight=False, soft_wrap=True)
 
     async def attach(self, key: str, markdown: str, description: str) -> None:
         console.print(Markdown(markdown))
@@ -109,9 +114,32 @@ class ConsoleRunner:
         console.print(summary_table(summary))
 
 
+# 128 + SIGINT, as a shell reports a command Ctrl-C stopped; SIGTERM ends the same way.
+INTERRUPTED = 130
+
+
 def run_job(job: Coroutine[Any, Any, RunSummary]) -> RunSummary:
-    """Run a job to its end; its failures reach `main`, which prints one line and exits."""
-    return asyncio.run(job)
+    """Run a job to its end; its failures reach `main`, which prints one line and exits.
+
+    Ctrl-C (SIGINT) or SIGTERM cancels the job: it stops its progress display, keeps what it
+    wrote, releases the ledger's lock and says in its last line how to go on; the command then
+    exits 130, without a traceback.
+    """
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _as_ctrl_c) if main_thread else None
+    try:
+        return asyncio.run(job)
+    except KeyboardInterrupt:
+        raise typer.Exit(INTERRUPTED) from None
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _as_ctrl_c(signum: int, frame: FrameType | None) -> None:
+    # asyncio.run turns SIGINT into a cancellation of the job, which unwinds it cleanly (a
+    # second one stops at once); SIGTERM, by default an abrupt end, takes the same way.
+    signal.raise_signal(signal.SIGINT)
 
 
 def _connections(*, stripe: bool, customerio: bool) -> Connections:
@@ -153,19 +181,27 @@ def backfill_command(
     resources: str | None = typer.Option(
         None, help="Comma-separated resources (default: all ten), e.g. customers,charges."
     ),
-    run: str | None = typer.Option(None, help="Resume this backfill run id (backfill-<T0>)."),
+    run: str | None = typer.Option(
+        None, help="Resume this backfill run id (backfill-<T0>), with its --since and --resources."
+    ),
+    restart: bool = typer.Option(
+        False,
+        "--restart",
+        help="Start a new read even if a backfill is unfinished; the unfinished one is abandoned.",
+    ),
     enrich: bool = typer.Option(
         True, "--enrich/--no-enrich", help="Then push every person's attributes (as the flow)."
     ),
     max_reject_rate: float | None = _MAX_REJECT_RATE,
 ) -> None:
     """Read Stripe's history into the ledger, then push every person's changed attributes: the
-    `backfill-history` flow's job. Concurrent, rate-limited, resumable.
+    `backfill-history` flow's job. Concurrent, rate-limited, resumable: an unfinished backfill
+    (interrupted, or with unreadable slices) is resumed, reading only what it had not finished.
 
     Example: stripe-cio backfill --since 2025-01-01 --resources customers,charges --no-enrich
     """
     names = _resources(resources)
-    start = parse_time(since) if since else 0
+    start = parse_time(since) if since else None
     run_job(
         backfill_job(
             _connections(stripe=True, customerio=enrich),
@@ -173,6 +209,7 @@ def backfill_command(
             since=start,
             resources=names,
             run=run,
+            restart=restart,
             enrich=enrich,
             max_reject_rate=max_reject_rate,
         )

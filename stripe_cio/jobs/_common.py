@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -85,6 +86,10 @@ class JobRun:
         self.summary = summary
         self.threshold = threshold
         self.started = time.monotonic()
+        # The line an interrupted run (Ctrl-C, SIGTERM, a cancelled task) ends with: what it
+        # leaves and how to go on. The job keeps it true as it goes; None says nothing (a job
+        # it runs inside speaks for it).
+        self.interrupted: Callable[[], str] | None = lambda: f"interrupted: {summary.flow} stopped"
 
     async def step(self, name: str, work: Callable[[], Awaitable[T]], *, retry: bool = False) -> T:
         """Run `work` as the job's step `name` through the runner, timed in the summary."""
@@ -99,13 +104,30 @@ class JobRun:
 
     @asynccontextmanager
     async def published(self) -> AsyncIterator[RunSummary]:
-        """Publish the summary however the block ends: what a failed run did stays visible."""
+        """Publish the summary however the block ends (what a failed run did stays visible);
+        an interrupted run ends with its `interrupted` line instead."""
         try:
             yield self.summary
         except Exception:
             await self._publish()
             raise
+        except BaseException as stop:
+            # Interrupted: no summary (the run did not end), only the line saying how to go on.
+            if not isinstance(stop, GeneratorExit):
+                self._tell_interrupted()
+            raise
         await self._publish()
+
+    def _tell_interrupted(self) -> None:
+        if self.interrupted is None:
+            return
+        try:
+            message = self.interrupted()
+        except Exception as exc:  # the interruption must go on; say what we can
+            message = f"interrupted: {self.summary.flow} stopped ({exc})"
+        # A door that cannot show the line must not mask the interruption.
+        with contextlib.suppress(Exception):
+            self.runner.warning(message)
 
     async def _publish(self) -> None:
         self.summary.seconds = time.monotonic() - self.started

@@ -150,6 +150,12 @@ async def enrich_job(
             # Read once the lock is held: waiting for it may take minutes.
             reference = int(clock()) if as_of is None else as_of
             job = JobRun(runner, RunSummary(ENRICH, dry_run=dry_run), threshold)
+            # Snapshots are replaced only once Customer.io accepted them, and recorded as the
+            # run stops: the next run diffs against them and sends only the rest.
+            job.interrupted = lambda: (
+                "interrupted: enrich stopped; nothing half-sent: the next enrich sends only what "
+                "Customer.io has not accepted"
+            )
             async with job.published():
 
                 async def compute_step() -> PlannedUpdates:
@@ -184,6 +190,10 @@ async def replay_job(
     with Ledger.open(conns.ledger) as ledger:
         async with locked(ledger, runner, "push", skip=dry_run):
             job = JobRun(runner, RunSummary(REPLAY, dry_run=dry_run), threshold)
+            job.interrupted = lambda: (
+                "interrupted: replay stopped; nothing half-sent: what it did not resend stays "
+                "open for the next replay"
+            )
             async with job.published():
 
                 async def replay_step() -> DeliverySummary:

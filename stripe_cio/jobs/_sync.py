@@ -70,6 +70,12 @@ async def sync_job(
     with Ledger.open(conns.ledger) as ledger:
         async with locked(ledger, runner, "push", skip=ledger_only):
             job = JobRun(runner, RunSummary(name), threshold)
+            # True at any point: the cursor moves with the events it covers, the attributes mark
+            # after their push, and what Customer.io accepted is recorded as the run stops.
+            job.interrupted = lambda: (
+                "interrupted: sync stopped; nothing half-sent: the next sync continues from the "
+                "cursor"
+            )
             async with job.published(), StripeClient(stripe) as client:
                 await _sync(job, ledger, client, customerio, since, overlap, clock)
     return job.summary

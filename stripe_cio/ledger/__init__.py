@@ -7,9 +7,14 @@ from __future__ import annotations
 
 from . import _delivery_tables  # noqa: F401 - registers the delivery tables
 from ._coverage import (
+    BackfillProgress,
     BackfillRun,
     HistoryGaps,
+    abandon_backfills,
+    backfill_progress,
+    backfill_run,
     customer_list_read,
+    forget_backfill_slices,
     guest_history_complete,
     history_gaps,
     history_horizon,
@@ -30,6 +35,7 @@ from .normalise import Reject
 
 __all__ = [
     "LEDGER_RESOURCES",
+    "BackfillProgress",
     "BackfillRun",
     "EventsResult",
     "HistoryGaps",
@@ -37,7 +43,11 @@ __all__ = [
     "LedgerVersionError",
     "Reject",
     "WriteResult",
+    "abandon_backfills",
+    "backfill_progress",
+    "backfill_run",
     "customer_list_read",
+    "forget_backfill_slices",
     "guest_history_complete",
     "history_gaps",
     "history_horizon",

@@ -55,6 +55,15 @@ def _add_coverage_tables(conn: Connection) -> None:
 
 MIGRATIONS[4] = _add_coverage_tables  # history coverage: backfill runs, customers' histories
 
+
+def _add_backfill_abandoned_at(conn: Connection) -> None:
+    # Migration 4 on a ledger from before it creates the table from today's model, column included.
+    if "abandoned_at" not in {c["name"] for c in inspect(conn).get_columns("backfill_runs")}:
+        conn.execute(text("ALTER TABLE backfill_runs ADD COLUMN abandoned_at BIGINT"))
+
+
+MIGRATIONS[5] = _add_backfill_abandoned_at  # backfill runs a restart abandoned
+
 # Any constant will do: it names the lock PostgreSQL sessions take while migrating.
 _PG_LOCK_KEY = 0x5C10_1ED9
 

@@ -212,7 +212,8 @@ class BackfillSlice(_LedgerModel, table=True):
 
 
 class BackfillRunRow(_LedgerModel, table=True):
-    """A backfill run: what it set out to read, when it started and whether it completed."""
+    """A backfill run: what it set out to read, when it started, whether it completed or was
+    abandoned."""
 
     __tablename__ = "backfill_runs"
     run: str = Field(primary_key=True)  # "backfill-<T0>"
@@ -221,6 +222,8 @@ class BackfillRunRow(_LedgerModel, table=True):
     resources: str  # the resources read, comma-separated
     started_at: int = Field(sa_type=BigInteger)  # wall clock, Unix s: the first attempt's
     completed_at: int | None = Field(default=None, sa_type=BigInteger)  # wall clock, Unix s
+    # Wall clock, Unix s: a new read (`backfill --restart`) replaced it; it is not resumed.
+    abandoned_at: int | None = Field(default=None, sa_type=BigInteger)  # migration 5
 
 
 class CustomerHistory(_LedgerModel, table=True):

@@ -8,8 +8,12 @@ from typing import Any
 from sqlalchemy import inspect, text
 
 from stripe_cio.ledger import (
+    BackfillProgress,
     HistoryGaps,
     Ledger,
+    abandon_backfills,
+    backfill_progress,
+    backfill_run,
     guest_history_complete,
     history_gaps,
     history_horizon,
@@ -123,6 +127,55 @@ def test_unfinished_backfills(ledger: Ledger) -> None:
     assert [r.started_at for r in unfinished_backfills(engine)] == [7]  # a resume keeps it
     record_backfill_completed(engine, "backfill-200", 1_001)
     assert unfinished_backfills(engine) == []
+
+
+def test_an_abandoned_backfill_is_no_longer_unfinished_until_resumed_by_its_id(
+    ledger: Ledger,
+) -> None:
+    engine = ledger.engine
+    record_backfill_started(engine, "backfill-100", since=0, t0=100, resources=["charges"])
+    record_backfill_started(engine, "backfill-200", since=0, t0=200, resources=["charges"])
+    record_backfill_completed(engine, "backfill-200", 1_000)
+    abandon_backfills(engine, ["backfill-100", "backfill-200"], abandoned_at=1_100)
+    assert unfinished_backfills(engine) == []
+    abandoned = backfill_run(engine, "backfill-100")
+    assert abandoned is not None
+    assert abandoned.abandoned_at == 1_100
+    completed = backfill_run(engine, "backfill-200")
+    assert completed is not None
+    assert completed.abandoned_at is None  # a completed run stays so
+    assert backfill_run(engine, "backfill-300") is None
+
+    record_backfill_started(engine, "backfill-100", since=0, t0=100, resources=["charges"])
+    assert [run.run for run in unfinished_backfills(engine)] == ["backfill-100"]
+
+
+def test_backfill_progress_counts_slices_and_the_resources_they_cover(ledger: Ledger) -> None:
+    engine = ledger.engine
+    record_backfill_started(
+        engine, "backfill-100", since=10, t0=100, resources=["customers", "charges"]
+    )
+    [run] = unfinished_backfills(engine)
+    assert backfill_progress(engine, run) == BackfillProgress(0, 0, 0, 2)
+    ledger.mark_slice_done("customers", "backfill-100", 60, 101, 5)
+    ledger.mark_slice_done("customers", "backfill-100", 10, 60, 7)
+    ledger.mark_slice_done("charges", "backfill-100", 50, 101, 9)
+    ledger.mark_slice_done("charges", "backfill-other", 10, 50, 4)  # another run's
+    progress = backfill_progress(engine, run)
+    assert progress == BackfillProgress(slices=3, objects=21, resources_done=1, resources=2)
+    assert str(progress) == "3 slices and 21 objects read, 1 of 2 resources complete"
+
+
+def test_migration_five_adds_abandoned_at_keeping_the_runs(open_ledger: LedgerFactory) -> None:
+    ledger = open_ledger()
+    record_backfill_started(ledger.engine, "backfill-100", since=0, t0=100, resources=["charges"])
+    with ledger.engine.begin() as conn:
+        conn.execute(text("ALTER TABLE backfill_runs DROP COLUMN abandoned_at"))
+        conn.execute(text("DELETE FROM schema_version WHERE version >= 5"))
+    migrated = Ledger(ledger.engine)
+    assert migrated.schema_version == schema.latest_version() >= 5
+    [run] = unfinished_backfills(ledger.engine)
+    assert (run.run, run.abandoned_at) == ("backfill-100", None)
 
 
 def test_incomplete_customers_follow_the_horizon_and_the_histories(
