@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,17 +16,18 @@ from prefect.client.schemas.filters import (
     FlowRunFilterStartTime,
 )
 from prefect.client.schemas.sorting import FlowRunSort
+from prefect.settings import PREFECT_API_URL
 from rich.console import Console
 from rich.table import Table
 
-from blocks.prefect_api import prefect_api_errors
+from blocks.prefect_api import api_url, prefect_api_errors
 from stripe_cio import ledger_settings_from_env
 from stripe_cio.ledger import Ledger
 from stripe_cio.runs import LedgerStatus, ledger_status
 
 from . import FLOW_NAMES
 
-__all__ = ["status_app"]
+__all__ = ["prefect_api_check", "status_app"]
 
 console = Console()
 status_app = typer.Typer(name="status", add_completion=False)
@@ -89,6 +91,23 @@ def _runs_table(runs: list[tuple[str, Any]]) -> Table:
         seconds = f"{run.total_run_time.total_seconds():.1f}" if run.start_time else ""
         table.add_row(name, run.name, run.state_name or "", started, seconds)
     return table
+
+
+async def prefect_api_check(env: Mapping[str, str]) -> str:
+    """`stripe-cio doctor`'s line on the Prefect API: reachable, healthy, its version."""
+    if not PREFECT_API_URL.value():
+        # Starting a temporary server only to check it would prove nothing about deployments.
+        return (
+            "PREFECT_API_URL is not set: flows run here would start a temporary local server; "
+            "set it to the server that runs the deployments"
+        )
+    with prefect_api_errors("checking its health"):
+        async with get_client() as client:
+            problem = await client.api_healthcheck()
+            if problem is not None:
+                raise problem
+            version = await client.api_version()
+    return f"{api_url()}: healthy, Prefect {version}"
 
 
 @status_app.command()

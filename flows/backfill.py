@@ -7,13 +7,13 @@ from typing import Any
 
 from prefect import flow
 from prefect.client.schemas.objects import State
-from prefect.states import Cancelled
 
+from stripe_cio import StripeCioError
 from stripe_cio.jobs import BACKFILL, backfill_job
-from stripe_cio.runs import RunInProgressError, RunSummary
+from stripe_cio.runs import RunSummary
 from tasks.steps import PrefectRunner
 
-from ._options import connections, flow_options
+from ._options import connections, ended_by, flow_options
 
 __all__ = ["backfill_history"]
 
@@ -53,5 +53,5 @@ async def backfill_history(
             enrich=enrich,
             max_reject_rate=max_reject_rate,
         )
-    except RunInProgressError as refused:
-        return Cancelled(message=str(refused), data=refused)
+    except StripeCioError as error:
+        return ended_by(error)

@@ -3,6 +3,6 @@
 
 from ._cli_notifications import notifications_app
 from ._cli_serve import serve_app
-from ._cli_status import status_app
+from ._cli_status import prefect_api_check, status_app
 
-__all__ = ["notifications_app", "serve_app", "status_app"]
+__all__ = ["notifications_app", "prefect_api_check", "serve_app", "status_app"]

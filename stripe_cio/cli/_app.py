@@ -5,19 +5,21 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import traceback
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from .. import __version__
-from .._exceptions import ConfigError, StripeCioError
+from .._exceptions import EXIT_INTERRUPTED, ConfigError, StripeCioError
 from .._proxy import describe_routes
 from .._redact import install_log_redaction, mask_url, redact
 from .._settings import Settings, StripeSettings
 from ..runs import RunFailedError, RunInProgressError
 from ._dead_letters import dead_letters_app
 from ._demo import run_demo
+from ._doctor import doctor_command
 from ._jobs import backfill_command, enrich_command, sync_command
 from ._plugins import PluginGroup
 from ._sandbox import sandbox_app
@@ -33,17 +35,26 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
+# Set by the root callback: failures then print their traceback before their line.
+_VERBOSE = False
+# EX_SOFTWARE (sysexits.h): an internal error, a bug to report.
+EXIT_SOFTWARE = 70
 app.add_typer(sandbox_app)
 app.add_typer(dead_letters_app)
 app.command("backfill")(backfill_command)
 app.command("sync")(sync_command)
 app.command("enrich")(enrich_command)
+app.command("doctor")(doctor_command)
 
 
 @app.callback()
 def _root(
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug detail."),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Log debug detail, and show tracebacks of failures."
+    ),
 ) -> None:
+    global _VERBOSE
+    _VERBOSE = verbose
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -109,21 +120,51 @@ def demo() -> None:
     run_demo(console)
 
 
+def _traceback(err: Console, error: BaseException) -> None:
+    """With --verbose, the traceback of `error`, every known secret masked."""
+    if _VERBOSE:
+        text = "".join(traceback.format_exception(error))
+        err.print(redact(text), markup=False, highlight=False, end="")
+
+
+def _prefix(error: StripeCioError) -> str:
+    if isinstance(error, ConfigError):
+        return "configuration error"
+    if isinstance(error, RunFailedError):
+        return "run failed"
+    if isinstance(error, RunInProgressError):
+        return "refused"
+    if error.transient:
+        return "unavailable"
+    return "error"
+
+
 def main() -> None:
-    """Entry point of the `stripe-cio` console script: one clear line for expected errors."""
+    """Entry point of the `stripe-cio` console script: one clear line for every failure.
+
+    Expected failures (bad settings, an API or database refusing us, a failed run) print their
+    message, never a traceback; the exit code tells which class (`StripeCioError.exit_code`,
+    docs/reliability.md). Anything else is a bug: one line too, and the traceback with
+    `--verbose`.
+    """
+    err = Console(stderr=True, soft_wrap=True)
     try:
         app()
     except StripeCioError as exc:
-        # Expected failures (bad settings, an API refusing us, a failed run) are one line, never
-        # a traceback; the exit code tells which (docs/operations.md).
-        prefix, code = "error", 2
-        if isinstance(exc, ConfigError):
-            prefix = "configuration error"
-        elif isinstance(exc, RunFailedError):
-            prefix, code = "run failed", 1
-        elif isinstance(exc, RunInProgressError):
-            prefix, code = "refused", 75
-        Console(stderr=True, soft_wrap=True).print(
-            f"[red]{prefix}:[/red] {redact(str(exc))}", highlight=False, markup=True
+        _traceback(err, exc)
+        err.print(f"[red]{_prefix(exc)}:[/red] {redact(str(exc))}", highlight=False, markup=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/yellow]", highlight=False, markup=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:  # the last line of defence: one line, not a traceback
+        _traceback(err, exc)
+        message = redact(str(exc).strip().splitlines()[0]) if str(exc).strip() else ""
+        hint = "" if _VERBOSE else "; run with --verbose for the traceback"
+        err.print(
+            f"[red]internal error:[/red] {type(exc).__name__}: {message} (a bug in stripe-cio"
+            f"{hint}, and please report it)",
+            highlight=False,
+            markup=True,
         )
-        sys.exit(code)
+        sys.exit(EXIT_SOFTWARE)

@@ -53,6 +53,7 @@ def list_command(
     Example: stripe-cio dead-letters list --kind person
     """
     with Ledger.open(ledger_settings_from_env(os.environ)) as ledger:
+        ledger.check_integrity()
         store = DeliveryStore.of(ledger)
         letters = store.dead_letters(
             include_resolved=include_resolved, kind=kind.kind if kind else None, limit=limit

@@ -22,7 +22,7 @@ from contextlib import aclosing
 
 from .._exceptions import StripeAPIError
 from .._gc import quick_thread_switches, rare_collections
-from ..ledger._coverage import (
+from ..ledger import (
     lower_history_horizon,
     record_backfill_completed,
     record_backfill_started,

@@ -24,7 +24,7 @@ from contextlib import aclosing
 from typing import Any
 
 from .._exceptions import ConfigError, StripeAPIError, StripeUnavailableError
-from ..ledger._coverage import lower_history_horizon
+from ..ledger import lower_history_horizon
 from ..stripe_api import StripeClient
 from ._backfill import backfill, run_id_for
 from ._clock import EVENT_RETENTION_SECONDS, stripe_now

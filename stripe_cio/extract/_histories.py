@@ -33,7 +33,7 @@ from contextlib import aclosing
 from typing import Any, TypeVar
 
 from .._exceptions import StripeAPIError
-from ..ledger._coverage import (
+from ..ledger import (
     HistoryGaps,
     incomplete_among,
     missing_objects,

@@ -77,7 +77,7 @@ async def backfill_job(
     stripe = conns.stripe_settings()
     if enrich:
         conns.customerio_settings()  # fail now, not after an hour of reading
-    with Ledger.open(conns.ledger) as ledger:
+    with conns.open_ledger() as ledger:
         async with locked(ledger, runner, "backfill"):
             job = JobRun(runner, RunSummary(BACKFILL), threshold)
             job.interrupted = lambda: "interrupted: backfill stopped before it read anything"

@@ -30,6 +30,19 @@ class Connections:
     stripe: StripeSettings | None = None
     customerio: CustomerIOSettings | None = None
 
+    def open_ledger(self, *, write: bool = True) -> Ledger:
+        """The ledger, its schema migrated, its integrity checked and, for a job that will
+        `write`, its writability (a LedgerError if not)."""
+        ledger = Ledger.open(self.ledger)
+        try:
+            ledger.check_integrity()
+            if write:
+                ledger.check_writable()
+        except BaseException:
+            ledger.close()
+            raise
+        return ledger
+
     def stripe_settings(self) -> StripeSettings:
         """The Stripe settings, or the one-line error naming how to give them."""
         if self.stripe is None:

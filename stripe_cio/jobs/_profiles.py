@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .._exceptions import ConfigError
 from .._settings import CustomerIOSettings
 from ..attributes import (
     RANK_ATTRIBUTES,
@@ -124,6 +125,27 @@ def _delivery_line(what: str, summary: DeliverySummary) -> str:
     )
 
 
+# No Stripe object is older than Stripe (2010); pandas' timestamps end in 2262.
+EARLIEST_AS_OF = 1_262_304_000  # 2010-01-01T00:00:00Z
+# A clock a little ahead of ours is no reason to refuse.
+AS_OF_SKEW = 300
+
+
+def check_as_of(as_of: int, now: float) -> None:
+    """Refuse (ConfigError) an `as_of` before Stripe existed or after `now`."""
+    if as_of < EARLIEST_AS_OF or as_of > now + AS_OF_SKEW:
+        when = (
+            "before 2010, when no Stripe object existed"
+            if as_of < EARLIEST_AS_OF
+            else ("in the future: attributes can only be computed for what has happened")
+        )
+        raise ConfigError(
+            "as_of",
+            f"{as_of} is {when}",
+            "give a time between 2010-01-01 and now, or none for now",
+        )
+
+
 async def enrich_job(
     conns: Connections,
     runner: StepRunner,
@@ -143,9 +165,11 @@ async def enrich_job(
     within `wait_for_lock` seconds; rejects above the threshold fail it (RejectRateExceededError).
     """
     threshold = reject_threshold(max_reject_rate)
+    if as_of is not None:
+        check_as_of(as_of, clock())
     customerio = None if dry_run else conns.customerio_settings()
     settings = attribute_settings_from_env()
-    with Ledger.open(conns.ledger) as ledger:
+    with conns.open_ledger(write=not dry_run) as ledger:
         async with locked(ledger, runner, "push", wait_for_lock, skip=dry_run):
             # Read once the lock is held: waiting for it may take minutes.
             reference = int(clock()) if as_of is None else as_of
@@ -187,7 +211,7 @@ async def replay_job(
     ledger's push lock; what still fails stays open and counts as a reject of this run."""
     threshold = reject_threshold(max_reject_rate)
     customerio = None if dry_run else conns.customerio_settings()
-    with Ledger.open(conns.ledger) as ledger:
+    with conns.open_ledger() as ledger:
         async with locked(ledger, runner, "push", skip=dry_run):
             job = JobRun(runner, RunSummary(REPLAY, dry_run=dry_run), threshold)
             job.interrupted = lambda: (

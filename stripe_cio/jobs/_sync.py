@@ -67,7 +67,7 @@ async def sync_job(
     stripe = conns.stripe_settings()
     customerio = None if ledger_only else conns.customerio_settings()
     name = f"{SYNC} (ledger only)" if ledger_only else SYNC
-    with Ledger.open(conns.ledger) as ledger:
+    with conns.open_ledger() as ledger:
         async with locked(ledger, runner, "push", skip=ledger_only):
             job = JobRun(runner, RunSummary(name), threshold)
             # True at any point: the cursor moves with the events it covers, the attributes mark

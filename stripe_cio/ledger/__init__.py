@@ -6,15 +6,20 @@ The contract with extraction is docs/design/ledger-interface.md; the tables are 
 from __future__ import annotations
 
 from . import _delivery_tables  # noqa: F401 - registers the delivery tables
-from ._coverage import (
+from ._backfill_runs import (
     BackfillProgress,
     BackfillRun,
-    HistoryGaps,
     abandon_backfills,
     backfill_progress,
     backfill_run,
-    customer_list_read,
     forget_backfill_slices,
+    record_backfill_completed,
+    record_backfill_started,
+    unfinished_backfills,
+)
+from ._coverage import (
+    HistoryGaps,
+    customer_list_read,
     guest_history_complete,
     history_gaps,
     history_horizon,
@@ -24,11 +29,9 @@ from ._coverage import (
     missing_objects,
     namesakes,
     present_customers,
-    record_backfill_completed,
-    record_backfill_started,
     record_customer_histories,
-    unfinished_backfills,
 )
+from ._diagnose import diagnose_ledger
 from ._ledger import LEDGER_RESOURCES, EventsResult, Ledger, WriteResult
 from ._schema import LedgerVersionError
 from .normalise import Reject
@@ -47,6 +50,7 @@ __all__ = [
     "backfill_progress",
     "backfill_run",
     "customer_list_read",
+    "diagnose_ledger",
     "forget_backfill_slices",
     "guest_history_complete",
     "history_gaps",

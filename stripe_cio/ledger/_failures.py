@@ -102,12 +102,14 @@ def _postgres_error(error: psycopg.Error, url: str) -> LedgerError | None:
     # libpq prefixes connection failures with where it tried; keep the reason, which is last.
     reason = first.rsplit(" failed: ", 1)[-1]
     parsed = make_url(url)
-    if state in ("28P01", "28000") or "password authentication failed" in first:
+    # libpq reports a refused connection with no SQLSTATE: known by the server's message.
+    refused = ("password authentication failed", "no pg_hba.conf entry", "role ")
+    if state in ("28P01", "28000") or any(words in first for words in refused):
         return LedgerAccessError(
             f"PostgreSQL refused the login of user {parsed.username!r} to the ledger {name} "
             f"({reason}); check the user and password in STRIPE_CIO_DATABASE_URL"
         )
-    if state == "3D000":
+    if state == "3D000" or ("database" in first and "does not exist" in first):
         return LedgerAccessError(
             f"PostgreSQL has no database {parsed.database!r} for the ledger {name}; create it "
             f"(createdb {parsed.database}) or fix STRIPE_CIO_DATABASE_URL"

@@ -11,12 +11,11 @@ from typing import Any
 import orjson
 from sqlalchemy import Engine, func, make_url, select
 
-from .._exceptions import LedgerDamagedError
 from .._settings import LedgerSettings
 from ._bulk import write_objects
+from ._diagnose import check_integrity, check_writable
 from ._engine import make_engine, write_transaction
 from ._events import EVENTS_CURSOR, advance_cursor, apply_event_page, read_cursor
-from ._failures import REBUILD_HINT, ledger_name
 from ._indexes import create_missing, drop_while_empty
 from ._schema import ensure_schema
 from ._tables import LEDGER_METADATA, RESOURCE_TABLES, table
@@ -59,22 +58,12 @@ class Ledger:
         return cls(make_engine(settings.database_url.get_secret_value()), settings)
 
     def check_integrity(self) -> None:
-        """Stop with LedgerDamagedError when a SQLite ledger fails SQLite's `quick_check`.
+        """Stop with LedgerDamagedError when the ledger fails its integrity check."""
+        check_integrity(self._engine)
 
-        `quick_check` reads every page and checks its structure, but not that indexes match
-        their tables, which makes it several times cheaper than `integrity_check`. Source:
-        https://sqlite.org/pragma.html#pragma_quick_check. PostgreSQL checks its own pages as
-        it reads them (and reports damage as an error, which `_failures` translates).
-        """
-        if self._engine.dialect.name != "sqlite":
-            return
-        with self._engine.connect() as conn:
-            problems = [str(row[0]) for row in conn.exec_driver_sql("PRAGMA quick_check(3)")]
-        if problems != ["ok"]:
-            raise LedgerDamagedError(
-                f"the ledger {ledger_name(str(self._engine.url))} failed its integrity check "
-                f"({'; '.join(p.splitlines()[0][:120] for p in problems)}); {REBUILD_HINT}"
-            )
+    def check_writable(self) -> None:
+        """Stop with LedgerAccessError when the ledger cannot be written (read-only)."""
+        check_writable(self._engine)
 
     def reopener(self) -> Callable[[], Ledger] | None:
         """A picklable callable opening this same ledger (in another process), if there is one.

@@ -12,13 +12,22 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, Engine, func, insert, inspect, select, text
 
+from .._exceptions import LedgerVersionError
 from ._coverage import set_horizon_of_existing_ledger
 from ._delivery_tables import DELIVERY_TABLES
 from ._engine import write_transaction
+from ._failures import ledger_name
 from ._indexes import create_missing
 from ._tables import COVERAGE_TABLES, LEDGER_METADATA, table
 
-__all__ = ["BASE_VERSION", "MIGRATIONS", "LedgerVersionError", "ensure_schema", "latest_version"]
+__all__ = [
+    "BASE_VERSION",
+    "MIGRATIONS",
+    "LedgerVersionError",
+    "check_version",
+    "ensure_schema",
+    "latest_version",
+]
 
 Migration = Callable[[Connection], None]
 
@@ -68,13 +77,20 @@ MIGRATIONS[5] = _add_backfill_abandoned_at  # backfill runs a restart abandoned
 _PG_LOCK_KEY = 0x5C10_1ED9
 
 
-class LedgerVersionError(RuntimeError):
-    """The ledger was written by a newer stripe-cio than this one."""
-
-
 def latest_version() -> int:
     """The schema version this code writes."""
     return max([BASE_VERSION, *MIGRATIONS])
+
+
+def check_version(current: int, engine: Engine) -> None:
+    """Refuse (LedgerVersionError) a ledger a newer stripe-cio wrote: this one would misread it."""
+    target = latest_version()
+    if current > target:
+        raise LedgerVersionError(
+            f"the ledger {ledger_name(str(engine.url))} is at schema version {current}, newer "
+            f"than this stripe-cio understands ({target}); upgrade stripe-cio (pip install -U "
+            "stripe-cio) on every machine that runs it"
+        )
 
 
 def ensure_schema(engine: Engine) -> int:
@@ -90,11 +106,7 @@ def ensure_schema(engine: Engine) -> int:
             _stamp(conn, target)
             return target
         current = conn.execute(select(func.max(version_table.c.version))).scalar() or 0
-        if current > target:
-            raise LedgerVersionError(
-                f"the ledger is at schema version {current}, newer than this stripe-cio "
-                f"understands ({target}); upgrade stripe-cio"
-            )
+        check_version(current, engine)
         for number in sorted(n for n in MIGRATIONS if n > current):
             MIGRATIONS[number](conn)
             _stamp(conn, number)

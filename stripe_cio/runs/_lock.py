@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
+from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, Engine, text
 
@@ -123,7 +124,12 @@ def _lock_of(engine: Engine, holder: str, name: str) -> _FileLock | _PostgresLoc
         return _PostgresLock(engine, name)
     if url.database in (None, "", ":memory:"):
         return _MemoryLock(f"{id(engine)}:{name}")
-    path = Path(url.database).expanduser()
+    database = url.database
+    if url.query.get("uri") == "true" and database.startswith("file:"):
+        # A URI filename (`sqlite:///file:/path/ledger.db?mode=ro&uri=true`) names the file
+        # by its path. Source: https://sqlite.org/uri.html
+        database = urlsplit(database).path
+    path = Path(database).expanduser()
     return _FileLock(path.with_name(f"{path.name}.{name}.lock"), holder)
 
 

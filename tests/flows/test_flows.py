@@ -15,6 +15,8 @@ import httpx
 import orjson
 import pytest
 from prefect.blocks.notifications import CustomWebhookNotificationBlock
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.client.schemas.objects import State
 from typer.testing import CliRunner
 
@@ -198,6 +200,40 @@ def test_a_wrong_customerio_key_fails_at_once_and_notifies_once(
     assert "CustomerIOAuthError" in message["body"]
     assert "not-the-sandbox-key-0123" not in message["body"]
     assert pipeline.people() == {}
+
+
+async def _task_runs(flow_run_id: Any) -> list[Any]:
+    async with get_client() as client:
+        return await client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+        )
+
+
+def test_a_region_mismatch_fails_the_run_at_once_with_its_line_and_no_retry(
+    pipeline: Pipeline,
+) -> None:
+    pipeline.cio.post("/_sandbox/config", json={"region": "eu"}).raise_for_status()
+    state = state_of(backfill_history(return_state=True))
+    assert state.is_failed()
+    # The run's message is the one line the CLI prints, not a wrapped exception.
+    assert str(state.message).startswith(
+        f"the Customer.io workspace of site id {SANDBOX_CIO_SITE_ID!r} is in region 'eu'"
+    )
+    assert "CUSTOMERIO_REGION=eu" in str(state.message)
+    # A permanent error: no step was run twice (Prefect used to retry it for over a minute).
+    runs = asyncio.run(_task_runs(state.state_details.flow_run_id))
+    assert runs
+    assert max(run.run_count for run in runs) == 1
+    assert pipeline.people() == {}
+
+
+def test_a_block_that_does_not_exist_fails_the_run_naming_it(pipeline: Pipeline) -> None:
+    state = state_of(enrich_profiles(customerio_block="no-such-block", return_state=True))
+    assert state.is_failed()
+    assert str(state.message).startswith(
+        "customerio_block: there is no CustomerIOCredentials block named 'no-such-block'"
+    )
+    assert pipeline.batch_requests() == 0
 
 
 def test_a_second_overlapping_run_is_refused(pipeline: Pipeline) -> None:

@@ -193,7 +193,8 @@ def test_rejects_over_the_threshold_fail_the_run_after_publishing_its_summary(
         write_account(ledger)
         ledger.write_objects(
             "customers",
-            [{**CUSTOMER, "id": "cus_3", "email": f"{'a' * 150}@example.com"}],
+            # A valid address (RFC 5321 lengths) longer than Customer.io's 150-byte identifier.
+            [{**CUSTOMER, "id": "cus_3", "email": f"{'a' * 60}@{'b' * 50}.{'c' * 50}.com"}],
             observed_at=AS_OF,
         )
         lower_history_horizon(ledger.engine, 0)
