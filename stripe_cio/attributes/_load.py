@@ -21,7 +21,7 @@ from pandas.api.types import union_categoricals
 from sqlalchemy import JSON, Connection, Engine, Select, case, cast, null, select, type_coerce
 from sqlalchemy.sql.elements import ColumnElement
 
-from .._exceptions import StripeCioError
+from .._exceptions import LedgerDamagedError
 from ..ledger._tables import table
 from ._config import AttributeSettings
 from ._frames import (
@@ -38,8 +38,9 @@ __all__ = ["LedgerReadError", "load_frames"]
 CHUNK_ROWS = 100_000
 
 
-class LedgerReadError(StripeCioError):
-    """The ledger holds something its normalisers never write (e.g. a null amount)."""
+class LedgerReadError(LedgerDamagedError):
+    """The ledger holds something its normalisers never write (e.g. a null amount): it was
+    edited by hand or damaged."""
 
 
 def _metadata_value(connection: Connection, key: str) -> ColumnElement[Any]:
@@ -190,7 +191,10 @@ def _read(
             try:
                 part = _column(rows, position, kind, f"{name}.{column}")
             except ValueError as exc:
-                raise LedgerReadError(f"cannot read the ledger: {exc}") from None
+                raise LedgerReadError(
+                    f"cannot read the ledger: {exc}; something other than stripe-cio wrote "
+                    "it: undo that, or rebuild the ledger with `stripe-cio backfill`"
+                ) from None
             parts[column].append(part)
         del rows
     data = {

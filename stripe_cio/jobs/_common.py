@@ -14,12 +14,21 @@ from typing import TypeVar
 from .._exceptions import ConfigError
 from .._settings import CustomerIOSettings, LedgerSettings, StripeSettings, run_settings_from_env
 from ..ledger import Ledger
-from ..runs import RejectRateExceededError, RunSummary, acquire_run_lock, reject_rate_problem
+from ..runs import (
+    RejectRateExceededError,
+    Release,
+    RunInProgressError,
+    RunSummary,
+    acquire_run_lock,
+    reject_rate_problem,
+)
 from ._runner import StepRunner
 
 __all__ = ["Connections", "JobRun", "locked", "reject_threshold"]
 
 T = TypeVar("T")
+# How often a run waiting for the ledger's lock tries it again.
+LOCK_POLL_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
@@ -84,11 +93,26 @@ async def locked(
     if skip:
         yield
         return
-    release = await asyncio.to_thread(acquire_run_lock, ledger.engine, runner.holder, name, wait)
+    release = await _acquire(ledger, runner.holder, name, wait)
     try:
         yield
     finally:
         release()
+
+
+async def _acquire(ledger: Ledger, holder: str, name: str, wait: float) -> Release:
+    """Take the lock, trying again for up to `wait` seconds: each try in a thread (it is a
+    database call), the waits between them in the event loop, so that Ctrl-C or a cancelled
+    flow run stops a wait of minutes at once."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while True:
+        try:
+            return await asyncio.to_thread(acquire_run_lock, ledger.engine, holder, name)
+        except RunInProgressError:
+            if loop.time() >= deadline:
+                raise
+            await asyncio.sleep(min(LOCK_POLL_SECONDS, max(0.0, deadline - loop.time())))
 
 
 class JobRun:

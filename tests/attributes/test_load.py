@@ -285,7 +285,8 @@ def test_a_null_the_normalisers_never_write_is_a_one_line_error(sqlite_ledger: L
             )
         )
     with pytest.raises(
-        LedgerReadError, match=r"^cannot read the ledger: column charges.created has 1 null values$"
+        LedgerReadError,
+        match=r"^cannot read the ledger: column charges.created has 1 null values; ",
     ):
         load_frames(sqlite_ledger.engine)
 

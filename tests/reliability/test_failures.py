@@ -226,6 +226,16 @@ def test_a_postgresql_database_that_does_not_exist(pg_server: str) -> None:
         one_line(stripe_cio(url, *args), 4, "no database 'no_such_ledger'", "createdb")
 
 
+def test_a_postgresql_ledger_from_a_newer_stripe_cio(pg_url: str) -> None:
+    with (
+        Ledger.open(LedgerSettings.load({"database_url": pg_url})) as ledger,
+        ledger.engine.begin() as conn,
+    ):
+        conn.exec_driver_sql("INSERT INTO schema_version (version, applied_at) VALUES (99, 0)")
+    for args in JOBS:
+        one_line(stripe_cio(pg_url, *args), 4, "schema version 99", "upgrade")
+
+
 def test_a_read_only_postgresql_ledger(pg_url: str) -> None:
     with Ledger.open(LedgerSettings.load({"database_url": pg_url})):
         pass  # the schema exists; only writes fail from here on

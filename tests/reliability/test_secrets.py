@@ -118,12 +118,15 @@ def connections(monkeypatch: pytest.MonkeyPatch) -> Connections:
     return recorded
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "postgresql-query-password"])
 def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'ledger.db'}"
     # The throwaway cluster trusts loopback, so any password gets in: it only has to be carried.
     url: str = request.getfixturevalue("pg_url")
+    if request.param == "postgresql-query-password":
+        # libpq also takes the password as a query parameter, where no URL parser masks it.
+        return f"{url}?password={DB_PASSWORD}"
     return url.replace("postgresql://postgres@", f"postgresql://postgres:{DB_PASSWORD}@")
 
 
