@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from .._exceptions import ConfigError
+from ..cio_api import CustomerIOClient
 from ..extract import BackfillSummary, backfill, run_id_for, stripe_now
 from ..ledger import (
     BackfillRun,
@@ -76,7 +77,9 @@ async def backfill_job(
 
     stripe = conns.stripe_settings()
     if enrich:
-        conns.customerio_settings()  # fail now, not after an hour of reading
+        # Wrong Customer.io credentials or region fail now, not after an hour of reading.
+        async with CustomerIOClient(conns.customerio_settings()) as customerio:
+            await customerio.verify_region()
     with conns.open_ledger() as ledger:
         async with locked(ledger, runner, "backfill"):
             job = JobRun(runner, RunSummary(BACKFILL), threshold)
