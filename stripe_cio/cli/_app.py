@@ -10,6 +10,7 @@ import traceback
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.exceptions import TyperException
 
 from .. import __version__
 from .._exceptions import EXIT_INTERRUPTED, ConfigError, StripeCioError
@@ -149,14 +150,26 @@ def main() -> None:
     """
     err = Console(stderr=True, soft_wrap=True)
     try:
-        app()
+        # Not standalone: usage errors come to us instead of being printed as a boxed panel.
+        code = app(standalone_mode=False)
+    except TyperException as exc:
+        # Usage errors (an unknown command or option, a bad value) carry their context.
+        context = getattr(exc, "ctx", None)
+        command = f" (see `{context.command_path} --help`)" if context is not None else ""
+        if exc.format_message():  # empty when a group given no command showed its help
+            err.print(
+                f"[red]usage error:[/red] {redact(exc.format_message())}{command}",
+                highlight=False,
+                markup=True,
+            )
+        sys.exit(int(getattr(exc, "exit_code", 2)))
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("[yellow]interrupted[/yellow]", highlight=False, markup=True)
+        sys.exit(EXIT_INTERRUPTED)
     except StripeCioError as exc:
         _traceback(err, exc)
         err.print(f"[red]{_prefix(exc)}:[/red] {redact(str(exc))}", highlight=False, markup=True)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        err.print("[yellow]interrupted[/yellow]", highlight=False, markup=True)
-        sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:  # the last line of defence: one line, not a traceback
         _traceback(err, exc)
         message = redact(str(exc).strip().splitlines()[0]) if str(exc).strip() else ""
@@ -168,3 +181,4 @@ def main() -> None:
             markup=True,
         )
         sys.exit(EXIT_SOFTWARE)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -23,6 +23,7 @@ import pytest
 
 from stripe_cio import LedgerSettings
 from stripe_cio.ledger import Ledger
+from stripe_cio.sandbox import SANDBOX_STRIPE_KEY, SandboxProcess
 
 STRIPE_CIO = str(Path(sys.executable).with_name("stripe-cio"))
 DB_PASSWORD = "Ledger-Pw-0123456789"
@@ -266,6 +267,52 @@ def test_a_prefect_api_that_is_not_running(tmp_path: Path, args: tuple[str, ...]
 )
 def test_arguments_out_of_range(tmp_path: Path, args: tuple[str, ...], phrase: str) -> None:
     one_line(stripe_cio(f"sqlite:///{tmp_path / 'l.db'}", *args), 2, "as_of", phrase)
+
+
+@pytest.mark.parametrize(
+    ("args", "phrases"),
+    [
+        (("sync", "--overlap", "-5"), ("usage error:", "--overlap", "stripe-cio sync --help")),
+        (("backfill", "--resources", "charges,nope"), ("--resources", "unknown nope")),
+        (("enrich", "--as-of", "99999-01-01"), ("neither Unix seconds nor ISO 8601",)),
+        (("sync", "--bogus"), ("No such option: --bogus",)),
+        (("bogus",), ("No such command 'bogus'", "stripe-cio --help")),
+        (("status", "--runs", "-1"), ("--runs",)),
+    ],
+)
+def test_arguments_the_command_line_refuses(
+    tmp_path: Path, args: tuple[str, ...], phrases: tuple[str, ...]
+) -> None:
+    one_line(stripe_cio(f"sqlite:///{tmp_path / 'l.db'}", *args), 2, *phrases)
+
+
+def test_a_backfill_since_a_time_after_stripes_present(tmp_path: Path) -> None:
+    with SandboxProcess("stripe", "--customers", "5", "--months", "1", "--rps", "0") as stripe:
+        done = stripe_cio(
+            f"sqlite:///{tmp_path / 'l.db'}",
+            "backfill",
+            "--no-enrich",
+            "--since",
+            "2099-01-01T00:00:00Z",
+            STRIPE_API_BASE=stripe.url,
+            STRIPE_API_KEY=SANDBOX_STRIPE_KEY,
+        )
+    one_line(done, 2, "since: is after Stripe's present")
+
+
+def test_a_data_directory_that_is_a_file(tmp_path: Path) -> None:
+    (tmp_path / "data").write_text("not a folder")
+    env = {"STRIPE_CIO_DATA_DIR": str(tmp_path / "data")}
+    done = subprocess.run(
+        [STRIPE_CIO, "sync"],
+        env={**_environment("unused", **env), "STRIPE_CIO_DATABASE_URL": ""},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    line = one_line(done, 2, "STRIPE_CIO_DATA_DIR", "is a file, not a folder")
+    assert "STRIPE_CIO_DATABASE_URL" not in line
 
 
 def test_doctor_reports_every_part_in_one_line_each(tmp_path: Path) -> None:

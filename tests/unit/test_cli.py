@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from stripe_cio import LedgerSettings
+import pytest
+
+from stripe_cio import LedgerSettings, register_secret
 from stripe_cio.ledger import Ledger
 from stripe_cio.runs import run_lock
 
@@ -121,3 +123,23 @@ def test_a_job_refused_by_another_run_exits_75_having_done_nothing(tmp_path: Pat
     assert lines[0].startswith("refused: another run is pushing from this ledger")
     assert lines[0].endswith("this run did nothing")
     assert "cio-cli-sentinel-0123" not in result.stdout + result.stderr
+
+
+def test_an_unexpected_failure_is_one_line_naming_a_bug_with_exit_code_70(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from stripe_cio.cli import _app
+
+    def broken(**_: object) -> None:
+        raise RuntimeError(f"boom with {SECRET} inside\nand a second line")
+
+    register_secret(SECRET)
+    monkeypatch.setattr(_app, "app", broken)
+    with pytest.raises(SystemExit) as exited:
+        _app.main()
+    assert exited.value.code == 70
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("internal error: RuntimeError: boom with ")
+    assert "--verbose" in lines[0]
+    assert SECRET not in lines[0]
