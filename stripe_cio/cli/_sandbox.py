@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
 
+from .._exceptions import ConfigError
 from ..sandbox import SANDBOX_CIO_API_KEY, SANDBOX_CIO_SITE_ID
 
 __all__ = ["parse_time", "sandbox_app"]
@@ -16,6 +18,21 @@ sandbox_app = typer.Typer(
     help="Serve local Stripe and Customer.io APIs with a synthetic account (loopback only).",
     no_args_is_help=True,
 )
+
+
+def check_free(host: str, port: int) -> None:
+    """Refuse (ConfigError) a port another process listens on, before generating an account."""
+    with socket.socket() as probe:
+        # As the server binds: a port left in TIME_WAIT by a stopped sandbox is free to it.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(
+                "--port",
+                f"{host}:{port} cannot be used ({exc.strerror}; another sandbox may be serving it)",
+                "give another --port, or stop the process using it",
+            ) from None
 
 
 def parse_time(value: str) -> int:
@@ -60,6 +77,7 @@ def stripe_sandbox(
     """
     from ..sandbox.stripe_server import serve
 
+    check_free(host, port)
     clock = parse_time(now) if now else int(datetime.now().timestamp())
     serve(
         host=host,
@@ -92,6 +110,7 @@ def customerio_sandbox(
     """
     from ..sandbox.cio_server import serve
 
+    check_free(host, port)
     serve(
         host=host,
         port=port,

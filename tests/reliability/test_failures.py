@@ -330,3 +330,13 @@ def test_doctor_reports_every_part_in_one_line_each(tmp_path: Path) -> None:
     assert "Traceback" not in done.stdout + done.stderr
     for secret in SECRETS:
         assert secret not in done.stdout + done.stderr
+
+
+def test_a_sandbox_port_in_use(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        for kind in ("stripe", "customerio"):
+            done = stripe_cio(f"sqlite:///{tmp_path / 'l.db'}", "sandbox", kind, "--port", port)
+            one_line(done, 2, f"127.0.0.1:{port} cannot be used", "--port")
