@@ -18,22 +18,16 @@ from prefect.artifacts import (
 )
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
-from prefect.tasks import exponential_backoff
 
 from stripe_cio.extract import ProgressCallback
 from stripe_cio.runs import RunSummary
 
-from ._retry import transient_only
+from ._retry import task_options
 
 __all__ = ["PrefectRunner"]
 
 T = TypeVar("T")
 
-# Coarse retries for an API that stayed away longer than the clients' own retries. A step
-# marked retryable is idempotent (cursors, snapshots and delivered-event ids), so a retry
-# resends nothing that was accepted.
-_RETRIES = 2
-_RETRY_DELAYS = exponential_backoff(backoff_factor=30)
 _PROGRESS_EVERY = 2.0  # seconds between updates of a progress artifact
 
 
@@ -78,10 +72,7 @@ class PrefectRunner:
             name=slug,
             task_run_name=slug,
             cache_policy=NO_CACHE,
-            retries=_RETRIES if retry else 0,
-            retry_delay_seconds=_RETRY_DELAYS,
-            retry_jitter_factor=0.5,
-            retry_condition_fn=transient_only if retry else None,
+            **task_options(retry),
         )(_run_step)
         result: T = await step_task(slug, work)
         return result
