@@ -29,6 +29,7 @@ from ._exceptions import (
 )
 from ._redact import install_log_redaction, mask_url, redact, register_secret
 from ._settings import (
+    ENV_NAMES,
     CustomerIOSettings,
     EnvSource,
     LedgerSettings,
@@ -45,6 +46,7 @@ from ._settings import (
 from ._ulid import ULID_PATTERN, encode_ulid
 
 __all__ = [
+    "ENV_NAMES",
     "ULID_PATTERN",
     "APIError",
     "ConfigError",

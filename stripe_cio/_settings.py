@@ -25,6 +25,7 @@ from ._settings_base import (
     empty_to_none,
     make_private_folder,
     secret_text,
+    section_env,
     validate_base_url,
     validate_ca_bundle,
     validate_rate,
@@ -32,6 +33,7 @@ from ._settings_base import (
 
 __all__ = [
     "CUSTOMERIO_TRACK_URLS",
+    "ENV_NAMES",
     "CustomerIOSettings",
     "EnvSource",
     "LedgerSettings",
@@ -303,7 +305,7 @@ class RunSettings(SettingsSection):
 def run_settings_from_env(env: Mapping[str, str] | None = None) -> RunSettings:
     """The run settings from STRIPE_CIO_MAX_REJECT_RATE."""
     env = os.environ if env is None else env
-    return RunSettings.load(_section_env(env, "runs"), EnvSource())
+    return RunSettings.load(section_env(env, "runs"), EnvSource())
 
 
 # --- everything -------------------------------------------------------------------------------
@@ -334,14 +336,6 @@ class Settings(BaseModel):
         )
 
 
-def _section_env(env: Mapping[str, str], section: str) -> dict[str, str]:
-    return {
-        field: env[name]
-        for (sec, field), name in ENV_NAMES.items()
-        if sec == section and name in env
-    }
-
-
 def ca_bundle_from_env(env: Mapping[str, str] | None = None) -> Path | None:
     """STRIPE_CIO_CA_BUNDLE, checked (a ConfigError naming it), for settings built elsewhere."""
     env = os.environ if env is None else env
@@ -355,13 +349,13 @@ def ca_bundle_from_env(env: Mapping[str, str] | None = None) -> Path | None:
 def stripe_settings_from_env(env: Mapping[str, str] | None = None) -> StripeSettings:
     """The Stripe settings from STRIPE_API_KEY, STRIPE_API_BASE, STRIPE_ACCOUNT, ..."""
     env = os.environ if env is None else env
-    return StripeSettings.load(_section_env(env, "stripe"), EnvSource())
+    return StripeSettings.load(section_env(env, "stripe"), EnvSource())
 
 
 def customerio_settings_from_env(env: Mapping[str, str] | None = None) -> CustomerIOSettings:
     """The Customer.io settings from the CUSTOMERIO_* variables."""
     env = os.environ if env is None else env
-    return CustomerIOSettings.load(_section_env(env, "customerio"), EnvSource())
+    return CustomerIOSettings.load(section_env(env, "customerio"), EnvSource())
 
 
 def ledger_settings_from_env(env: Mapping[str, str] | None = None) -> LedgerSettings:
@@ -371,10 +365,10 @@ def ledger_settings_from_env(env: Mapping[str, str] | None = None) -> LedgerSett
     cannot be created raises a ConfigError naming whichever of the two settings decided it.
     """
     env = os.environ if env is None else env
-    url = env.get("STRIPE_CIO_DATABASE_URL", "").strip()
+    url = env.get(ENV_NAMES[("ledger", "database_url")], "").strip()
     if url:
         return LedgerSettings.load({"database_url": url}, EnvSource())
-    given = env.get("STRIPE_CIO_DATA_DIR", "").strip()
+    given = env.get(ENV_NAMES[("ledger", "data_dir")], "").strip()
     data_dir = Path(given).expanduser() if given else default_data_dir(env)
     return LedgerSettings.load(
         {"data_dir": data_dir, "database_url": f"sqlite:///{data_dir / 'ledger.db'}"}, EnvSource()

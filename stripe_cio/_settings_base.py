@@ -29,6 +29,8 @@ __all__ = [
     "load_ca_bundle",
     "make_private_folder",
     "secret_text",
+    "section_env",
+    "section_env_names",
     "validate_base_url",
     "validate_ca_bundle",
     "validate_rate",
@@ -76,7 +78,27 @@ ENV_NAMES: Mapping[tuple[str, str], str] = {
     ("ledger", "database_url"): "STRIPE_CIO_DATABASE_URL",
     ("ledger", "data_dir"): "STRIPE_CIO_DATA_DIR",
     ("runs", "max_reject_rate"): "STRIPE_CIO_MAX_REJECT_RATE",
+    ("attributes", "prefix"): "STRIPE_CIO_ATTRIBUTE_PREFIX",
+    ("attributes", "identifier"): "STRIPE_CIO_IDENTIFIER",
+    ("lifecycle", "event_names"): "STRIPE_CIO_EVENT_NAMES",
+    ("lifecycle", "disabled"): "STRIPE_CIO_EVENTS_DISABLED",
+    ("lifecycle", "payment_intent_events"): "STRIPE_CIO_PAYMENT_INTENT_EVENTS",
+    ("lifecycle", "send_backfill_events"): "STRIPE_CIO_SEND_BACKFILL_EVENTS",
+    ("lifecycle", "customer_deleted"): "STRIPE_CIO_CUSTOMER_DELETED",
+    # Read by the Prefect side's failure hook (tasks/notify.py); declared here with the rest so
+    # that every variable stripe-cio reads has one name, in one place.
+    ("notify", "block"): "STRIPE_CIO_NOTIFY_BLOCK",
 }
+
+
+def section_env_names(section: str) -> dict[str, str]:
+    """Field -> environment variable, for the fields of `section` in ENV_NAMES."""
+    return {field: name for (sec, field), name in ENV_NAMES.items() if sec == section}
+
+
+def section_env(env: Mapping[str, str], section: str) -> dict[str, str]:
+    """Field -> value, for the fields of `section` whose variable is set in `env`."""
+    return {field: env[name] for field, name in section_env_names(section).items() if name in env}
 
 
 # --- shared validation ------------------------------------------------------------------------
@@ -113,7 +135,7 @@ def validate_rate(value: float | None) -> float | None:
     return value
 
 
-CA_BUNDLE = "STRIPE_CIO_CA_BUNDLE"
+CA_BUNDLE = ENV_NAMES[("stripe", "ca_bundle")]
 _PEM_HOW = (
     "point it at a PEM file (-----BEGIN CERTIFICATE-----) of the authorities to trust on top of "
     "the public ones, such as a TLS-inspecting proxy's CA"

@@ -23,7 +23,7 @@ from prefect.client.schemas.objects import FlowRun, State
 from prefect.exceptions import ObjectNotFound
 from prefect.utilities.urls import url_for
 
-from stripe_cio import ConfigError
+from stripe_cio import ENV_NAMES, ConfigError
 from stripe_cio.notify import FailureReport
 
 from .steps import _run_step
@@ -37,7 +37,7 @@ __all__ = [
     "save_failure_automation",
 ]
 
-NOTIFY_BLOCK_ENV = "STRIPE_CIO_NOTIFY_BLOCK"
+NOTIFY_BLOCK_ENV = ENV_NAMES[("notify", "block")]
 NOTIFY_BLOCK_PARAMETER = "notify_block"
 _HOW_TO_NAME = (
     f"name a saved notification block as TYPE/NAME (e.g. slack-webhook/ops) or NAME, in "

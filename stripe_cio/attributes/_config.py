@@ -5,12 +5,17 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import field_validator
 
-from .._settings_base import SettingSource, SettingsSection, empty_to_none
+from .._settings_base import (
+    EnvSource,
+    SettingsSection,
+    empty_to_none,
+    section_env,
+    section_env_names,
+)
 from ..cio_api import MAX_ATTRIBUTE_NAME_BYTES
 
 __all__ = [
@@ -29,21 +34,8 @@ _PREFIX = re.compile(r"^[A-Za-z0-9_]*$")
 # Source: https://docs.stripe.com/api/metadata
 _METADATA_KEY_MAX = 40
 
-ATTRIBUTE_ENV_NAMES: Mapping[str, str] = {
-    "prefix": "STRIPE_CIO_ATTRIBUTE_PREFIX",
-    "identifier": "STRIPE_CIO_IDENTIFIER",
-}
-
-
-@dataclass(frozen=True)
-class _AttributeEnvSource(SettingSource):
-    """Attribute settings read from environment variables."""
-
-    def setting_name(self, section: str, field: str) -> str:
-        return ATTRIBUTE_ENV_NAMES[field]
-
-    def how_to_set(self, section: str, field: str) -> str:
-        return f"set the environment variable {ATTRIBUTE_ENV_NAMES[field]}"
+# Field -> environment variable; the names are declared with every other setting's (ENV_NAMES).
+ATTRIBUTE_ENV_NAMES: Mapping[str, str] = section_env_names("attributes")
 
 
 class AttributeSettings(SettingsSection):
@@ -116,8 +108,8 @@ class AttributeSettings(SettingsSection):
 def attribute_settings_from_env(env: Mapping[str, str] | None = None) -> AttributeSettings:
     """Attribute settings from STRIPE_CIO_ATTRIBUTE_PREFIX and STRIPE_CIO_IDENTIFIER."""
     env = os.environ if env is None else env
-    values = {field: env[name] for field, name in ATTRIBUTE_ENV_NAMES.items() if name in env}
+    values = section_env(env, "attributes")
     # An unset or blank prefix variable means the default; an empty prefix is set in code.
     if not values.get("prefix", "").strip():
         values.pop("prefix", None)
-    return AttributeSettings.load(values, _AttributeEnvSource())
+    return AttributeSettings.load(values, EnvSource())

@@ -17,6 +17,7 @@ from pathlib import Path
 from rich.console import Console
 
 from .._exceptions import StripeCioError
+from .._settings_base import ENV_NAMES
 from ..sandbox import SANDBOX_CIO_API_KEY, SANDBOX_CIO_SITE_ID, SandboxProcess, sandbox_environment
 
 __all__ = ["DEMO_HOME", "run_demo"]
@@ -34,7 +35,7 @@ class DemoFailedError(StripeCioError):
 def _child_environment(stripe_url: str, cio_url: str, ledger: Path) -> dict[str, str]:
     env = sandbox_environment(os.environ, stripe_url, cio_url, f"sqlite:///{ledger}")
     # As fast as a live account allows (Stripe: 100 read requests/s in live mode).
-    env["STRIPE_REQUESTS_PER_SECOND"] = "100"
+    env[ENV_NAMES[("stripe", "requests_per_second")]] = "100"
     if "PREFECT_API_URL" not in env and "PREFECT_HOME" not in env:
         home = DEMO_HOME / "prefect"
         home.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from .._exceptions import ConfigError
-from .._settings import CustomerIOSettings, LedgerSettings, StripeSettings, run_settings_from_env
+from .._settings import (
+    ENV_NAMES,
+    CustomerIOSettings,
+    LedgerSettings,
+    StripeSettings,
+    run_settings_from_env,
+)
 from ..ledger import Ledger
 from ..runs import (
     RejectRateExceededError,
@@ -56,7 +62,9 @@ class Connections:
         """The Stripe settings, or the one-line error naming how to give them."""
         if self.stripe is None:
             raise ConfigError(
-                "STRIPE_API_KEY", "is not set", "give a Stripe key or a Stripe credentials block"
+                ENV_NAMES[("stripe", "api_key")],
+                "is not set",
+                "give a Stripe key or a Stripe credentials block",
             )
         return self.stripe
 
@@ -64,7 +72,7 @@ class Connections:
         """The Customer.io settings, or the one-line error naming how to give them."""
         if self.customerio is None:
             raise ConfigError(
-                "CUSTOMERIO_SITE_ID",
+                ENV_NAMES[("customerio", "site_id")],
                 "is not set",
                 "give Customer.io credentials (variables or a block), or run without sending",
             )

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from .._settings_base import SettingSource, SettingsSection, empty_to_none
+from .._settings_base import (
+    EnvSource,
+    SettingsSection,
+    empty_to_none,
+    section_env,
+    section_env_names,
+)
 from ..cio_api import MAX_EVENT_NAME_BYTES
 
 __all__ = [
@@ -45,24 +50,8 @@ _DELETED_MODES = ("attribute", "delete", "suppress")
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
-LIFECYCLE_ENV_NAMES: Mapping[str, str] = {
-    "event_names": "STRIPE_CIO_EVENT_NAMES",
-    "disabled": "STRIPE_CIO_EVENTS_DISABLED",
-    "payment_intent_events": "STRIPE_CIO_PAYMENT_INTENT_EVENTS",
-    "send_backfill_events": "STRIPE_CIO_SEND_BACKFILL_EVENTS",
-    "customer_deleted": "STRIPE_CIO_CUSTOMER_DELETED",
-}
-
-
-@dataclass(frozen=True)
-class _LifecycleEnvSource(SettingSource):
-    """Lifecycle settings read from environment variables."""
-
-    def setting_name(self, section: str, field: str) -> str:
-        return LIFECYCLE_ENV_NAMES[field]
-
-    def how_to_set(self, section: str, field: str) -> str:
-        return f"set the environment variable {LIFECYCLE_ENV_NAMES[field]}"
+# Field -> environment variable; the names are declared with every other setting's (ENV_NAMES).
+LIFECYCLE_ENV_NAMES: Mapping[str, str] = section_env_names("lifecycle")
 
 
 def _known_type(name: str, *, renaming: bool) -> str:
@@ -183,5 +172,4 @@ class LifecycleSettings(SettingsSection):
 def lifecycle_settings_from_env(env: Mapping[str, str] | None = None) -> LifecycleSettings:
     """Lifecycle settings from the STRIPE_CIO_* variables in LIFECYCLE_ENV_NAMES."""
     env = os.environ if env is None else env
-    values = {field: env[name] for field, name in LIFECYCLE_ENV_NAMES.items() if name in env}
-    return LifecycleSettings.load(values, _LifecycleEnvSource())
+    return LifecycleSettings.load(section_env(env, "lifecycle"), EnvSource())

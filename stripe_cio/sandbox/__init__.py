@@ -6,6 +6,7 @@ demo, the tests and the benchmarks exercise real HTTP on loopback without the in
 
 from collections.abc import Mapping
 
+from .._settings_base import ENV_NAMES
 from ._faults import FaultConfig, FaultInjector, TokenBucket
 from ._process import SandboxProcess, free_port
 
@@ -38,12 +39,13 @@ def sandbox_environment(
         for name, value in base.items()
         if not name.startswith(("STRIPE_", "CUSTOMERIO_"))
     }
-    env.update(
-        STRIPE_API_KEY=SANDBOX_STRIPE_KEY,
-        STRIPE_API_BASE=stripe_url,
-        CUSTOMERIO_SITE_ID=SANDBOX_CIO_SITE_ID,
-        CUSTOMERIO_API_KEY=SANDBOX_CIO_API_KEY,
-        CUSTOMERIO_TRACK_URL=cio_url,
-        STRIPE_CIO_DATABASE_URL=database_url,
-    )
+    settings = {
+        ("stripe", "api_key"): SANDBOX_STRIPE_KEY,
+        ("stripe", "api_base"): stripe_url,
+        ("customerio", "site_id"): SANDBOX_CIO_SITE_ID,
+        ("customerio", "api_key"): SANDBOX_CIO_API_KEY,
+        ("customerio", "track_url"): cio_url,
+        ("ledger", "database_url"): database_url,
+    }
+    env.update({ENV_NAMES[setting]: value for setting, value in settings.items()})
     return env
