@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Dialect, Table, bindparam, literal_column, up
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
-from ..ledger._delivery_tables import DELIVERY_TABLES
+from ..ledger import DELIVERY_TABLES
 
 __all__ = [
     "DELIVERED_COLUMNS",

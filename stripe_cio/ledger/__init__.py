@@ -5,7 +5,6 @@ The contract with extraction is docs/design/ledger-interface.md; the tables are 
 
 from __future__ import annotations
 
-from . import _delivery_tables  # noqa: F401 - registers the delivery tables
 from ._backfill_runs import (
     BackfillProgress,
     BackfillRun,
@@ -31,19 +30,27 @@ from ._coverage import (
     present_customers,
     record_customer_histories,
 )
+from ._delivery_tables import DELIVERY_TABLES, DeadLetterRow, DeliveredEvent, PersonSnapshot
 from ._diagnose import diagnose_ledger
 from ._ledger import LEDGER_RESOURCES, EventsResult, Ledger, WriteResult
+from ._lifecycle_tables import LIFECYCLE_TABLES, HandledEvent, ensure_lifecycle_table
 from ._schema import LedgerVersionError
 from .normalise import Reject
 
 __all__ = [
+    "DELIVERY_TABLES",
     "LEDGER_RESOURCES",
+    "LIFECYCLE_TABLES",
     "BackfillProgress",
     "BackfillRun",
+    "DeadLetterRow",
+    "DeliveredEvent",
     "EventsResult",
+    "HandledEvent",
     "HistoryGaps",
     "Ledger",
     "LedgerVersionError",
+    "PersonSnapshot",
     "Reject",
     "WriteResult",
     "abandon_backfills",
@@ -51,6 +58,7 @@ __all__ = [
     "backfill_run",
     "customer_list_read",
     "diagnose_ledger",
+    "ensure_lifecycle_table",
     "forget_backfill_slices",
     "guest_history_complete",
     "history_gaps",

@@ -18,6 +18,7 @@ from ._delivery_tables import DELIVERY_TABLES
 from ._engine import write_transaction
 from ._failures import ledger_name
 from ._indexes import create_missing
+from ._lifecycle_tables import LIFECYCLE_TABLES
 from ._tables import COVERAGE_TABLES, LEDGER_METADATA, table
 
 __all__ = [
@@ -46,9 +47,6 @@ MIGRATIONS[2] = _add_delivery_tables  # Customer.io snapshots, delivered events,
 
 
 def _add_lifecycle_tables(conn: Connection) -> None:
-    # Imported here: the lifecycle package imports the ledger.
-    from ..lifecycle._tables import LIFECYCLE_TABLES
-
     for lifecycle_table in LIFECYCLE_TABLES:
         lifecycle_table.create(conn, checkfirst=True)
 

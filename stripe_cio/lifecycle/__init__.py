@@ -5,6 +5,7 @@
 maps them; `send_lifecycle_events` delivers them, exactly once, and records them as handled.
 """
 
+from ..ledger import LIFECYCLE_TABLES, HandledEvent, ensure_lifecycle_table
 from ._actions import ActionResult, action_item, send_actions
 from ._changes import CHANGES, Change, SubscriptionState, classify, states
 from ._map import RULES, Rule, map_event
@@ -34,7 +35,6 @@ from ._settings import (
     lifecycle_settings_from_env,
 )
 from ._summary import LifecycleSummary
-from ._tables import LIFECYCLE_TABLES, HandledEvent, ensure_lifecycle_table
 
 __all__ = [
     "CHANGES",

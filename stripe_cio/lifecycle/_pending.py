@@ -22,14 +22,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ..attributes import AttributeSettings
 from ..deliver import EventItem
-from ..ledger import Ledger
+from ..ledger import LIFECYCLE_TABLES, Ledger, ensure_lifecycle_table
 from ..ledger._engine import write_transaction
 from ..ledger._events import EVENTS_CURSOR, advance_cursor, read_cursor
 from ..ledger._tables import table
 from ._map import RULES, map_event, skipped_type
 from ._model import ChargeRecord, CustomerRecord, LedgerLookup, Mapped, PersonAction, PriceRecord
 from ._settings import CUSTOMER_DELETED, LifecycleSettings
-from ._tables import LIFECYCLE_TABLES, ensure_lifecycle_table
 
 __all__ = [
     "LOW_WATER_CURSOR",

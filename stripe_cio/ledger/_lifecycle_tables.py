@@ -1,8 +1,9 @@
 """The ledger table of processed events that lifecycle mapping has handled.
 
-Defined on the ledger's own metadata, so a ledger created while this module is imported gets it
-with every other table; `MIGRATIONS[3]` in `stripe_cio/ledger/_schema.py` adds it to an older
-ledger, and `ensure_lifecycle_table` to a ledger created without it.
+A ledger table like any other, so defined here on the ledger's own metadata: a new ledger creates
+it with every other table; `MIGRATIONS[3]` in `_schema.py` adds it to a ledger from before it,
+and `ensure_lifecycle_table` to one a version without it stamped with a later schema version.
+The lifecycle package reads and writes it through the names this package exports.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Engine, Table, inspect
 from sqlmodel import Field
 
-from ..ledger._engine import write_transaction
-from ..ledger._tables import LEDGER_METADATA, _LedgerModel
+from ._engine import write_transaction
+from ._tables import LEDGER_METADATA, _LedgerModel
 
 __all__ = ["LIFECYCLE_TABLES", "HandledEvent", "ensure_lifecycle_table"]
 
@@ -31,8 +32,9 @@ LIFECYCLE_TABLES: tuple[Table, ...] = (LEDGER_METADATA.tables["lifecycle_events"
 
 
 def ensure_lifecycle_table(engine: Engine) -> None:
-    """Create the table if this ledger lacks it: one created before this module was imported
-    is stamped with the latest schema version, so no migration would add it."""
+    """Create the table if this ledger lacks it: a ledger created while the table was defined
+    outside the ledger package, and not imported, is stamped with the latest schema version
+    without it, so no migration would add it."""
     with engine.connect() as conn:
         present = inspect(conn).has_table(LIFECYCLE_TABLES[0].name)
     if not present:
