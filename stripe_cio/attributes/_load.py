@@ -8,9 +8,7 @@ other databases stream through SQLAlchemy with a server-side cursor where they h
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from operator import itemgetter
 from typing import Any
 
@@ -22,6 +20,7 @@ from sqlalchemy import JSON, Connection, Engine, Select, case, cast, null, selec
 from sqlalchemy.sql.elements import ColumnElement
 
 from .._exceptions import LedgerDamagedError
+from .._gc import collector_paused
 from ..ledger._tables import table
 from ._config import AttributeSettings
 from ._frames import (
@@ -92,19 +91,6 @@ def _selects(connection: Connection, settings: AttributeSettings) -> dict[str, S
         "subscription_items": plain("subscription_items"),
         "prices": plain("prices"),
     }
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    # Fetching makes millions of short-lived row tuples, each a trigger for the cyclic
-    # collector, which would walk the growing frames again and again for nothing.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _chunks(connection: Connection, query: Select[Any]) -> Iterator[Any]:
@@ -209,7 +195,9 @@ def _read(
 def load_frames(engine: Engine, settings: AttributeSettings | None = None) -> LedgerFrames:
     """Read the ledger tables the attributes need, as compact frames (FRAME_COLUMNS)."""
     settings = settings or AttributeSettings()
-    with engine.connect() as connection, _collector_paused():
+    # Fetching makes millions of short-lived row tuples, each a trigger for the cyclic
+    # collector, which would walk the growing frames again and again for nothing.
+    with engine.connect() as connection, collector_paused():
         queries = _selects(connection, settings)
         customers = _read(connection, "customers", queries.pop("customers"))
         customer_ids = object_index(customers["id"])

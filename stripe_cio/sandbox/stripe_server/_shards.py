@@ -20,13 +20,13 @@ The shard processes stay alive after generation, holding their part of the simul
 
 from __future__ import annotations
 
-import gc
 import os
 import subprocess
 import sys
 from multiprocessing.connection import wait
 from typing import NoReturn
 
+from ..._gc import collector_paused
 from ._pipes import Duplex
 from ._store import StripeStore
 
@@ -157,13 +157,8 @@ class ShardedAccount:
     def _collect(self) -> None:
         # Filing allocates millions of long-lived tuples: the cyclic collector would walk the
         # growing store again and again for nothing (the store makes no reference cycles).
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
+        with collector_paused():
             self._receive()
-        finally:
-            if enabled:
-                gc.enable()
 
     def _receive(self) -> None:
         put, fill = self._store.put_located, self._store.fill_block

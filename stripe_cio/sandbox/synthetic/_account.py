@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
+from ..._gc import collector_paused
 from . import _lifecycle, _shop
 from ._catalog import build_catalog
 from ._payments import Payments
@@ -63,20 +61,6 @@ class _Discard:
 
     def put(self, resource: str, obj: dict[str, Any]) -> None:
         pass
-
-
-@contextmanager
-def _no_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector: generation allocates millions of short-lived dicts
-    and keeps a large live graph, which the collector would traverse again and again for
-    nothing (the generator makes next to no reference cycles)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 class SyntheticAccount:
@@ -138,7 +122,9 @@ class SyntheticAccount:
             times = arrival_times(w.rng, count, self._start, w.now)
             if times:
                 w.at(times[0], _arrive, _Arrivals(times, guest))
-        with _no_gc():
+        # Generation allocates millions of short-lived dicts and keeps a large live graph, which
+        # the collector would traverse again and again for nothing (it makes next to no cycles).
+        with collector_paused():
             w.run_until(w.now)
             w.flush()
 
@@ -163,7 +149,7 @@ class SyntheticAccount:
             times = [min(x, end) for x in times]
             if times:
                 w.at(times[0], _arrive, _Arrivals(times, guest))
-        with _no_gc():
+        with collector_paused():
             w.run_until(end)
             w.flush()
         w.now = end
