@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -11,24 +10,16 @@ import httpx
 import orjson
 
 from .._exceptions import (
+    APIError,
     CustomerIOAPIError,
     CustomerIOCertificateError,
     CustomerIORequestError,
     CustomerIOUnavailableError,
 )
-from .._http import (
-    USER_AGENT,
-    AsyncAPIClient,
-    certificate_failure,
-    certificate_problem,
-    failure_name,
-    json_body,
-)
-from .._ratelimit import AsyncRateLimiter
+from .._http import USER_AGENT, AsyncAPIClient
 from .._redact import mask_url
-from .._retry import RetryPolicy, retry_after_seconds
+from .._retry import RetryPolicy
 from .._settings import CustomerIOSettings
-from .._transport import pooled_transport
 from ._errors import error_for, error_message, first_problem, is_retryable
 from ._limits import MAX_BATCH_BYTES, MAX_ENTITY_BYTES, MAX_ITEM_BYTES
 from ._results import (
@@ -64,6 +55,9 @@ class CustomerIOClient(AsyncAPIClient):
     request of the client. 401/403 fail at once with a message naming site id and region.
     """
 
+    _service = "Customer.io"
+    _certificate_error = CustomerIOCertificateError
+
     def __init__(
         self,
         settings: CustomerIOSettings,
@@ -77,24 +71,26 @@ class CustomerIOClient(AsyncAPIClient):
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
         self.settings = settings
-        self.retry = retry or RetryPolicy()
         self.max_concurrency = max_concurrency
-        self.limiter = AsyncRateLimiter(settings.requests_per_second)
-        self.stats = CustomerIOClientStats()
+        self.stats: CustomerIOClientStats = CustomerIOClientStats()
         self._slots = asyncio.Semaphore(max_concurrency)
-        self._rng = random.Random(seed)  # noqa: S311 - jitter, not security
-        # The Track API authenticates with HTTP basic auth, site id as user, API key as password.
-        # Source: https://docs.customer.io/integrations/api/track/#section/Authentication
-        self._http = httpx.AsyncClient(
-            base_url=settings.base_url,
-            auth=httpx.BasicAuth(settings.site_id, settings.api_key.get_secret_value()),
+        super().__init__(
+            settings.base_url,
+            requests_per_second=settings.requests_per_second,
+            retry=retry,
+            seed=seed,
             headers={"User-Agent": USER_AGENT},
+            # The Track API authenticates with HTTP basic auth: site id as user, API key as
+            # password. Source:
+            # https://docs.customer.io/integrations/api/track/#section/Authentication
+            auth=httpx.BasicAuth(settings.site_id, settings.api_key.get_secret_value()),
             timeout=timeout,
+            transport=transport,
             # No more connections than requests in flight: httpcore's pool does work growing
             # with the square of its connections on every request (a sixth of the time in a
             # profile of a 100,000-person run at 32 connections); see also _transport.
-            transport=transport
-            or pooled_transport(max_connections=max_concurrency, ca_bundle=settings.ca_bundle),
+            max_connections=max_concurrency,
+            ca_bundle=settings.ca_bundle,
         )
 
     def __repr__(self) -> str:
@@ -107,7 +103,8 @@ class CustomerIOClient(AsyncAPIClient):
     async def request(self, method: str, path: str, json: Any | None = None) -> Any:
         """Send one request (retrying transient failures); the decoded JSON body, or None."""
         content = None if json is None else orjson.dumps(json)
-        response, body = await self._send(method, path, content)
+        headers = None if content is None else _JSON
+        response, body = await self._send(method, path, content=content, headers=headers)
         if not 200 <= response.status_code < 300:
             raise error_for(self.settings, response, body, method, path)
         return body
@@ -155,7 +152,7 @@ class CustomerIOClient(AsyncAPIClient):
                 method="POST",
                 path=ENTITY_PATH,
             )
-        response, body = await self._send("POST", ENTITY_PATH, content)
+        response, body = await self._send("POST", ENTITY_PATH, content=content, headers=_JSON)
         if not 200 <= response.status_code < 300:
             raise error_for(self.settings, response, body, "POST", ENTITY_PATH)
 
@@ -195,7 +192,7 @@ class CustomerIOClient(AsyncAPIClient):
         if len(body) > MAX_BATCH_BYTES and len(indices) > 1:
             await self._halves(encoded, indices, errors)
             return
-        response, payload = await self._send("POST", BATCH_PATH, body)
+        response, payload = await self._send("POST", BATCH_PATH, content=body, headers=_JSON)
         status = response.status_code
         if status == 207:
             errors.extend(item_errors_207(payload, indices))
@@ -216,59 +213,20 @@ class CustomerIOClient(AsyncAPIClient):
         await self._send_batch(encoded, indices[:middle], errors)
         await self._send_batch(encoded, indices[middle:], errors)
 
-    # --- transport, retries -------------------------------------------------------------------
+    # --- hooks of the request loop (AsyncAPIClient._send): what Customer.io does differently -
 
-    async def _send(
-        self, method: str, path: str, content: bytes | None
-    ) -> tuple[httpx.Response, Any]:
-        """One request through the limiter, retried while it fails transiently."""
-        failure = "no attempt"
-        status: int | None = None
-        headers = _JSON if content is not None else None
-        for attempt in range(self.retry.max_attempts):
-            async with self._slots:
-                await self.limiter.acquire()
-                self.stats.requests += 1
-                self.stats.bytes_sent += len(content or b"")
-                try:
-                    response = await self._http.request(
-                        method, path, content=content, headers=headers
-                    )
-                except httpx.TransportError as exc:  # timeouts, refused and dropped connections
-                    if (problem := certificate_problem(exc)) is not None:
-                        raise CustomerIOCertificateError(
-                            certificate_failure(self.settings.base_url, problem),
-                            method=method,
-                            path=path,
-                        ) from None
-                    self.stats.transport_errors += 1
-                    failure, status = failure_name(exc), None
-                    delay = self.retry.backoff(attempt, self._rng)
-                else:
-                    status = response.status_code
-                    self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
-                    body = json_body(response)
-                    if not is_retryable(status):
-                        return response, body
-                    failure = f"HTTP {status}: {error_message(body) or response.reason_phrase}"
-                    delay = self._delay_after(response, attempt)
-            if attempt + 1 < self.retry.max_attempts:
-                self.stats.retries += 1
-                await asyncio.sleep(delay)
-        raise CustomerIOUnavailableError(
-            f"Customer.io did not answer {method} {path} at {mask_url(self.settings.base_url)} "
-            f"after {self.retry.max_attempts} attempts; last failure: {failure}",
-            status_code=status,
-            method=method,
-            path=path,
-        )
+    def _failure(self, response: httpx.Response, body: Any, method: str, path: str) -> str | None:
+        """None unless the status is transient (the caller judges the rest); counts statuses."""
+        status = response.status_code
+        self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
+        if not is_retryable(status):
+            return None
+        return f"HTTP {status}: {error_message(body) or response.reason_phrase}"
 
-    def _delay_after(self, response: httpx.Response, attempt: int) -> float:
-        delay = self.retry.backoff(attempt, self._rng)
-        if response.status_code == 429:
-            self.stats.rate_limited += 1
-            delay = retry_after_seconds(response) or max(delay, self.retry.rate_limit_delay)
-            self.limiter.pause(delay)  # every request of this client backs off, not just this one
-        elif response.status_code >= 500:
-            self.stats.server_errors += 1
-        return delay
+    def _unavailable(self, message: str, status: int | None, method: str, path: str) -> APIError:
+        """CustomerIOUnavailableError with the last status Customer.io answered, if any."""
+        return CustomerIOUnavailableError(message, status_code=status, method=method, path=path)
+
+    def _sent(self, content: bytes) -> None:
+        """Count the bytes of a request body."""
+        self.stats.bytes_sent += len(content)

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from .._exceptions import StripeCertificateError, StripeUnavailableError
-from .._http import (
-    USER_AGENT,
-    AsyncAPIClient,
-    certificate_failure,
-    certificate_problem,
-    failure_name,
-    json_body,
-)
-from .._ratelimit import AsyncRateLimiter
-from .._redact import mask_url
-from .._retry import RetryPolicy, retry_after_seconds
+from .._exceptions import APIError, StripeCertificateError, StripeUnavailableError
+from .._http import USER_AGENT, AsyncAPIClient, QueryPairs
+from .._retry import RetryPolicy
 from .._settings import StripeSettings
-from .._transport import pooled_transport
 from ._errors import error_for, is_retryable
 
 __all__ = ["STRIPE_API_VERSION", "Params", "StripeClient", "StripeClientStats"]
@@ -56,6 +44,9 @@ class StripeClient(AsyncAPIClient):
     exponential backoff and jitter, as Stripe's `Stripe-Should-Retry` header allows.
     """
 
+    _service = "Stripe"
+    _certificate_error = StripeCertificateError
+
     def __init__(
         self,
         settings: StripeSettings,
@@ -67,10 +58,7 @@ class StripeClient(AsyncAPIClient):
         seed: int | None = None,
     ) -> None:
         self.settings = settings
-        self.retry = retry or RetryPolicy()
-        self.limiter = AsyncRateLimiter(settings.effective_requests_per_second)
-        self.stats = StripeClientStats()
-        self._rng = random.Random(seed)  # noqa: S311 - jitter, not security
+        self.stats: StripeClientStats = StripeClientStats()
         headers = {
             "Authorization": f"Bearer {settings.api_key.get_secret_value()}",
             "Stripe-Version": STRIPE_API_VERSION,
@@ -78,12 +66,16 @@ class StripeClient(AsyncAPIClient):
         }
         if settings.account:
             headers["Stripe-Account"] = settings.account
-        self._http = httpx.AsyncClient(
-            base_url=settings.api_base,
+        super().__init__(
+            settings.api_base,
+            requests_per_second=settings.effective_requests_per_second,
+            retry=retry,
+            seed=seed,
             headers=headers,
             timeout=timeout,
-            transport=transport
-            or pooled_transport(max_connections=max_connections, ca_bundle=settings.ca_bundle),
+            transport=transport,
+            max_connections=max_connections,
+            ca_bundle=settings.ca_bundle,
         )
 
     def __repr__(self) -> str:
@@ -92,53 +84,24 @@ class StripeClient(AsyncAPIClient):
 
     async def get(self, path: str, params: Params | None = None) -> dict[str, Any]:
         """GET a Stripe path such as ``/v1/customers`` and return the decoded JSON object."""
-        query = _encode(params or {})
-        failure = "no attempt"
-        for attempt in range(self.retry.max_attempts):
-            await self.limiter.acquire()
-            self.stats.requests += 1
-            try:
-                response = await self._http.get(path, params=query)
-            except httpx.TransportError as exc:  # timeouts, refused and dropped connections
-                if (problem := certificate_problem(exc)) is not None:
-                    raise StripeCertificateError(
-                        certificate_failure(self.settings.api_base, problem),
-                        method="GET",
-                        path=path,
-                    ) from None
-                self.stats.transport_errors += 1
-                failure = failure_name(exc)
-                delay = self.retry.backoff(attempt, self._rng)
-            else:
-                _unlink(response)
-                body = json_body(response)
-                if response.status_code == 200 and isinstance(body, dict):
-                    return body
-                error = error_for(response, body, "GET", path)
-                # A 200 without JSON is a proxy or gateway page: transient, like a 502.
-                if response.status_code != 200 and not is_retryable(response):
-                    raise error
-                failure = str(error)
-                delay = self._delay_after(response, attempt)
-            if attempt + 1 < self.retry.max_attempts:
-                self.stats.retries += 1
-                await asyncio.sleep(delay)
-        raise StripeUnavailableError(
-            f"Stripe did not answer GET {path} at {mask_url(self.settings.api_base)} after "
-            f"{self.retry.max_attempts} attempts; last failure: {failure}",
-            method="GET",
-            path=path,
-        )
+        body: dict[str, Any]
+        _, body = await self._send("GET", path, params=_encode(params or {}))
+        return body
 
-    def _delay_after(self, response: httpx.Response, attempt: int) -> float:
-        delay = self.retry.backoff(attempt, self._rng)
-        if response.status_code == 429:
-            self.stats.rate_limited += 1
-            delay = retry_after_seconds(response) or max(delay, self.retry.rate_limit_delay)
-            self.limiter.pause(delay)  # every task of this client backs off, not just this one
-        elif response.status_code >= 500:
-            self.stats.server_errors += 1
-        return delay
+    def _failure(self, response: httpx.Response, body: Any, method: str, path: str) -> str | None:
+        """None for a 200 with a JSON object; else the error, raised unless it is transient."""
+        _unlink(response)
+        if response.status_code == 200 and isinstance(body, dict):
+            return None
+        error = error_for(response, body, method, path)
+        # A 200 without JSON is a proxy or gateway page: transient, like a 502.
+        if response.status_code != 200 and not is_retryable(response):
+            raise error
+        return str(error)
+
+    def _unavailable(self, message: str, status: int | None, method: str, path: str) -> APIError:
+        """StripeUnavailableError, without a status code: its last failure is in the message."""
+        return StripeUnavailableError(message, method=method, path=path)
 
 
 def _unlink(response: httpx.Response) -> None:
@@ -155,9 +118,9 @@ def _unlink(response: httpx.Response) -> None:
 _READ = httpx.ByteStream(b"")  # stands in for the stream of a response already read
 
 
-def _encode(params: Params) -> list[tuple[str, str | int | float | bool | None]]:
+def _encode(params: Params) -> QueryPairs:
     """Encode params the way Stripe's form encoding expects (booleans as true/false)."""
-    pairs: list[tuple[str, str | int | float | bool | None]] = []
+    pairs: QueryPairs = []
     for key, value in params.items():
         if value is None:
             continue
