@@ -1,9 +1,22 @@
-"""Prefect flows of stripe-cio: each wires tasks together and is a deployment entrypoint."""
+"""Prefect flows of stripe-cio: each wires tasks together and is a deployment entrypoint.
 
-from .backfill import backfill_history
-from .enrich import enrich_profiles
-from .replay import replay_dead_letters
-from .sync import sync_stripe_events
+The flows are imported on first use (PEP 562), not with the package: `stripe-cio demo`
+(`_cli_demo.py`) lives here and starts its sandboxes before anything imports Prefect, which
+its pipeline then runs in a child process of its own (`flows/demo.py`).
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .backfill import backfill_history
+    from .enrich import enrich_profiles
+    from .replay import replay_dead_letters
+    from .sync import sync_stripe_events
+
+    FLOW_NAMES: tuple[str, ...]
 
 __all__ = [
     "FLOW_NAMES",
@@ -13,6 +26,24 @@ __all__ = [
     "sync_stripe_events",
 ]
 
-FLOW_NAMES = tuple(
-    f.name for f in (sync_stripe_events, enrich_profiles, backfill_history, replay_dead_letters)
-)
+_MODULES = {
+    "backfill_history": ".backfill",
+    "enrich_profiles": ".enrich",
+    "replay_dead_letters": ".replay",
+    "sync_stripe_events": ".sync",
+}
+# The order of the deployments in prefect.yaml.
+_DEPLOYED = ("sync_stripe_events", "enrich_profiles", "backfill_history", "replay_dead_letters")
+
+
+def __getattr__(name: str) -> Any:
+    """A flow, imported from its module on first use; FLOW_NAMES, the flows' names."""
+    if name == "FLOW_NAMES":
+        names = tuple(__getattr__(flow).name for flow in _DEPLOYED)
+        globals()["FLOW_NAMES"] = names
+        return names
+    if name in _MODULES:
+        flow = getattr(import_module(_MODULES[name], __name__), name)
+        globals()[name] = flow
+        return flow
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

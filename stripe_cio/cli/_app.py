@@ -19,7 +19,6 @@ from .._redact import install_log_redaction, mask_url, redact
 from .._settings import Settings, StripeSettings
 from ..runs import RunFailedError, RunInProgressError
 from ._dead_letters import dead_letters_app
-from ._demo import run_demo
 from ._doctor import doctor_command
 from ._jobs import backfill_command, enrich_command, sync_command
 from ._plugins import PluginGroup
@@ -110,15 +109,6 @@ def show_config() -> None:
     bases = [s.api_base if isinstance(s, StripeSettings) else s.base_url for s in apis]
     table.add_row("proxy", describe_routes(os.environ, bases))
     console.print(table)
-
-
-@app.command()
-def demo() -> None:
-    """Run the main job against the built-in sandbox and report what happened.
-
-    Example: stripe-cio demo
-    """
-    run_demo(console)
 
 
 def _traceback(err: Console, error: BaseException) -> None:

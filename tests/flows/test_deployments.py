@@ -24,6 +24,7 @@ from prefect.settings import PREFECT_API_URL
 from typer.testing import CliRunner
 
 import flows
+from flows._cli_demo import demo_app
 from flows._deployments import PROJECT_FILE, deployment_specs
 from flows.cli import notifications_app, serve_app, status_app
 from stripe_cio.cli import _plugins
@@ -144,6 +145,7 @@ def test_serve_builds_the_same_deployments() -> None:
         (status_app, ["--help"]),
         (serve_app, ["--help"]),
         (notifications_app, ["setup", "--help"]),
+        (demo_app, ["--help"]),
     ],
     ids=[
         "enrich",
@@ -153,6 +155,7 @@ def test_serve_builds_the_same_deployments() -> None:
         "status",
         "serve",
         "notifications setup",
+        "demo",
     ],
 )
 def test_every_command_has_help_with_an_example(app: typer.Typer, args: list[str]) -> None:
@@ -165,6 +168,8 @@ def test_every_command_has_help_with_an_example(app: typer.Typer, args: list[str
 # The entry points pyproject.toml declares for these commands (group stripe_cio.commands).
 PLUGIN_ENTRY_POINTS = {
     "blocks": "blocks.cli:app",
+    # Apart from flows.cli, which imports Prefect: the demo's own process must not.
+    "demo": "flows._cli_demo:demo_app",
     "notifications": "flows.cli:notifications_app",
     "serve": "flows.cli:serve_app",
     "status": "flows.cli:status_app",

@@ -1,8 +1,9 @@
 """`stripe-cio demo`: the whole pipeline against both sandboxes, reported, in under 3 minutes.
 
 The sandboxes start here; the flows run in a child process (`python -m flows.demo`) whose
-environment points every setting at them, so the engine's command line never imports Prefect and
-the user's own settings are left alone.
+environment points every setting at them, so that this process never imports Prefect (nor
+writes its state outside the demo's) and the user's own settings are left alone. Plugged into
+the engine's command line through the `stripe_cio.commands` entry points, as `status` is.
 """
 
 from __future__ import annotations
@@ -14,13 +15,18 @@ import tempfile
 import time
 from pathlib import Path
 
+import typer
 from rich.console import Console
 
-from .._exceptions import StripeCioError
-from .._settings_base import ENV_NAMES
-from ..sandbox import SANDBOX_CIO_API_KEY, SANDBOX_CIO_SITE_ID, SandboxProcess, sandbox_environment
+from stripe_cio import ENV_NAMES, StripeCioError
+from stripe_cio.sandbox import (
+    SANDBOX_CIO_API_KEY,
+    SANDBOX_CIO_SITE_ID,
+    SandboxProcess,
+    sandbox_environment,
+)
 
-__all__ = ["DEMO_HOME", "run_demo"]
+__all__ = ["DEMO_HOME", "demo_app", "run_demo"]
 
 # Prefect's own state for the demo's runs, when no Prefect API is configured: kept in the
 # working directory (the checkout, under `make demo`), so that `prefect server start` with
@@ -82,3 +88,16 @@ def run_demo(console: Console, *, customers: int = 2000, months: int = 18) -> No
         f"Done in {time.monotonic() - started:.1f}s; the sandboxes are stopped and the demo's "
         "ledger is deleted."
     )
+
+
+console = Console()
+demo_app = typer.Typer(name="demo", add_completion=False)
+
+
+@demo_app.command()
+def demo() -> None:
+    """Run the main job against the built-in sandbox and report what happened.
+
+    Example: stripe-cio demo
+    """
+    run_demo(console)
