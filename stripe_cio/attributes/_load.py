@@ -21,7 +21,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from .._exceptions import LedgerDamagedError
 from .._gc import collector_paused
-from ..ledger._tables import table
+from ..ledger import table
 from ._config import AttributeSettings
 from ._frames import (
     FRAME_COLUMNS,

@@ -6,10 +6,11 @@ in the ledger; `replay_dead_letters()` resends them. See docs/delivery.md.
 """
 
 from ._api import deliver, replay_dead_letters
-from ._model import EventItem, Kind, PersonUpdate, Refusal
+from ._checks import check_identifiers, check_item_size, person_key
+from ._model import EventItem, Kind, Outgoing, PersonUpdate, Refusal
 from ._pack import BatchPacker, pack
 from ._plan import canonical_attributes, event_ulid, plan_event, plan_person
-from ._store import DeadLetter, DeliveryStore
+from ._store import DeadLetter, DeliveryStore, Failure
 from ._summary import DeliverySummary
 
 __all__ = [
@@ -18,13 +19,18 @@ __all__ = [
     "DeliveryStore",
     "DeliverySummary",
     "EventItem",
+    "Failure",
     "Kind",
+    "Outgoing",
     "PersonUpdate",
     "Refusal",
     "canonical_attributes",
+    "check_identifiers",
+    "check_item_size",
     "deliver",
     "event_ulid",
     "pack",
+    "person_key",
     "plan_event",
     "plan_person",
     "replay_dead_letters",

@@ -10,8 +10,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Engine, Table, func, select, update
 
-from ..ledger import DELIVERY_TABLES, Ledger
-from ..ledger._engine import write_transaction
+from ..ledger import DELIVERY_TABLES, Ledger, write_transaction
 from ._model import Kind, Outgoing, Refusal
 from ._statements import (
     DELIVERED_COLUMNS,

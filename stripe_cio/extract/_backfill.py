@@ -27,8 +27,7 @@ from ..ledger import (
     record_backfill_completed,
     record_backfill_started,
 )
-from ..stripe_api import STRIPE_API_VERSION, StripeClient
-from ..stripe_api._client import Params
+from ..stripe_api import STRIPE_API_VERSION, Params, StripeClient
 from ._access import is_fatal, stop_error
 from ._clock import stripe_now
 from ._contract import LedgerLike, engine_of

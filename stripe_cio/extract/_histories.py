@@ -41,8 +41,7 @@ from ..ledger import (
     present_customers,
     record_customer_histories,
 )
-from ..stripe_api import STRIPE_API_VERSION, StripeClient
-from ..stripe_api._client import Params
+from ..stripe_api import STRIPE_API_VERSION, Params, StripeClient
 from ._access import is_fatal, stop_error
 from ._clock import stripe_now
 from ._contract import CoveredLedger

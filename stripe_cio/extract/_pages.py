@@ -17,7 +17,7 @@ from collections.abc import AsyncGenerator
 from typing import Any, Protocol
 
 from .._exceptions import StripeAPIError
-from ..stripe_api._client import Params
+from ..stripe_api import Params
 
 __all__ = ["MAX_LIMIT", "PageSource", "iter_pages", "last_cursor"]
 

@@ -32,13 +32,17 @@ from ._coverage import (
 )
 from ._delivery_tables import DELIVERY_TABLES, DeadLetterRow, DeliveredEvent, PersonSnapshot
 from ._diagnose import diagnose_ledger
+from ._engine import write_transaction
+from ._events import EVENTS_CURSOR, advance_cursor, read_cursor
 from ._ledger import LEDGER_RESOURCES, EventsResult, Ledger, WriteResult
 from ._lifecycle_tables import LIFECYCLE_TABLES, HandledEvent, ensure_lifecycle_table
 from ._schema import LedgerVersionError
+from ._tables import table
 from .normalise import Reject
 
 __all__ = [
     "DELIVERY_TABLES",
+    "EVENTS_CURSOR",
     "LEDGER_RESOURCES",
     "LIFECYCLE_TABLES",
     "BackfillProgress",
@@ -54,6 +58,7 @@ __all__ = [
     "Reject",
     "WriteResult",
     "abandon_backfills",
+    "advance_cursor",
     "backfill_progress",
     "backfill_run",
     "customer_list_read",
@@ -69,8 +74,11 @@ __all__ = [
     "missing_objects",
     "namesakes",
     "present_customers",
+    "read_cursor",
     "record_backfill_completed",
     "record_backfill_started",
     "record_customer_histories",
+    "table",
     "unfinished_backfills",
+    "write_transaction",
 ]

@@ -14,10 +14,16 @@ from dataclasses import dataclass, field
 import orjson
 
 from ..cio_api import CustomerIOClient
-from ..deliver import DeliveryStore, pack
-from ..deliver._checks import check_identifiers, check_item_size, person_key
-from ..deliver._model import Outgoing, Refusal
-from ..deliver._store import Failure
+from ..deliver import (
+    DeliveryStore,
+    Failure,
+    Outgoing,
+    Refusal,
+    check_identifiers,
+    check_item_size,
+    pack,
+    person_key,
+)
 from ._model import PersonAction
 
 __all__ = ["ActionResult", "action_item", "send_actions"]

@@ -22,10 +22,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ..attributes import AttributeSettings
 from ..deliver import EventItem
-from ..ledger import LIFECYCLE_TABLES, Ledger, ensure_lifecycle_table
-from ..ledger._engine import write_transaction
-from ..ledger._events import EVENTS_CURSOR, advance_cursor, read_cursor
-from ..ledger._tables import table
+from ..ledger import (
+    EVENTS_CURSOR,
+    LIFECYCLE_TABLES,
+    Ledger,
+    advance_cursor,
+    ensure_lifecycle_table,
+    read_cursor,
+    table,
+    write_transaction,
+)
 from ._map import RULES, map_event, skipped_type
 from ._model import ChargeRecord, CustomerRecord, LedgerLookup, Mapped, PersonAction, PriceRecord
 from ._settings import CUSTOMER_DELETED, LifecycleSettings

@@ -8,14 +8,15 @@ from sqlalchemy import Engine, func, select
 
 from ..deliver import DeliveryStore
 from ..ledger import (
+    EVENTS_CURSOR,
     LEDGER_RESOURCES,
     BackfillRun,
     Ledger,
     history_horizon,
+    read_cursor,
+    table,
     unfinished_backfills,
 )
-from ..ledger._events import EVENTS_CURSOR, read_cursor
-from ..ledger._tables import table
 from ._touched import ATTRIBUTES_MARK
 
 __all__ = ["LedgerStatus", "ledger_status"]

@@ -7,9 +7,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, and_, case, select
 
-from ..ledger._engine import write_transaction
-from ..ledger._events import advance_cursor, read_cursor
-from ..ledger._tables import table
+from ..ledger import advance_cursor, read_cursor, table, write_transaction
 
 __all__ = [
     "ATTRIBUTES_MARK",

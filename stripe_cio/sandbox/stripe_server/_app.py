@@ -13,7 +13,7 @@ import resource
 from collections import Counter
 from typing import Any, Protocol
 
-from ...stripe_api._client import STRIPE_API_VERSION
+from ...stripe_api import STRIPE_API_VERSION
 from .._asgi import Receive, Scope, Send, drop_connection, send_raw
 from .._faults import FaultConfig, FaultInjector
 from ._control import handle_control
