@@ -7,7 +7,7 @@ from rich.console import Console
 
 from stripe_cio import ConfigError, customerio_settings_from_env, stripe_settings_from_env
 
-from ._credentials import CustomerIOCredentials, StripeCredentials
+from .credentials import CustomerIOCredentials, StripeCredentials
 from .prefect_api import prefect_api_errors
 
 __all__ = ["app"]

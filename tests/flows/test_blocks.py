@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import os
 import subprocess
@@ -16,6 +17,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 from prefect.logging.handlers import APILogHandler
 from prefect.settings import PREFECT_API_URL
+from prefect.utilities.importtools import to_qualified_name
 
 from blocks import CustomerIOCredentials, StripeCredentials, customerio_settings, stripe_settings
 from stripe_cio import ConfigError
@@ -144,6 +146,37 @@ def test_cli_registers_block_types_and_saves_blocks_from_env() -> None:
     assert expected <= asyncio.run(slugs())
     assert stripe_settings("from-env").api_key.get_secret_value() == STRIPE_KEY
     assert customerio_settings("from-env").site_id == "cli-site"
+
+
+# The slugs saved blocks are found by on servers that registered the types before: fixed.
+SLUGS: dict[type[StripeCredentials | CustomerIOCredentials], str] = {
+    StripeCredentials: "stripe-credentials",
+    CustomerIOCredentials: "customer-io-credentials",
+}
+
+
+def test_the_registered_block_types_show_a_public_import_path_and_keep_their_slugs() -> None:
+    # Prefect's UI shows a block type's code example, generated from the class's qualified
+    # name (`Block._generate_code_example`): `from <module> import <class>`.
+    for block_type in (StripeCredentials, CustomerIOCredentials):
+        module, _, name = to_qualified_name(block_type).rpartition(".")
+        assert "._" not in f".{module}", module
+        assert getattr(importlib.import_module(module), name) is block_type
+        assert block_type.get_block_type_slug() == SLUGS[block_type]
+        for schema_field in block_type._to_block_schema().fields.values():
+            assert "._" not in str(schema_field)
+    StripeCredentials.register_type_and_schema()
+    CustomerIOCredentials.register_type_and_schema()
+
+    async def registered(slug: str) -> str | None:
+        async with get_client() as client:
+            return (await client.read_block_type_by_slug(slug)).code_example
+
+    for block_type, slug in SLUGS.items():
+        example = asyncio.run(registered(slug))
+        assert example is not None
+        assert f"from blocks.credentials import {block_type.__name__}" in example
+        assert "._" not in example
 
 
 def test_a_flow_run_using_the_blocks_logs_no_secret(caplog: pytest.LogCaptureFixture) -> None:

@@ -13,7 +13,7 @@ from stripe_cio import (
     stripe_settings_from_env,
 )
 
-from ._credentials import CustomerIOCredentials, StripeCredentials
+from .credentials import CustomerIOCredentials, StripeCredentials
 from .prefect_api import missing_block, prefect_api_errors
 
 B = TypeVar("B", StripeCredentials, CustomerIOCredentials)
