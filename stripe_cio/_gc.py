@@ -14,10 +14,10 @@ __all__ = ["collector_paused", "quick_thread_switches", "rare_collections"]
 def rare_collections(threshold: int = 50_000) -> Iterator[None]:
     """Run the cyclic collector rarely while the block runs, and never over older objects.
 
-    Parsing one page of 100 charges creates ~10,000 dicts and lists; with the default
-    threshold (700 allocations) that starts several collections per page, and measured here
-    `orjson.loads` of a 230 KB page took 7.2 ms with them against 3.2 ms without. Page data
-    holds no reference cycles, so little is lost by collecting rarely; objects alive on entry
+    Parsing one page of 100 charges creates thousands of dicts and lists; with the default
+    threshold (700 allocations) that starts several collections per page, which dominated the
+    time of `orjson.loads` on a page (see docs/extraction.md). Page data holds no reference
+    cycles, so little is lost by collecting rarely; objects alive on entry
     (modules, clients, the ledger's engine) are frozen, so the collections that do run skip
     them. Reference counting still frees everything else at once.
     """
@@ -51,12 +51,13 @@ def collector_paused() -> Iterator[None]:
 
 @contextmanager
 def quick_thread_switches(interval: float = 0.0005) -> Iterator[None]:
-    """Let a thread waiting for the GIL get it after `interval` s (default 5 ms) while inside.
+    """Let a thread waiting for the GIL get it after `interval` s (default 0.5 ms) while inside.
 
     An event loop sharing the process with a busy worker thread gives the GIL away at every
     system call (each send, recv and epoll) and then waits for the worker to hand it back,
-    which the worker does only when the switch interval has passed: up to 5 ms per system
-    call, several per HTTP request (the convoy effect, https://bugs.python.org/issue7946).
+    which the worker does only when the switch interval has passed: up to Python's default
+    of 5 ms per system call, several per HTTP request (the convoy effect,
+    https://bugs.python.org/issue7946).
     Source: https://docs.python.org/3/library/sys.html#sys.setswitchinterval
     """
     previous = sys.getswitchinterval()

@@ -1,12 +1,12 @@
 """A keep-alive HTTP/1.1 transport for httpx: asyncio protocols and h11, little CPU per request.
 
-httpx's own transport goes through httpcore's connection pool and anyio streams. Measured on
-the backfill's 230 kB Stripe pages (16 concurrent requests over loopback), that path cost about
-4 ms of CPU per request: the pool re-examines every connection for every request it assigns or
-releases (hundreds of `is_idle` calls per request), and each 64 kB read passes through several
-layers. This transport parses with h11 (httpcore's own HTTP/1.1 parser) inside an asyncio
-protocol, so a response is assembled in the protocol's callbacks and the request's task wakes
-once, when it is complete: about 1.5 ms per request on the same pages. Idle connections are
+httpx's own transport goes through httpcore's connection pool and anyio streams, and on the
+backfill's large Stripe pages that path dominated the CPU per request: the pool re-examines
+every connection for every request it assigns or releases (hundreds of `is_idle` calls per
+request), and each read passes through several layers. This transport parses with h11
+(httpcore's own HTTP/1.1 parser) inside an asyncio protocol, so a response is assembled in the
+protocol's callbacks and the request's task wakes once, when it is complete, for far less CPU
+per request (figures in docs/extraction.md, Benchmark). Idle connections are
 kept in a stack per origin; a connection the server closed or half-closed is known from the
 protocol's callbacks without a system call, and one idle longer than `keepalive_expiry` is
 dropped before the server's own idle timeout can race a request. Responses are read whole

@@ -87,8 +87,8 @@ class CustomerIOClient(AsyncAPIClient):
             timeout=timeout,
             transport=transport,
             # No more connections than requests in flight: httpcore's pool does work growing
-            # with the square of its connections on every request (a sixth of the time in a
-            # profile of a 100,000-person run at 32 connections); see also _transport.
+            # with the square of its connections on every request (a profile's share in
+            # docs/delivery.md); see also _transport.
             max_connections=max_concurrency,
             ca_bundle=settings.ca_bundle,
         )

@@ -71,8 +71,8 @@ class Delivery:
 
         Waiting makes an identify precede its person's events (in an earlier batch), so a
         campaign triggered by an event sees the profile's new attributes. Items hold no
-        reference cycles: the cyclic collector runs rarely meanwhile (it measured a third of
-        the CPU time of 100,000 person updates).
+        reference cycles: the cyclic collector runs rarely meanwhile, since its scans of the
+        items in flight took a large share of a run's CPU (see docs/delivery.md).
         """
         with rare_collections():
             await self._phase(self._people(people))

@@ -4,8 +4,9 @@ The event loop hands over pages and slice completions; the thread writes the pag
 marks the slices, so a slice is marked done only after all of its pages are in the ledger.
 
 Pages are written in batches: each ledger call is one transaction, and SQLite's cost per
-transaction (rewriting every index page it touched: ~70 kB per row at 100 rows per transaction
-on a table of 200k charges, ~13 kB at 6,400) outweighs its cost per row. So the thread takes
+transaction (rewriting every index page it touched, so the bytes written per row fall steeply
+as a transaction holds more rows: see docs/ledger.md, Bulk writes) outweighs its cost per row.
+So the thread takes
 pages off the queue into a batch until it holds `WRITE_BATCH` objects, or `LINGER_S` has
 passed since the first, or the queue is closing; then each resource's pages go to the ledger in
 one call, and the slice marks after them. Memory stays bounded: at most `max_pages` pages wait

@@ -108,9 +108,10 @@ def _unlink(response: httpx.Response) -> None:
     """Undo the cycle httpx's client makes between a response and its (already read) stream.
 
     httpx wraps each response's stream in a `BoundAsyncStream` that refers back to the response,
-    so every response, with its body (230 kB for a page of charges), waits for the cyclic
-    garbage collector, which a backfill runs rarely (see `extract/_backfill.py`); a run held
-    860 MB of such bodies. With the link cut, reference counting frees each one at once.
+    so every response, with its body (hundreds of kB for a page of charges), waits for the
+    cyclic garbage collector, which a backfill runs rarely (see `extract/_backfill.py`), and a
+    run's memory fills with such bodies (see docs/extraction.md). With the link cut, reference
+    counting frees each one at once.
     """
     response.stream = _READ
 

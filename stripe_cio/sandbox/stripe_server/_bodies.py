@@ -1,12 +1,12 @@
 """Stored object bodies: orjson bytes appended to per-resource blocks, each compressed whole.
 
-A large account (100,000 customers, ~3 million objects of ~2 KB) does not fit the memory budget
-as plain JSON. Compressing each body on its own costs 35-90 us (setting up the compressor
-dominates); compressing 64 consecutive bodies at once shrinks them ~15x, because neighbours of
-one resource share most of their text. Zstandard at level 1, measured on the synthetic
-account's blocks: 770 MB/s to compress and 830 MB/s to decompress at a ratio of 14.7, against
-zlib level 1's 210 and 180 MB/s at 10.0 (so a full walk of a large account costs a few
-seconds of decompression, not half a minute). So bodies are appended to an open block of their
+A large account (100,000 customers, millions of objects of a few KB) does not fit the memory
+budget as plain JSON. Compressing each body on its own is slow (setting up the compressor
+dominates); compressing `BLOCK_BODIES` consecutive bodies at once shrinks them far more,
+because neighbours of one resource share most of their text. Zstandard at level 1 compresses
+and decompresses these blocks several times faster than zlib level 1, at a better ratio, so a
+full walk of a large account costs seconds of decompression (figures in docs/sandbox.md,
+Scale). So bodies are appended to an open block of their
 resource and `created` day; a full block is compressed on a worker thread (zstandard releases
 the GIL, so it runs on another core while the generator goes on) and swapped in when done.
 

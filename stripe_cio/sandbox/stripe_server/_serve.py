@@ -23,11 +23,11 @@ log = logging.getLogger(__name__)
 # accounts keep plain bodies, the fastest to serve.
 COMPRESS_FROM_CUSTOMERS = 20_000
 # From this many customers, SHARDS processes generate the account (see _shards): one process
-# needs ~3 minutes for 100,000 customers. The shard count is fixed, not the number of cores, so
+# takes minutes for 100,000 customers. The shard count is fixed, not the number of cores, so
 # that an account stays the same for a seed on every machine. Three, on two cores: while one
 # shard waits on its pipe or the server files a batch, another is ready to run, and a smaller
-# shard's simulation fits the caches better (the shards' CPU per object, medians: 25.8 us with
-# three, 27.7 with two; wall times overlap within the machine's noise, see docs/sandbox.md).
+# shard's simulation fits the caches better (the shards' CPU per object is lower with three
+# than with two; wall times overlap within the machine's noise, see docs/sandbox.md).
 SHARD_FROM_CUSTOMERS = 20_000
 SHARDS = 3
 
@@ -107,7 +107,7 @@ def serve(
         api_key=api_key,
     )
     # The account's millions of records live as long as this process: a full collection would
-    # walk them all again (~0.5 s at 100,000 customers) for nothing, in the middle of a page.
+    # walk them all again for nothing, in the middle of a page (docs/sandbox.md, Scale).
     gc.freeze()
     print(f"stripe sandbox listening on http://{host}:{port}", flush=True)
     uvicorn.run(

@@ -102,9 +102,9 @@ class _PipeSink:
             if not _PLAIN.issuperset(map(type, values)):  # expanded objects, booleans...
                 values = tuple(map(filter_text, values))
             table.values.append(values)
-        # A copy of exactly the body: orjson's bytes sit in an allocation ~4 times their length,
-        # and the open blocks hold thousands of bodies (a 50,000-customer shard peaks at 270 MB
-        # with copies, 460 MB without). Freed at once, orjson's buffer is reused warm.
+        # A copy of exactly the body: orjson's bytes sit in an allocation several times their
+        # length, and the open blocks hold thousands of bodies (a shard's peak RSS with and
+        # without the copies: docs/sandbox.md). Freed at once, orjson's buffer is reused warm.
         body = memoryview(orjson.dumps(obj)).tobytes()
         table.locations.append(table.append(body, created or 0))
         self._count += 1

@@ -61,8 +61,8 @@ class StripeStore:
     def put(self, resource: str, obj: dict[str, Any]) -> None:
         """Insert or replace `obj` by its id; it is serialised at once and never read again."""
         object_id, created, values, body = self.prepare(resource, obj)
-        # A copy: orjson returns bytes inside an allocation several times their length (a 2 KB
-        # body holds ~8 KB). Bodies that crossed a pipe (see _shards) are exact already.
+        # A copy: orjson returns bytes inside an allocation several times their length, which
+        # the stored body would hold. Bodies that crossed a pipe (see _shards) are exact already.
         self.put_prepared(resource, object_id, created, values, memoryview(body).tobytes())
 
     @staticmethod

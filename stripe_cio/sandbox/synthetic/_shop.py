@@ -29,7 +29,7 @@ def purchase(w: World, person: Person, t: int) -> None:
     """One purchase at t: maybe declined (and retried), maybe authorised only."""
     if person.deleted:
         return
-    rnd = w.rnd  # plain draws: choice() and randrange() cost ten times as much
+    rnd = w.rnd  # plain draws: choice() and randrange() cost far more (docs/sandbox.md)
     currency = person.currency
     if rnd() < 0.2:
         one_off = w.catalog.one_off[currency]

@@ -23,7 +23,7 @@ API_VERSION = "2026-10-28.endive"
 DAY = 86_400
 EVENT_RETENTION = 30 * DAY  # Stripe keeps events for 30 days only
 # The queue is a calendar of buckets of 2**_SHIFT seconds: a big heap of every pending action
-# costs microseconds a push and a pop (cache misses), a small heap per bucket a fraction.
+# misses the CPU's caches on every push and pop, a small heap per bucket stays in them.
 _SHIFT = 12
 
 Obj = dict[str, Any]
@@ -100,7 +100,7 @@ class World:
 
     def __init__(self, sink: AccountSink, seed: int, now: int) -> None:
         self.rng = random.Random(seed)
-        self.rnd = self.rng.random  # the one draw the hot paths use (choice() costs 10 times more)
+        self.rnd = self.rng.random  # the one draw the hot paths use (choice() costs far more)
         self.ids = IdFactory(self.rng)
         self.tpl: dict[str, Any] = _templates()
         self.sink = sink
