@@ -43,12 +43,12 @@ __all__ = ["backfill", "run_id_for"]
 
 log = logging.getLogger(__name__)
 # The collector's threshold counts live container objects added since it last ran. Pages in
-# flight (up to ~100 pages, ~10,000 objects each) swing that count by hundreds of thousands,
-# and at 50,000 a collection ran every few pages and scanned them all: 100-280 ms each, ~9 us
-# of main-thread CPU per object in a profile. At 300,000 none ran during a 50,000-charge
-# backfill. Little depends on them: the one cycle per request (httpx links each response and
-# its stream) is cut by the client, after which a 50,000-charge run left no cyclic garbage;
-# any that other code leaves is still collected, only later.
+# flight (up to ~100 pages, thousands of objects each) swing that count by hundreds of
+# thousands, so a low threshold starts a collection every few pages that scans them all, a
+# large share of the main thread's CPU; this one lets a backfill run with next to none
+# (figures in docs/extraction.md). Little depends on them: the one cycle per request (httpx
+# links each response and its stream) is cut by the client, after which a backfill leaves no
+# cyclic garbage; any that other code leaves is still collected, only later.
 GC_THRESHOLD = 300_000
 _RUN_ID = re.compile(r"^backfill-(\d+)$")
 _EVERY_RESOURCE = frozenset(r.name for r in BACKFILL_RESOURCES)
@@ -85,9 +85,10 @@ async def backfill(
     `ledger.reopener()`), pages are written by a child process that opens its own ledger, so
     writing does not compete with reading for this process's GIL; else by a thread.
 
-    `max_pages_in_flight` (64, ~0.8 MB each once parsed) pages may wait for the writer: more
-    than the writer's batch of 5,000 objects, so that reading goes on at the full rate while
-    a batch is written (at 32, readers waited for the writer and let rate-limit slots lapse).
+    `max_pages_in_flight` (64; a page's memory once parsed is in docs/extraction.md) pages may
+    wait for the writer: more than the writer's batch of 5,000 objects, so that reading goes on
+    at the full rate while a batch is written (half as many left readers waiting for the writer
+    and rate-limit slots lapsing).
     """
     names = list(resources) if resources is not None else [r.name for r in BACKFILL_RESOURCES]
     unknown = [name for name in names if name not in RESOURCE_BY_NAME]

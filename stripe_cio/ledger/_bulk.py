@@ -5,8 +5,9 @@ can: each object is serialised once, normalised by its resource's fast path wher
 (`normalise/_fast.py`; the careful normaliser otherwise, and for every object the fast path
 declines), and handed to the driver as a plain tuple. On SQLite the rows go to the driver's
 executemany; on PostgreSQL they are COPied into a temporary table and upserted from there in
-one statement (measured 1.4x the rows/s of psycopg's pipelined executemany, at a third of its
-client CPU). Either way the upsert is the one every ledger write uses (`_write.upsert`): only
+one statement (more rows/s than psycopg's pipelined executemany, for less client CPU: see
+docs/ledger.md, Bulk writes). Either way the upsert is the one every ledger write uses
+(`_write.upsert`): only
 its VALUES list (or SELECT) is written here, to fix the column order and, on SQLite, to bind
 NULLs and booleans cheaply (see `_sqlite_binding`).
 """
@@ -190,8 +191,8 @@ def _sqlite_binding(column: Column[Any]) -> tuple[str, dict[Any, Any]]:
 
     CPython's sqlite3 binds an exact int, float or str directly, but sends anything else, None
     and bools included, through its adaptation protocol (a registry miss, then attribute lookups
-    that fail), which measured about a microsecond per parameter here; a charge row has about
-    nine such. So booleans are bound as 1 and 0, which is how SQLite
+    that fail), a cost per parameter that adds up over a charge row's many None and bool
+    values (docs/ledger.md, Bulk writes). So booleans are bound as 1 and 0, which is how SQLite
     stores them anyway, and NULL as a value of a type the column never holds, which NULLIF
     turns back into NULL: 0 for text columns, '' for the others. SQLite never finds a text
     value equal to an integer (no affinity applies to a parameter), so no real value is lost.

@@ -61,9 +61,10 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # A bulk transaction of a few thousand rows rewrites hundreds of index pages; with SQLite's
     # default (a checkpoint every 1,000 pages) every such commit also copied them all back into
     # the database file and synced it. Checkpointing every 64 MB instead copies a page rewritten
-    # by several transactions once, and cut the write cost by ~5 us per row and the wall time
-    # by ~20% (bench/bench_ledger_write.py, 200k charges). The WAL is truncated back to 64 MB
-    # after a checkpoint, and SQLite checkpoints it away when the last connection closes.
+    # by several transactions once, which lowered both the CPU per row and the wall time of bulk
+    # writes (docs/ledger.md, SQLite settings; bench/bench_ledger_write.py). The WAL is
+    # truncated back to 64 MB after a checkpoint, and SQLite checkpoints it away when the last
+    # connection closes.
     # Source: https://sqlite.org/pragma.html#pragma_wal_autocheckpoint
     cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
     cursor.execute(f"PRAGMA journal_size_limit={WAL_CHECKPOINT_PAGES * 16384}")

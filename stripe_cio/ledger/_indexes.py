@@ -1,10 +1,10 @@
 """Secondary indexes set aside while a first backfill fills an empty table, and built after.
 
 Stripe ids, customers and payment intents are random strings, so each row a bulk write inserts
-lands on a different page of each index, and every transaction rewrites most of them. Measured
-here on 240,000 charges written in batches of 5,000 into an empty SQLite table: 43 us of CPU per
-row with the three secondary indexes of `charges` in place, 30 us without them, plus 4 us per
-row to build the three afterwards (one sort each). The primary key stays: the upsert needs it.
+lands on a different page of each index, and every transaction rewrites most of them. Filling
+an empty table without its secondary indexes and building them afterwards (one sort each) costs
+less CPU per row than keeping them up to date row by row (figures in docs/ledger.md, Bulk
+writes). The primary key stays: the upsert needs it.
 
 `drop_while_empty` drops a table's secondary indexes only when the table has no row, i.e. a
 first backfill, where nothing reads the table yet. `create_missing` builds every ledger index

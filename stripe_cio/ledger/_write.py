@@ -179,8 +179,9 @@ def _compiled_upsert(
 
     Straight to the driver's executemany with plain tuples: SQLAlchemy's per-row parameter
     processing would cost more than SQLite's own work, and all ledger types bind natively. (On
-    PostgreSQL, SQLAlchemy's multi-row VALUES pages measured 2.5x slower than psycopg's
-    pipelined executemany.) psycopg takes `%s` as well as `%(name)s`: compile for the former.
+    PostgreSQL, SQLAlchemy's multi-row VALUES pages were slower than psycopg's pipelined
+    executemany: docs/ledger.md.) psycopg takes `%s` as well as `%(name)s`: compile for the
+    former.
     """
     positional = dialect
     if not dialect.positional:

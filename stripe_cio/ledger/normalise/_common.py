@@ -227,7 +227,7 @@ def nested(obj: Mapping[str, Any], *path: str) -> Mapping[str, Any] | None:
         current = current.get(step)
         if current is None:
             return None
-        # `type is dict` first: an ABC isinstance check costs ~10x more on the bulk path.
+        # `type is dict` first: an ABC isinstance check costs far more on the bulk path.
         if type(current) is not dict and not isinstance(current, Mapping):
             raise Bad(f"invalid_field:{step}")
     return current  # type: ignore[no-any-return]

@@ -8,9 +8,9 @@ which either builds the row or says why the object is rejected. Wherever a fast 
 its values equal the careful normaliser's row (tests/ledger/test_normalise.py checks this over
 generated objects).
 
-Why a second path: the careful normalisers call a helper per field (~8 us per charge here),
-while the bulk write of a backfill spends its whole budget at a few tens of microseconds per
-object. Plain dict gets, checks inlined, and a tuple in bind order cost about a third of that.
+Why a second path: the careful normalisers call a helper per field, a large share of the
+little CPU per object that the bulk write of a backfill can spend. Plain dict gets, checks
+inlined, and a tuple in bind order cost a fraction of that (figures in docs/ledger.md).
 """
 
 from __future__ import annotations
