@@ -34,7 +34,7 @@ from ._contract import LedgerLike, engine_of
 from ._pages import MAX_LIMIT, iter_pages, last_cursor
 from ._procwriter import ProcessWriter
 from ._progress import ProgressCallback, ProgressTracker
-from ._resources import BACKFILL_RESOURCES, RESOURCE_BY_NAME
+from ._resources import RESOURCE_BY_NAME
 from ._slices import SliceTask, initial_ranges, missing_ranges, split_point
 from ._summary import BackfillSummary, FailedSlice, ResourceSummary
 from ._writer import LedgerWriter, WriteDone
@@ -51,7 +51,6 @@ log = logging.getLogger(__name__)
 # cyclic garbage; any that other code leaves is still collected, only later.
 GC_THRESHOLD = 300_000
 _RUN_ID = re.compile(r"^backfill-(\d+)$")
-_EVERY_RESOURCE = frozenset(r.name for r in BACKFILL_RESOURCES)
 
 
 def run_id_for(t0: int) -> str:
@@ -90,7 +89,7 @@ async def backfill(
     at the full rate while a batch is written (half as many left readers waiting for the writer
     and rate-limit slots lapsing).
     """
-    names = list(resources) if resources is not None else [r.name for r in BACKFILL_RESOURCES]
+    names = list(resources) if resources is not None else list(RESOURCE_BY_NAME)
     unknown = [name for name in names if name not in RESOURCE_BY_NAME]
     if unknown:
         raise ValueError(f"unknown resources {unknown}; choose from {list(RESOURCE_BY_NAME)}")
@@ -108,7 +107,7 @@ async def backfill(
         summary = await job.run(names, since, initial_slices, max_pages_in_flight)
     if engine is not None and summary.complete:
         record_backfill_completed(engine, run, int(time.time()))
-        if set(names) >= _EVERY_RESOURCE:
+        if set(names) >= RESOURCE_BY_NAME.keys():
             # Every object created from `since` on is in the ledger as of T0, and events from
             # T0 - overlap on follow: histories of customers created from `since` are complete.
             lower_history_horizon(engine, since)

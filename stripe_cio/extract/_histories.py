@@ -46,7 +46,7 @@ from ._access import is_fatal, stop_error
 from ._clock import stripe_now
 from ._contract import CoveredLedger
 from ._pages import iter_pages
-from ._resources import BACKFILL_RESOURCES, RESOURCE_BY_NAME, BackfillResource
+from ._resources import RESOURCE_BY_NAME, BackfillResource
 from ._summary import HistorySummary
 
 __all__ = ["HISTORY_UNREADABLE", "complete_histories"]
@@ -56,8 +56,10 @@ log = logging.getLogger(__name__)
 HISTORY_UNREADABLE = "history_unreadable"  # the reject reason of a history left incomplete
 T = TypeVar("T")
 
-_BY_CUSTOMER = tuple(r for r in BACKFILL_RESOURCES if r.owner_filter == "customer")
-_BY_CHARGE = tuple(r for r in BACKFILL_RESOURCES if r.owner_filter == "charge")
+
+def _owned_by(owner: str) -> list[BackfillResource]:
+    """The resources whose list selects one `owner`'s objects, in the registry's order."""
+    return [r for r in RESOURCE_BY_NAME.values() if r.owner_filter == owner]
 
 
 async def complete_histories(
@@ -177,7 +179,7 @@ class _Fetch:
                 return "deleted"
         prices: set[str] = set()
         products: set[str] = set()
-        for spec in _BY_CUSTOMER:
+        for spec in _owned_by("customer"):
             objects = await self._list(spec, customer_id)
             self._write(spec.name, objects)
             _catalog_refs(spec.name, objects, prices, products)
@@ -200,7 +202,7 @@ class _Fetch:
                 continue
             refunded = charge.get("refunded") is True or _positive(charge.get("amount_refunded"))
             flags = {"refunds": refunded, "disputes": charge.get("disputed") is True}
-            for spec in _BY_CHARGE:
+            for spec in _owned_by("charge"):
                 if flags.get(spec.name, True):
                     self._write(spec.name, await self._list(spec, charge_id))
 

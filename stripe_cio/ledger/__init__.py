@@ -39,12 +39,22 @@ from ._lifecycle_tables import LIFECYCLE_TABLES, HandledEvent, ensure_lifecycle_
 from ._schema import LedgerVersionError
 from ._tables import table
 from .normalise import Reject
+from .resources import (
+    BACKFILL_BY_NAME,
+    STRIPE_RESOURCES,
+    StripeResource,
+    register_resource,
+    registered_resources,
+    unregister_resource,
+)
 
 __all__ = [
+    "BACKFILL_BY_NAME",
     "DELIVERY_TABLES",
     "EVENTS_CURSOR",
     "LEDGER_RESOURCES",
     "LIFECYCLE_TABLES",
+    "STRIPE_RESOURCES",
     "BackfillProgress",
     "BackfillRun",
     "DeadLetterRow",
@@ -56,6 +66,7 @@ __all__ = [
     "LedgerVersionError",
     "PersonSnapshot",
     "Reject",
+    "StripeResource",
     "WriteResult",
     "abandon_backfills",
     "advance_cursor",
@@ -78,7 +89,10 @@ __all__ = [
     "record_backfill_completed",
     "record_backfill_started",
     "record_customer_histories",
+    "register_resource",
+    "registered_resources",
     "table",
     "unfinished_backfills",
+    "unregister_resource",
     "write_transaction",
 ]

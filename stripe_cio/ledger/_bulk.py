@@ -35,13 +35,12 @@ from ._write import (
     upsert,
     write_in_batches,
 )
-from .normalise import FAST_PATHS, NORMALISERS, FastPath, Reject, Row, is_before_basil
+from .normalise import FastPath, Reject, Row, is_before_basil
+from .resources import FAST_PATHS, NORMALISERS, RESOURCE_BY_NAME
 
 __all__ = ["BulkUpsert", "bulk_upsert", "upsert_rows", "write_objects"]
 
 _BOOKKEEPING = ("observed_at", "raw")  # bound last, after the normalised columns
-# Resources whose objects may be deletion stubs or carry child rows: written in batches.
-_WITH_STUBS_OR_ITEMS = frozenset({"customers", "prices", "products", "subscriptions"})
 
 
 @dataclass(frozen=True)
@@ -75,7 +74,8 @@ def write_objects(
 
     Duplicates of an id are reduced to the last one; rejects go to the rejects table.
     """
-    if resource in _WITH_STUBS_OR_ITEMS:
+    # Resources whose objects may be deletion stubs or carry child rows: written in batches.
+    if RESOURCE_BY_NAME[resource].batched:
         return write_in_batches(
             conn, resource, objects, observed_at=observed_at, api_version=api_version
         )

@@ -10,7 +10,8 @@ from .._settings import LedgerSettings
 from ._engine import make_engine, write_transaction
 from ._failures import REBUILD_HINT, ledger_name
 from ._schema import check_version, latest_version
-from ._tables import RESOURCE_TABLES, table
+from ._tables import table
+from .resources import RESOURCE_TABLES
 
 __all__ = ["check_integrity", "check_writable", "diagnose_ledger"]
 

@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from ._consistency import reject_over_refunds
 from ._tables import table
 from ._write import Batch, dump_raw, insert_field_rejects, insert_rejects, write_batch
-from .normalise import OBJECT_TYPES
+from .resources import OBJECT_TYPES
 
 __all__ = [
     "EVENTS_CURSOR",

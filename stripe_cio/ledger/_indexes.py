@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, Index, select, text
 
-from ._tables import RESOURCE_TABLES, table
+from ._tables import table
+from .resources import RESOURCE_TABLES
 
 __all__ = ["create_missing", "drop_while_empty"]
 

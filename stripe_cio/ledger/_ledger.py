@@ -18,10 +18,12 @@ from ._engine import make_engine, write_transaction
 from ._events import EVENTS_CURSOR, advance_cursor, apply_event_page, read_cursor
 from ._indexes import create_missing, drop_while_empty
 from ._schema import ensure_schema
-from ._tables import LEDGER_METADATA, RESOURCE_TABLES, table
+from ._tables import LEDGER_METADATA, table
+from .resources import RESOURCE_TABLES
 
 __all__ = ["LEDGER_RESOURCES", "EventsResult", "Ledger", "WriteResult"]
 
+# The ledger resources as the registry ships them (`RESOURCE_TABLES` also holds any added later).
 LEDGER_RESOURCES = tuple(RESOURCE_TABLES)
 
 

@@ -20,6 +20,7 @@ from ._failures import ledger_name
 from ._indexes import create_missing
 from ._lifecycle_tables import LIFECYCLE_TABLES
 from ._tables import COVERAGE_TABLES, LEDGER_METADATA, table
+from .resources import RESOURCE_TABLES
 
 __all__ = [
     "BASE_VERSION",
@@ -108,9 +109,20 @@ def ensure_schema(engine: Engine) -> int:
         for number in sorted(n for n in MIGRATIONS if n > current):
             MIGRATIONS[number](conn)
             _stamp(conn, number)
+        # The table of a resource added to the registry since the ledger was created: made
+        # here, so that a new resource needs no migration (nor a new schema version).
+        _create_missing_resource_tables(conn)
         # Indexes a first backfill set aside and did not get to build again (see _indexes).
         create_missing(conn)
         return max(current, target)
+
+
+def _create_missing_resource_tables(conn: Connection) -> None:
+    """Create every resource table (with its indexes) the ledger lacks; one catalog query."""
+    present = set(inspect(conn).get_table_names())
+    for resource_table in RESOURCE_TABLES.values():
+        if resource_table.name not in present:
+            resource_table.create(conn)
 
 
 def _stamp(conn: Connection, version: int) -> None:

@@ -6,11 +6,13 @@ so that the same models serve SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import BigInteger, Column, Integer, MetaData, Table, Text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-__all__ = ["COVERAGE_TABLES", "LEDGER_METADATA", "RESOURCE_TABLES", "table"]
+__all__ = ["COVERAGE_TABLES", "LEDGER_METADATA", "table"]
 
 
 class _LedgerModel(SQLModel, registry=registry()):
@@ -255,22 +257,6 @@ class SchemaVersion(_LedgerModel, table=True):
 
 LEDGER_METADATA: MetaData = _LedgerModel.metadata
 
-RESOURCE_TABLES: dict[str, Table] = {
-    name: LEDGER_METADATA.tables[name]
-    for name in (
-        "customers",
-        "charges",
-        "payment_intents",
-        "invoices",
-        "subscriptions",
-        "refunds",
-        "disputes",
-        "checkout_sessions",
-        "prices",
-        "products",
-    )
-}
-
 # Added to existing ledgers by MIGRATIONS[4] (`_schema.py`).
 COVERAGE_TABLES: tuple[Table, ...] = tuple(
     LEDGER_METADATA.tables[name] for name in ("backfill_runs", "customer_histories")
@@ -280,3 +266,13 @@ COVERAGE_TABLES: tuple[Table, ...] = tuple(
 def table(name: str) -> Table:
     """The ledger table called `name`."""
     return LEDGER_METADATA.tables[name]
+
+
+def __getattr__(name: str) -> Any:
+    """RESOURCE_TABLES, under its old name here: the resource registry derives it
+    (`resources.py`, which imports this module's tables)."""
+    if name == "RESOURCE_TABLES":
+        from . import resources
+
+        return resources.RESOURCE_TABLES
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,7 +16,8 @@ from sqlalchemy import Connection, Dialect, Insert, Table, and_, case, delete, o
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ._tables import table
-from .normalise import Normalised, Reject, Row, deleted_stub, normalise
+from .normalise import Normalised, Reject, Row, deleted_stub
+from .resources import normalise
 
 __all__ = [
     "CHUNK",

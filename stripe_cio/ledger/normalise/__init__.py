@@ -7,7 +7,7 @@ path (`_fast.py`), which answers for plainly well-formed objects only and agrees
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from ._billing import normalise_checkout_session, normalise_invoice, normalise_subscription
@@ -22,7 +22,7 @@ from ._email import (
     invalid_email_reason,
     normalised_email,
 )
-from ._fast import CHARGE_COLUMNS, FAST_PATHS, FastPath, charge_values
+from ._fast import CHARGE_COLUMNS, FastPath, charge_values
 from ._payments import (
     OVER_REFUNDED,
     normalise_charge,
@@ -67,34 +67,16 @@ __all__ = [
 
 Normaliser = Callable[[Any, str | None], Normalised | Reject]
 
-NORMALISERS: Mapping[str, Normaliser] = {
-    "customers": normalise_customer,
-    "charges": normalise_charge,
-    "payment_intents": normalise_payment_intent,
-    "invoices": normalise_invoice,
-    "subscriptions": normalise_subscription,
-    "refunds": normalise_refund,
-    "disputes": normalise_dispute,
-    "checkout_sessions": normalise_checkout_session,
-    "prices": normalise_price,
-    "products": normalise_product,
-}
-
-# Stripe's `object` value for each ledger resource: how an event's data.object finds its table.
-OBJECT_TYPES: Mapping[str, str] = {
-    "customer": "customers",
-    "charge": "charges",
-    "payment_intent": "payment_intents",
-    "invoice": "invoices",
-    "subscription": "subscriptions",
-    "refund": "refunds",
-    "dispute": "disputes",
-    "checkout.session": "checkout_sessions",
-    "price": "prices",
-    "product": "products",
-}
+# Derived from the resource registry (stripe_cio/ledger/resources.py), which imports the
+# normalisers above: looked up there on first use, not kept here a second time.
+_FROM_REGISTRY = frozenset({"FAST_PATHS", "NORMALISERS", "OBJECT_TYPES", "normalise"})
 
 
-def normalise(resource: str, obj: Any, api_version: str | None = None) -> Normalised | Reject:
-    """Normalise `obj` as a member of `resource` (one of LEDGER_RESOURCES)."""
-    return NORMALISERS[resource](obj, api_version)
+def __getattr__(name: str) -> Any:
+    """The registry's NORMALISERS, OBJECT_TYPES, FAST_PATHS and `normalise`, under their old
+    names here."""
+    if name in _FROM_REGISTRY:
+        from .. import resources
+
+        return getattr(resources, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,14 +15,14 @@ inlined, and a tuple in bind order cost a fraction of that (figures in docs/ledg
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from .._currencies import STRIPE_CURRENCIES
 from ._common import MAX_AMOUNT
 from ._email import invalid_email_reason
 
-__all__ = ["CHARGE_COLUMNS", "FAST_PATHS", "FastPath", "charge_values"]
+__all__ = ["CHARGE_COLUMNS", "FastPath", "charge_values"]
 
 # (obj, before_basil) -> the row's values in column order, or None: ask the careful normaliser
 FastPath = Callable[[Any, bool], tuple[Any, ...] | None]
@@ -147,9 +147,3 @@ def charge_values(obj: Any, before_basil: bool) -> tuple[Any, ...] | None:
 def _needs_care(customer: Any, email: Any) -> bool:
     """Whether a guest's billing email is not an address (the careful path records why)."""
     return customer is None and email is not None and invalid_email_reason(email) is not None
-
-
-# resource -> (its columns in the order the fast path returns them, the fast path)
-FAST_PATHS: Mapping[str, tuple[tuple[str, ...], FastPath]] = {
-    "charges": (CHARGE_COLUMNS, charge_values),
-}
