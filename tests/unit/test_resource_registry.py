@@ -30,6 +30,8 @@ from stripe_cio.ledger import (
 from stripe_cio.ledger._tables import LEDGER_METADATA, RESOURCE_TABLES
 from stripe_cio.ledger.normalise import NORMALISERS, OBJECT_TYPES, Normalised, Reject, normalise
 from stripe_cio.ledger.normalise._common import base_row, check_object, guarded, opt_int
+from stripe_cio.sandbox.stripe_server import SPECS
+from stripe_cio.sandbox.synthetic import RESOURCES as SYNTHETIC_RESOURCES
 
 LEDGER_ENTRIES = [entry for entry in STRIPE_RESOURCES if entry.table is not None]
 
@@ -43,6 +45,11 @@ def test_every_consumer_lists_the_registry_s_resources_in_its_order() -> None:
     assert {entry.object_type: entry.name for entry in LEDGER_ENTRIES} == OBJECT_TYPES
     assert [r.name for r in BACKFILL_RESOURCES] == [e.name for e in STRIPE_RESOURCES if e.backfill]
     assert list(RESOURCE_BY_NAME) == [r.name for r in BACKFILL_RESOURCES]
+    served = [e for e in STRIPE_RESOURCES if e.sandbox_filters is not None]
+    assert [(s.name, s.url, s.object_name, s.filters) for s in SPECS] == [
+        (e.name, e.path, e.object_type, e.sandbox_filters) for e in served
+    ]
+    assert list(SYNTHETIC_RESOURCES) == [e.name for e in served]
     assert "events" in names
     assert "events" not in ledger_names
 

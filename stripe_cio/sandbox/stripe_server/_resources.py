@@ -1,8 +1,11 @@
-"""The Stripe resources the sandbox serves: URL paths, list filters and index fields."""
+"""The Stripe resources the sandbox serves: URL paths, list filters and index fields, as the
+resource registry (`stripe_cio.ledger`) has them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from ...ledger import STRIPE_RESOURCES
 
 __all__ = [
     "DEFAULT_VIEW",
@@ -48,25 +51,11 @@ class ResourceSpec:
         return f"/v1/{self.path}"
 
 
-# List parameters per resource follow Stripe's API reference, e.g.
-# https://docs.stripe.com/api/charges/list, https://docs.stripe.com/api/events/list
-SPECS: tuple[ResourceSpec, ...] = (
-    ResourceSpec("customers", "customers", "customer", ("email",)),
-    ResourceSpec("charges", "charges", "charge", ("customer", "payment_intent")),
-    ResourceSpec("payment_intents", "payment_intents", "payment_intent", ("customer",)),
-    ResourceSpec("invoices", "invoices", "invoice", ("customer", "subscription", "status")),
-    ResourceSpec("subscriptions", "subscriptions", "subscription", ("customer", "status")),
-    ResourceSpec("refunds", "refunds", "refund", ("charge", "payment_intent")),
-    ResourceSpec("disputes", "disputes", "dispute", ("charge", "payment_intent")),
-    ResourceSpec(
-        "checkout_sessions",
-        "checkout/sessions",
-        "checkout.session",
-        ("customer", "payment_intent", "subscription", "status"),
-    ),
-    ResourceSpec("events", "events", "event", ("type",)),
-    ResourceSpec("prices", "prices", "price", ("product", "active", "currency", "type")),
-    ResourceSpec("products", "products", "product", ("active",)),
+# The registry's entries with sandbox filters, in its order (events included).
+SPECS: tuple[ResourceSpec, ...] = tuple(
+    ResourceSpec(entry.name, entry.path.removeprefix("/v1/"), entry.object_type, filters)
+    for entry in STRIPE_RESOURCES
+    if (filters := entry.sandbox_filters) is not None
 )
 RESOURCES = tuple(spec.name for spec in SPECS)
 SPEC_BY_NAME = {spec.name: spec for spec in SPECS}

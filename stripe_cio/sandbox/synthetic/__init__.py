@@ -6,21 +6,11 @@ sessions and the events Stripe would have sent into an `AccountSink`, in the sha
 API version 2026-10-28.endive. It never reads the clock or the global random generator.
 """
 
+from ...ledger import STRIPE_RESOURCES
 from ._account import SyntheticAccount
 from ._world import AccountSink
 
-RESOURCES = (
-    "customers",
-    "charges",
-    "payment_intents",
-    "invoices",
-    "subscriptions",
-    "refunds",
-    "disputes",
-    "checkout_sessions",
-    "events",
-    "prices",
-    "products",
-)
+# What the account holds: the resources the sandbox serves, from the resource registry.
+RESOURCES = tuple(entry.name for entry in STRIPE_RESOURCES if entry.sandbox_filters is not None)
 
 __all__ = ["RESOURCES", "AccountSink", "SyntheticAccount"]
