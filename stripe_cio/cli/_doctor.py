@@ -19,6 +19,7 @@ from rich.console import Console
 
 from .._exceptions import StripeCioError
 from .._redact import mask_url, redact
+from .._retry import RetryPolicy
 from .._settings import (
     customerio_settings_from_env,
     ledger_settings_from_env,
@@ -31,6 +32,10 @@ from ..stripe_api import StripeClient
 __all__ = ["CHECK_ENTRY_POINT_GROUP", "Check", "doctor_command", "run_checks"]
 
 CHECK_ENTRY_POINT_GROUP = "stripe_cio.checks"
+# A doctor answers in seconds: a few quick tries tell an API that is away from one that
+# blinked, where a run's clients keep trying for minutes.
+DOCTOR_RETRY = RetryPolicy(max_attempts=3, base_delay=0.25, max_delay=1.0)
+DOCTOR_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -54,7 +59,7 @@ async def _ledger(env: Mapping[str, str]) -> str:
 async def _stripe(env: Mapping[str, str]) -> str:
     settings = stripe_settings_from_env(env)
     started = time.monotonic()
-    async with StripeClient(settings) as client:
+    async with StripeClient(settings, retry=DOCTOR_RETRY, timeout=DOCTOR_TIMEOUT) as client:
         # Listing one customer needs only the permission every backfill needs.
         await client.get("/v1/customers", {"limit": 1})
     mode = "live" if settings.livemode else "test"
@@ -67,7 +72,7 @@ async def _stripe(env: Mapping[str, str]) -> str:
 async def _customerio(env: Mapping[str, str]) -> str:
     settings = customerio_settings_from_env(env)
     started = time.monotonic()
-    async with CustomerIOClient(settings) as client:
+    async with CustomerIOClient(settings, retry=DOCTOR_RETRY, timeout=DOCTOR_TIMEOUT) as client:
         await client.verify_region()
     return (
         f"{mask_url(settings.base_url)}: site id {settings.site_id!r} accepted, region "
@@ -86,20 +91,21 @@ def _plugged_checks() -> list[tuple[str, CheckFn]]:
     return [(ep.name, ep.load()) for ep in entry_points(group=CHECK_ENTRY_POINT_GROUP)]
 
 
+async def _run(name: str, check: CheckFn, env: Mapping[str, str]) -> Check:
+    try:
+        line = await check(env)
+    except StripeCioError as exc:
+        return Check(name, False, redact(str(exc)), exc.exit_code)
+    except Exception as exc:  # a check must not stop the others
+        problem = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return Check(name, False, redact(f"{type(exc).__name__}: {problem}"), 70)
+    return Check(name, True, redact(line))
+
+
 async def run_checks(env: Mapping[str, str]) -> list[Check]:
-    """Every check, one after another, each failure caught and described in its one line."""
-    found = []
-    for name, check in [*ENGINE_CHECKS, *_plugged_checks()]:
-        try:
-            line = await check(env)
-        except StripeCioError as exc:
-            found.append(Check(name, False, redact(str(exc)), exc.exit_code))
-        except Exception as exc:  # a check must not stop the others
-            problem = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            found.append(Check(name, False, redact(f"{type(exc).__name__}: {problem}"), 70))
-        else:
-            found.append(Check(name, True, redact(line)))
-    return found
+    """Every check, at once (they are independent), each failure caught and described."""
+    checks = [*ENGINE_CHECKS, *_plugged_checks()]
+    return list(await asyncio.gather(*(_run(name, check, env) for name, check in checks)))
 
 
 def doctor_command() -> None:

@@ -98,6 +98,9 @@ JOBS = (
     ("dead-letters", "list"),
     ("status", "--runs", "0"),
 )
+# One command through each door that opens the ledger: a job, `status` (a Prefect plug-in) and
+# `dead-letters list`; every job opens it through the same `Connections.open_ledger`.
+DOORS = (("sync",), ("enrich", "--dry-run"), ("dead-letters", "list"), ("status", "--runs", "0"))
 
 
 # --- SQLite ----------------------------------------------------------------------------------
@@ -144,7 +147,7 @@ def test_a_ledger_from_a_newer_stripe_cio(sqlite_ledger: Path) -> None:
 
     with sqlite3.connect(sqlite_ledger) as conn:
         conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (99, 0)")
-    for args in JOBS:
+    for args in DOORS:
         one_line(stripe_cio(f"sqlite:///{sqlite_ledger}", *args), 4, "schema version 99", "upgrade")
 
 
@@ -198,7 +201,7 @@ def pg_with_password(pg_server: str) -> Iterator[str]:
 
 def test_a_postgresql_server_that_is_not_running() -> None:
     url = f"postgresql://ledger:{DB_PASSWORD}@127.0.0.1:{_dead_port()}/ledger"
-    for args in JOBS:
+    for args in DOORS:
         one_line(stripe_cio(url, *args), 69, "did not answer", "STRIPE_CIO_DATABASE_URL")
 
 
@@ -211,7 +214,7 @@ def test_a_wrong_postgresql_password(pg_with_password: str, form: str) -> None:
         if form == "userinfo"
         else f"postgresql://guarded@{host}/guarded_ledger?password={wrong}"
     )
-    for args in JOBS:
+    for args in DOORS:
         line = one_line(stripe_cio(url, *args), 4, "refused the login", "password")
         assert wrong not in line
     # The right password, in either form, works; and is shown by nobody.
@@ -223,7 +226,7 @@ def test_a_wrong_postgresql_password(pg_with_password: str, form: str) -> None:
 
 def test_a_postgresql_database_that_does_not_exist(pg_server: str) -> None:
     url = f"{pg_server}/no_such_ledger"
-    for args in JOBS:
+    for args in DOORS:
         one_line(stripe_cio(url, *args), 4, "no database 'no_such_ledger'", "createdb")
 
 
@@ -233,7 +236,7 @@ def test_a_postgresql_ledger_from_a_newer_stripe_cio(pg_url: str) -> None:
         ledger.engine.begin() as conn,
     ):
         conn.exec_driver_sql("INSERT INTO schema_version (version, applied_at) VALUES (99, 0)")
-    for args in JOBS:
+    for args in DOORS:
         one_line(stripe_cio(pg_url, *args), 4, "schema version 99", "upgrade")
 
 
