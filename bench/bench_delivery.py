@@ -38,11 +38,11 @@ from customerio import CustomerIO
 from requests.adapters import HTTPAdapter
 
 from stripe_cio import CustomerIOSettings, LedgerSettings
-from stripe_cio._transport import pooled_transport
 from stripe_cio.cio_api import BATCH_PATH, CustomerIOClient
 from stripe_cio.deliver import DeliveryStore, DeliverySummary, EventItem, PersonUpdate, deliver
 from stripe_cio.ledger import Ledger
 from stripe_cio.sandbox import SANDBOX_CIO_API_KEY, SANDBOX_CIO_SITE_ID, SandboxProcess
+from stripe_cio.transport import pooled_transport
 
 SITE, KEY = SANDBOX_CIO_SITE_ID, SANDBOX_CIO_API_KEY
 EVENT_NAMES = (

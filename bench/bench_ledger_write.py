@@ -15,7 +15,7 @@ delivers them: pages of 100, newest first. Pages are generated outside the timed
    pages would do).
 3. `ledger`: `Ledger.write_objects` on `--batch` objects at a time: what the backfill's writer
    does, gathering pages into batches of `WRITE_BATCH` (5,000) objects
-   (`stripe_cio/extract/_writer.py`).
+   (`stripe_cio/extract/writer.py`).
 
 Each path starts from an empty ledger; then the ledgers are compared row for row (a digest of
 every column of `charges`, and of the rejects). CPU time is this process's
@@ -41,10 +41,10 @@ from sqlalchemy import Engine, and_, create_engine, event, make_url, or_, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from stripe_cio import LedgerSettings
-from stripe_cio.extract._writer import WRITE_BATCH
+from stripe_cio.extract.writer import WRITE_BATCH
 from stripe_cio.ledger import Ledger
-from stripe_cio.ledger._tables import LEDGER_METADATA, table
 from stripe_cio.ledger.normalise import Normalised, normalise_charge
+from stripe_cio.ledger.tables import LEDGER_METADATA, table
 
 # Stripe's published example objects (MIT), vendored with the tests.
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "data" / "stripe" / "fixtures3.json"

@@ -10,8 +10,6 @@ from stripe_cio import ConfigError, customerio_settings_from_env, stripe_setting
 from .credentials import CustomerIOCredentials, StripeCredentials
 from .prefect_api import prefect_api_errors
 
-__all__ = ["app"]
-
 app = typer.Typer(
     name="blocks", help="Manage stripe-cio's Prefect credential blocks.", add_completion=False
 )

@@ -20,8 +20,6 @@ from stripe_cio import (
 from stripe_cio.cio_api import CustomerIOClient
 from stripe_cio.stripe_api import StripeClient
 
-__all__ = ["BlockSource", "CustomerIOCredentials", "StripeCredentials"]
-
 
 @dataclass(frozen=True)
 class BlockSource(SettingSource):

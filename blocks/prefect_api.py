@@ -12,8 +12,6 @@ from prefect.settings import PREFECT_API_URL
 
 from stripe_cio import ConfigError, PrefectAPIError, PrefectUnavailableError, mask_url
 
-__all__ = ["api_url", "missing_block", "prefect_api_errors"]
-
 
 def api_url() -> str:
     """The Prefect API this process talks to, masked; a temporary local one when unset."""

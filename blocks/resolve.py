@@ -18,8 +18,6 @@ from .prefect_api import missing_block, prefect_api_errors
 
 B = TypeVar("B", StripeCredentials, CustomerIOCredentials)
 
-__all__ = ["customerio_settings", "stripe_settings"]
-
 
 def _load(block_type: type[B], name: str, parameter: str) -> B:
     with prefect_api_errors(f"loading the {block_type.__name__} block {name!r}"):

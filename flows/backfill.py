@@ -13,9 +13,7 @@ from stripe_cio.jobs import BACKFILL, backfill_job
 from stripe_cio.runs import RunSummary
 from tasks.steps import PrefectRunner
 
-from ._options import connections, ended_by, flow_options
-
-__all__ = ["backfill_history"]
+from .options import connections, ended_by, flow_options
 
 
 @flow(**flow_options(BACKFILL, "Stripe's history into the ledger, then every person's attributes."))

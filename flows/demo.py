@@ -28,8 +28,6 @@ from stripe_cio.runs import RunSummary
 from .backfill import backfill_history
 from .sync import sync_stripe_events
 
-__all__ = ["run_pipeline"]
-
 DAY = 86_400
 EXAMPLES = 3
 SANDBOX_WAIT = 180.0

@@ -13,9 +13,7 @@ from stripe_cio.jobs import ENRICH, enrich_job
 from stripe_cio.runs import RunSummary
 from tasks.steps import PrefectRunner
 
-from ._options import connections, ended_by, flow_options
-
-__all__ = ["enrich_profiles"]
+from .options import connections, ended_by, flow_options
 
 
 @flow(**flow_options(ENRICH, "Every person's attributes from the ledger; only changes are sent."))

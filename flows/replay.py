@@ -12,9 +12,7 @@ from stripe_cio.jobs import REPLAY, replay_job
 from stripe_cio.runs import RunSummary
 from tasks.steps import PrefectRunner
 
-from ._options import connections, ended_by, flow_options
-
-__all__ = ["replay_dead_letters"]
+from .options import connections, ended_by, flow_options
 
 
 @flow(**flow_options(REPLAY, "Resend the open dead letters; what still fails stays open."))

@@ -14,9 +14,7 @@ from stripe_cio.jobs import SYNC, sync_job
 from stripe_cio.runs import RunSummary
 from tasks.steps import PrefectRunner
 
-from ._options import connections, ended_by, flow_options
-
-__all__ = ["sync_stripe_events"]
+from .options import connections, ended_by, flow_options
 
 
 @flow(**flow_options(SYNC, "New Stripe events: the ledger, touched persons' attributes, events."))

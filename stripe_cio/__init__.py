@@ -5,7 +5,7 @@ The engine package. It never imports Prefect: flows and tasks wrap it, blocks co
 
 __version__ = "0.1.0"
 
-from ._exceptions import (
+from .exceptions import (
     APIError,
     ConfigError,
     CustomerIOAPIError,
@@ -27,15 +27,12 @@ from ._exceptions import (
     StripeRequestError,
     StripeUnavailableError,
 )
-from ._redact import install_log_redaction, mask_url, redact, register_secret
-from ._settings import (
-    ENV_NAMES,
+from .redaction import install_log_redaction, mask_url, redact, register_secret
+from .settings import (
     CustomerIOSettings,
-    EnvSource,
     LedgerSettings,
     RunSettings,
     Settings,
-    SettingSource,
     StripeSettings,
     ca_bundle_from_env,
     customerio_settings_from_env,
@@ -43,7 +40,8 @@ from ._settings import (
     run_settings_from_env,
     stripe_settings_from_env,
 )
-from ._ulid import ULID_PATTERN, encode_ulid
+from .settings_base import ENV_NAMES, EnvSource, SettingSource
+from .ulid import ULID_PATTERN, encode_ulid
 
 __all__ = [
     "ENV_NAMES",

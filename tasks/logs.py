@@ -6,8 +6,6 @@ from typing import Any
 
 from stripe_cio import install_log_redaction
 
-__all__ = ["redact_run_logs"]
-
 
 def redact_run_logs(flow: Any, flow_run: Any, state: Any) -> None:
     """Flow hook: mask secrets in every log handler of this process, run logs to the API included.

@@ -28,15 +28,6 @@ from stripe_cio.notify import FailureReport
 
 from .steps import _run_step
 
-__all__ = [
-    "NOTIFY_BLOCK_ENV",
-    "failure_automation",
-    "failure_report",
-    "load_notification_block",
-    "notify_on_failure",
-    "save_failure_automation",
-]
-
 NOTIFY_BLOCK_ENV = ENV_NAMES[("notify", "block")]
 NOTIFY_BLOCK_PARAMETER = "notify_block"
 _HOW_TO_NAME = (

@@ -22,9 +22,7 @@ from prefect.runtime import flow_run
 from stripe_cio.extract import ProgressCallback
 from stripe_cio.runs import RunSummary
 
-from ._retry import task_options
-
-__all__ = ["PrefectRunner"]
+from .retry import task_options
 
 T = TypeVar("T")
 

@@ -5,15 +5,15 @@ one DataFrame with a row per Customer.io person, purely; `attribute_dict` gives 
 attributes to send.
 """
 
-from ._compute import ATTRIBUTES, RANK_ATTRIBUTES, AttributeResult, compute_attributes
-from ._config import AttributeSettings, attribute_settings_from_env
-from ._frames import FRAME_COLUMNS, LedgerFrames, frame_from_records
-from ._load import LedgerReadError, load_frames
-from ._money import exponent
-from ._persons import SKIP_REASONS, SkipCounts
-from ._rfm import SEGMENTS
-from ._send import attribute_dict, attribute_dicts
-from ._subscriptions import INTERVAL_TWELFTHS, MRR_STATUSES
+from .compute import ATTRIBUTES, RANK_ATTRIBUTES, AttributeResult, compute_attributes
+from .config import AttributeSettings, attribute_settings_from_env
+from .frames import FRAME_COLUMNS, LedgerFrames, frame_from_records
+from .load import LedgerReadError, load_frames
+from .money import exponent
+from .persons import SKIP_REASONS, SkipCounts
+from .rfm import SEGMENTS
+from .send import attribute_dict, attribute_dicts
+from .subscriptions import INTERVAL_TWELFTHS, MRR_STATUSES
 
 __all__ = [
     "ATTRIBUTES",

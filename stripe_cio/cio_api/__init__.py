@@ -1,7 +1,7 @@
 """Access to Customer.io's Track API: the v2 batch and entity endpoints, limits and results."""
 
-from ._client import BATCH_PATH, ENTITY_PATH, REGION_PATH, CustomerIOClient
-from ._limits import (
+from .client import BATCH_PATH, ENTITY_PATH, REGION_PATH, CustomerIOClient
+from .limits import (
     MAX_ATTRIBUTE_NAME_BYTES,
     MAX_ATTRIBUTE_VALUE_BYTES,
     MAX_ATTRIBUTES,
@@ -12,7 +12,7 @@ from ._limits import (
     MAX_IDENTIFIER_BYTES,
     MAX_ITEM_BYTES,
 )
-from ._results import BatchResult, CustomerIOClientStats, ItemError, batch_body, batch_body_size
+from .results import BatchResult, CustomerIOClientStats, ItemError, batch_body, batch_body_size
 
 __all__ = [
     "BATCH_PATH",

@@ -1,5 +1,5 @@
 """The `stripe-cio` command line."""
 
-from ._app import app, main
+from .root import app, main
 
 __all__ = ["app", "main"]

@@ -5,13 +5,13 @@ only what changed since Customer.io last accepted it, and keeps refused items as
 in the ledger; `replay_dead_letters()` resends them. See docs/delivery.md.
 """
 
-from ._api import deliver, replay_dead_letters
-from ._checks import check_identifiers, check_item_size, person_key
-from ._model import EventItem, Kind, Outgoing, PersonUpdate, Refusal
 from ._pack import BatchPacker, pack
-from ._plan import canonical_attributes, event_ulid, plan_event, plan_person
-from ._store import DeadLetter, DeliveryStore, Failure
-from ._summary import DeliverySummary
+from .api import deliver, replay_dead_letters
+from .checks import check_identifiers, check_item_size, person_key
+from .model import EventItem, Kind, Outgoing, PersonUpdate, Refusal
+from .plan import canonical_attributes, event_ulid, plan_event, plan_person
+from .store import DeadLetter, DeliveryStore, Failure
+from .summary import DeliverySummary
 
 __all__ = [
     "BatchPacker",

@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from ..cio_api import MAX_BATCH_BYTES, batch_body_size
-from ._model import Outgoing
-
-__all__ = ["BatchPacker", "pack"]
+from .model import Outgoing
 
 
 class BatchPacker:

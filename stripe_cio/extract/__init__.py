@@ -1,16 +1,16 @@
 """Stripe extraction: a concurrent, resumable backfill into the ledger, then sync by events, and
 the histories of customers the ledger never saw, read customer by customer."""
 
-from ._access import ExtractionStopped
-from ._backfill import backfill, run_id_for
-from ._clock import EVENT_RETENTION_SECONDS, stripe_now
-from ._contract import CoveredLedger, LedgerLike
-from ._events import DEFAULT_OVERLAP_SECONDS, UNREADABLE_PAGE, gap_message, sync_events
-from ._histories import HISTORY_UNREADABLE, complete_histories
-from ._pages import MAX_LIMIT, iter_pages
-from ._progress import ProgressCallback
-from ._resources import BACKFILL_RESOURCES, BackfillResource
-from ._summary import BackfillSummary, FailedSlice, HistorySummary, ResourceSummary, SyncSummary
+from .access import ExtractionStopped
+from .backfiller import backfill, run_id_for
+from .clock import EVENT_RETENTION_SECONDS, stripe_now
+from .contract import CoveredLedger, LedgerLike
+from .events import DEFAULT_OVERLAP_SECONDS, UNREADABLE_PAGE, gap_message, sync_events
+from .histories import HISTORY_UNREADABLE, complete_histories
+from .pages import MAX_LIMIT, iter_pages
+from .progress import ProgressCallback
+from .resources import BACKFILL_RESOURCES, BackfillResource
+from .summary import BackfillSummary, FailedSlice, HistorySummary, ResourceSummary, SyncSummary
 
 __all__ = [
     "BACKFILL_RESOURCES",

@@ -2,9 +2,9 @@
 reject checks, summary). Prefect flows, the command line, `serve` and tests open the same job
 with their own `StepRunner`; none re-implements a step."""
 
-from ._backfill import BACKFILL, ENRICH_WAITS_FOR_LOCK, backfill_job
-from ._common import Connections, JobRun, reject_threshold
-from ._profiles import (
+from .backfill import BACKFILL, ENRICH_WAITS_FOR_LOCK, backfill_job
+from .common import Connections, JobRun, reject_threshold
+from .profiles import (
     ENRICH,
     HISTORY_INCOMPLETE,
     RANKS_HELD_BACK,
@@ -13,8 +13,8 @@ from ._profiles import (
     plan_updates,
     replay_job,
 )
-from ._runner import PlainRunner, StepRunner
-from ._sync import SYNC, sync_job
+from .runner import PlainRunner, StepRunner
+from .sync import SYNC, sync_job
 
 __all__ = [
     "BACKFILL",

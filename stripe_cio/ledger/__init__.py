@@ -5,7 +5,8 @@ The contract with extraction is docs/design/ledger-interface.md; the tables are 
 
 from __future__ import annotations
 
-from ._backfill_runs import (
+from ..exceptions import LedgerVersionError
+from .backfill_runs import (
     BackfillProgress,
     BackfillRun,
     abandon_backfills,
@@ -16,7 +17,7 @@ from ._backfill_runs import (
     record_backfill_started,
     unfinished_backfills,
 )
-from ._coverage import (
+from .coverage import (
     HistoryGaps,
     customer_list_read,
     guest_history_complete,
@@ -30,14 +31,12 @@ from ._coverage import (
     present_customers,
     record_customer_histories,
 )
-from ._delivery_tables import DELIVERY_TABLES, DeadLetterRow, DeliveredEvent, PersonSnapshot
-from ._diagnose import diagnose_ledger
-from ._engine import write_transaction
-from ._events import EVENTS_CURSOR, advance_cursor, read_cursor
-from ._ledger import LEDGER_RESOURCES, EventsResult, Ledger, WriteResult
-from ._lifecycle_tables import LIFECYCLE_TABLES, HandledEvent, ensure_lifecycle_table
-from ._schema import LedgerVersionError
-from ._tables import table
+from .delivery_tables import DELIVERY_TABLES, DeadLetterRow, DeliveredEvent, PersonSnapshot
+from .diagnose import diagnose_ledger
+from .engine import write_transaction
+from .events import EVENTS_CURSOR, advance_cursor, read_cursor
+from .ledger import LEDGER_RESOURCES, EventsResult, Ledger, WriteResult
+from .lifecycle_tables import LIFECYCLE_TABLES, HandledEvent, ensure_lifecycle_table
 from .normalise import Reject
 from .resources import (
     BACKFILL_BY_NAME,
@@ -47,6 +46,7 @@ from .resources import (
     registered_resources,
     unregister_resource,
 )
+from .tables import table
 
 __all__ = [
     "BACKFILL_BY_NAME",

@@ -22,7 +22,6 @@ from typing import Any
 
 from sqlalchemy import Table
 
-from ._tables import LEDGER_METADATA
 from .normalise import (
     CHARGE_COLUMNS,
     FastPath,
@@ -41,22 +40,7 @@ from .normalise import (
     normalise_refund,
     normalise_subscription,
 )
-
-__all__ = [
-    "BACKFILL_BY_NAME",
-    "FAST_PATHS",
-    "LEDGER_BY_OBJECT_TYPE",
-    "NORMALISERS",
-    "OBJECT_TYPES",
-    "RESOURCE_BY_NAME",
-    "RESOURCE_TABLES",
-    "STRIPE_RESOURCES",
-    "StripeResource",
-    "normalise",
-    "register_resource",
-    "registered_resources",
-    "unregister_resource",
-]
+from .tables import LEDGER_METADATA
 
 
 @dataclass(frozen=True)
@@ -180,7 +164,7 @@ STRIPE_RESOURCES: tuple[StripeResource, ...] = (
         normaliser=normalise_checkout_session,
         sandbox_filters=("customer", "payment_intent", "subscription", "status"),
     ),
-    # Read by the events sync (extract/_events.py), not by a backfill.
+    # Read by the events sync (extract/events.py), not by a backfill.
     StripeResource(
         "events",
         "/v1/events",

@@ -6,10 +6,10 @@ maps them; `send_lifecycle_events` delivers them, exactly once, and records them
 """
 
 from ..ledger import LIFECYCLE_TABLES, HandledEvent, ensure_lifecycle_table
-from ._actions import ActionResult, action_item, send_actions
-from ._changes import CHANGES, Change, SubscriptionState, classify, states
-from ._map import RULES, Rule, map_event
-from ._model import (
+from .actions import ActionResult, action_item, send_actions
+from .changes import CHANGES, Change, SubscriptionState, classify, states
+from .map import RULES, Rule, map_event
+from .model import (
     ChargeRecord,
     CustomerRecord,
     LedgerLookup,
@@ -19,22 +19,22 @@ from ._model import (
     PriceRecord,
     Skipped,
 )
-from ._pending import (
+from .pending import (
     LifecycleBatch,
     backfill_before,
     lookup_for,
     mark_handled,
     pending_lifecycle,
 )
-from ._run import send_lifecycle_events
-from ._settings import (
+from .run import send_lifecycle_events
+from .settings import (
     CUSTOMER_DELETED,
     DEFAULT_EVENT_NAMES,
     LIFECYCLE_ENV_NAMES,
     LifecycleSettings,
     lifecycle_settings_from_env,
 )
-from ._summary import LifecycleSummary
+from .summary import LifecycleSummary
 
 __all__ = [
     "CHANGES",

@@ -1,5 +1,5 @@
 """What an operator is told when a run fails: one message, built purely, secrets masked."""
 
-from ._message import FailureReport
+from .message import FailureReport
 
 __all__ = ["FailureReport"]

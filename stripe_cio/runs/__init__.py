@@ -2,7 +2,7 @@
 sends (all of them, the first N, or those the latest Stripe events touched), and the reject-rate
 threshold a run must stay under."""
 
-from ._errors import (
+from .errors import (
     BackfillIncompleteError,
     EventsIncompleteError,
     HistoriesIncompleteError,
@@ -10,12 +10,12 @@ from ._errors import (
     RunFailedError,
     RunInProgressError,
 )
-from ._lock import Release, acquire_run_lock, run_lock
-from ._persons import complete_persons, person_updates, touched_persons
-from ._status import LedgerStatus, ledger_status
-from ._summary import RunSummary
-from ._threshold import DEFAULT_MAX_REJECT_RATE, reject_rate_problem
-from ._touched import (
+from .lock import Release, acquire_run_lock, run_lock
+from .persons import complete_persons, person_updates, touched_persons
+from .status import LedgerStatus, ledger_status
+from .summary import RunSummary
+from .threshold import DEFAULT_MAX_REJECT_RATE, reject_rate_problem
+from .touched import (
     ATTRIBUTES_MARK,
     TouchedCustomers,
     advance_attributes_mark,

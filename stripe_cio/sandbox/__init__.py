@@ -6,9 +6,9 @@ demo, the tests and the benchmarks exercise real HTTP on loopback without the in
 
 from collections.abc import Mapping
 
-from .._settings_base import ENV_NAMES
-from ._faults import FaultConfig, FaultInjector, TokenBucket
-from ._process import SandboxProcess, free_port
+from ..settings_base import ENV_NAMES
+from .faults import FaultConfig, FaultInjector, TokenBucket
+from .process import SandboxProcess, free_port
 
 __all__ = [
     "SANDBOX_CIO_API_KEY",

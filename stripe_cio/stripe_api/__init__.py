@@ -1,5 +1,5 @@
 """Access to the Stripe API."""
 
-from ._client import STRIPE_API_VERSION, Params, StripeClient
+from .client import STRIPE_API_VERSION, Params, StripeClient
 
 __all__ = ["STRIPE_API_VERSION", "Params", "StripeClient"]

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from stripe_cio.attributes import exponent
-from stripe_cio.attributes._money import round_half_even_div, to_major
+from stripe_cio.attributes.money import round_half_even_div, to_major
 
 Kit = Any  # the `kit` fixture's class (tests/attributes/conftest.py)
 ANN = "ann@example.com"

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from stripe_cio.attributes import SEGMENTS
-from stripe_cio.attributes._rfm import quintile_scores, rfm_segments
+from stripe_cio.attributes.rfm import quintile_scores, rfm_segments
 
 Kit = Any  # the `kit` fixture's class (tests/attributes/conftest.py)
 

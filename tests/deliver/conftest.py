@@ -9,10 +9,10 @@ import httpx
 import pytest
 
 from stripe_cio import CustomerIOSettings, LedgerSettings
-from stripe_cio._retry import RetryPolicy
 from stripe_cio.cio_api import CustomerIOClient
 from stripe_cio.deliver import DeliveryStore
 from stripe_cio.ledger import Ledger
+from stripe_cio.retry import RetryPolicy
 from stripe_cio.sandbox import SANDBOX_CIO_API_KEY, SANDBOX_CIO_SITE_ID, SandboxProcess
 from tests._sandbox import NO_FAULTS
 

@@ -15,8 +15,8 @@ from stripe_cio import (
     CustomerIOSettings,
     CustomerIOUnavailableError,
 )
-from stripe_cio._retry import RetryPolicy
 from stripe_cio.cio_api import CustomerIOClient
+from stripe_cio.retry import RetryPolicy
 
 KEY = "cio-retry-sentinel-0123456789"
 QUICK = RetryPolicy(max_attempts=3, base_delay=0, max_delay=0, rate_limit_delay=0)

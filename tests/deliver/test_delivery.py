@@ -21,7 +21,7 @@ from stripe_cio.deliver import (
     event_ulid,
     plan_person,
 )
-from stripe_cio.deliver._checks import NameCheck
+from stripe_cio.deliver.checks import NameCheck
 from stripe_cio.sandbox import SANDBOX_CIO_SITE_ID
 
 from .conftest import Recording

@@ -9,7 +9,6 @@ import httpx
 import orjson
 
 from stripe_cio import CustomerIOSettings
-from stripe_cio._retry import RetryPolicy
 from stripe_cio.cio_api import CustomerIOClient
 from stripe_cio.deliver import (
     DeliveryStore,
@@ -20,8 +19,9 @@ from stripe_cio.deliver import (
     plan_event,
     replay_dead_letters,
 )
-from stripe_cio.deliver._model import Outgoing, Refusal
-from stripe_cio.deliver._store import Failure
+from stripe_cio.deliver.model import Outgoing, Refusal
+from stripe_cio.deliver.store import Failure
+from stripe_cio.retry import RetryPolicy
 
 from .conftest import FAST_RETRY
 

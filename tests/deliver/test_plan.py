@@ -24,9 +24,9 @@ from stripe_cio.deliver import (
     plan_event,
     plan_person,
 )
-from stripe_cio.deliver._checks import NameCheck
-from stripe_cio.deliver._inflight import InFlight
-from stripe_cio.deliver._model import Outgoing
+from stripe_cio.deliver.checks import NameCheck
+from stripe_cio.deliver.inflight import InFlight
+from stripe_cio.deliver.model import Outgoing
 
 ANN = {"email": "Ann@Example.com"}
 

@@ -10,10 +10,10 @@ from sqlalchemy import inspect, text
 
 from stripe_cio import LedgerSettings
 from stripe_cio.deliver import DeliveryStore
-from stripe_cio.deliver._model import Outgoing, Refusal
-from stripe_cio.deliver._store import Failure
+from stripe_cio.deliver.model import Outgoing, Refusal
+from stripe_cio.deliver.store import Failure
 from stripe_cio.ledger import Ledger
-from stripe_cio.ledger._schema import latest_version
+from stripe_cio.ledger.schema import latest_version
 
 DELIVERY = {"cio_person_snapshots", "cio_delivered_events", "dead_letters"}
 

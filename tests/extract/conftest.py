@@ -15,8 +15,8 @@ import orjson
 import pytest
 
 from stripe_cio import StripeSettings
-from stripe_cio._retry import RetryPolicy
 from stripe_cio.ledger.normalise import OBJECT_TYPES
+from stripe_cio.retry import RetryPolicy
 from stripe_cio.sandbox import SandboxProcess
 from stripe_cio.stripe_api import StripeClient
 

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select, text
 
 from stripe_cio import LedgerSettings
-from stripe_cio._exceptions import StripeAuthError
+from stripe_cio.exceptions import StripeAuthError
 from stripe_cio.extract import (
     HISTORY_UNREADABLE,
     UNREADABLE_PAGE,
@@ -30,7 +30,7 @@ from stripe_cio.ledger import (
     incomplete_customers,
     unfinished_backfills,
 )
-from stripe_cio.ledger._tables import table
+from stripe_cio.ledger.tables import table
 from stripe_cio.sandbox import SandboxProcess
 
 pytestmark = pytest.mark.anyio

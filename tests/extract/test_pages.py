@@ -10,8 +10,8 @@ import pytest
 
 from stripe_cio import StripeAPIError
 from stripe_cio.extract import gap_message, iter_pages
-from stripe_cio.extract._slices import initial_ranges, missing_ranges, split_point
-from stripe_cio.extract._writer import _group, _Mark, _Write
+from stripe_cio.extract.slices import initial_ranges, missing_ranges, split_point
+from stripe_cio.extract.writer import _group, _Mark, _Write
 
 URL = "http://127.0.0.1:9"
 pytestmark = pytest.mark.anyio

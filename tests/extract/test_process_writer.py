@@ -11,8 +11,8 @@ import orjson
 import pytest
 
 from stripe_cio.extract import backfill
-from stripe_cio.extract._procwriter import _gather
-from stripe_cio.extract._writer import LedgerWriter, WriteDone, _Mark, _Write
+from stripe_cio.extract.procwriter import _gather
+from stripe_cio.extract.writer import LedgerWriter, WriteDone, _Mark, _Write
 from stripe_cio.sandbox import SandboxProcess
 
 pytestmark = pytest.mark.anyio

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from stripe_cio._transport import pooled_transport
+from stripe_cio.transport import pooled_transport
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 

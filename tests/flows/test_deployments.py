@@ -24,12 +24,12 @@ from prefect.settings import PREFECT_API_URL
 from typer.testing import CliRunner
 
 import flows
-from flows._cli_demo import demo_app
-from flows._deployments import PROJECT_FILE, deployment_specs
 from flows.cli import notifications_app, serve_app, status_app
-from stripe_cio.cli import _plugins
+from flows.cli_demo import demo_app
+from flows.deployments import PROJECT_FILE, deployment_specs
 from stripe_cio.cli import app as root_app
-from stripe_cio.cli._plugins import ENTRY_POINT_GROUP
+from stripe_cio.cli import plugins
+from stripe_cio.cli.plugins import ENTRY_POINT_GROUP
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = yaml.safe_load(PROJECT_FILE.read_text(encoding="utf-8"))
@@ -169,7 +169,7 @@ def test_every_command_has_help_with_an_example(app: typer.Typer, args: list[str
 PLUGIN_ENTRY_POINTS = {
     "blocks": "blocks.cli:app",
     # Apart from flows.cli, which imports Prefect: the demo's own process must not.
-    "demo": "flows._cli_demo:demo_app",
+    "demo": "flows.cli_demo:demo_app",
     "notifications": "flows.cli:notifications_app",
     "serve": "flows.cli:serve_app",
     "status": "flows.cli:status_app",
@@ -183,7 +183,7 @@ def test_pyproject_declares_those_entry_points_and_no_engine_command() -> None:
     # The jobs' commands are the engine's own: no plugin may shadow them.
     engine_commands = {"backfill", "sync", "enrich", "dead-letters", "sandbox", "config"}
     group = typer.main.get_command(root_app)
-    assert isinstance(group, _plugins.PluginGroup)
+    assert isinstance(group, plugins.PluginGroup)
     assert engine_commands <= set(group.commands)
     assert not engine_commands & set(declared)
 
@@ -193,7 +193,7 @@ def test_the_commands_plug_into_stripe_cio_by_entry_point(monkeypatch: pytest.Mo
         name: EntryPoint(name, value, ENTRY_POINT_GROUP)
         for name, value in PLUGIN_ENTRY_POINTS.items()
     }
-    monkeypatch.setattr(_plugins, "_plugin_entry_points", lambda: points)
+    monkeypatch.setattr(plugins, "_plugin_entry_points", lambda: points)
     runner = CliRunner()
     for args in (["blocks", "--help"], ["notifications", "setup", "--help"], ["status", "--help"]):
         shown = runner.invoke(root_app, args, terminal_width=200)

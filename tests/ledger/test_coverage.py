@@ -26,7 +26,7 @@ from stripe_cio.ledger import (
     record_customer_histories,
     unfinished_backfills,
 )
-from stripe_cio.ledger import _schema as schema
+from stripe_cio.ledger import schema as schema
 
 Example = Callable[[str], dict[str, Any]]
 LedgerFactory = Callable[[], Ledger]

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from stripe_cio.ledger import Ledger
-from stripe_cio.ledger import _write as write_module
+from stripe_cio.ledger import write as write_module
 
 Example = Callable[[str], dict[str, Any]]
 
@@ -153,7 +153,7 @@ def test_a_failure_mid_transaction_applies_nothing(
             raise RuntimeError("disk on fire")
         return real_write_batch(conn, batch)
 
-    monkeypatch.setattr("stripe_cio.ledger._events.write_batch", failing_write_batch)
+    monkeypatch.setattr("stripe_cio.ledger.events.write_batch", failing_write_batch)
     with pytest.raises(RuntimeError, match="disk on fire"):
         ledger.apply_events(events, cursor=11)
     assert len(calls) == 2
@@ -161,7 +161,7 @@ def test_a_failure_mid_transaction_applies_nothing(
     assert ledger.count("processed_events") == 0
     assert ledger.events_cursor() == 5
 
-    monkeypatch.setattr("stripe_cio.ledger._events.write_batch", real_write_batch)
+    monkeypatch.setattr("stripe_cio.ledger.events.write_batch", real_write_batch)
     result = ledger.apply_events(events, cursor=11)
     assert (result.applied, result.cursor) == (2, 11)
     assert ledger.count("customers") == ledger.count("charges") == 1

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 from stripe_cio.ledger import Ledger
-from stripe_cio.ledger._indexes import _present
-from stripe_cio.ledger._tables import table
+from stripe_cio.ledger.indexes import _present
+from stripe_cio.ledger.tables import table
 
 Example = Callable[[str], dict[str, Any]]
 CHARGE_INDEXES = {"ix_charges_created", "ix_charges_customer", "ix_charges_payment_intent"}

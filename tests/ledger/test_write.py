@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Boolean, Column, String, TypeDecorator, select, text
 
+from stripe_cio.exceptions import LedgerVersionError
 from stripe_cio.ledger import LEDGER_RESOURCES, Ledger
-from stripe_cio.ledger import _schema as schema
-from stripe_cio.ledger._bulk import bulk_upsert, upsert_rows
-from stripe_cio.ledger._tables import table
+from stripe_cio.ledger import schema as schema
+from stripe_cio.ledger.bulk import bulk_upsert, upsert_rows
 from stripe_cio.ledger.normalise import OBJECT_TYPES, Normalised, normalise_charge
+from stripe_cio.ledger.tables import table
 
 Example = Callable[[str], dict[str, Any]]
 # Stripe's example object of each ledger resource, by the ledger's own object-type map.
@@ -218,7 +219,7 @@ def test_schema_is_created_once_and_migrated_forward(
         assert versions.scalars().all() == [current, current + 1]
 
     monkeypatch.delitem(schema.MIGRATIONS, current + 1)
-    with pytest.raises(schema.LedgerVersionError, match="newer than this stripe-cio"):
+    with pytest.raises(LedgerVersionError, match="newer than this stripe-cio"):
         open_ledger()
 
 

@@ -20,7 +20,6 @@ import pytest
 from sqlalchemy import text
 
 from stripe_cio import ConfigError, CustomerIOSettings, CustomerIOUnavailableError, StripeSettings
-from stripe_cio._retry import RetryPolicy
 from stripe_cio.cio_api import CustomerIOClient
 from stripe_cio.deliver import event_ulid
 from stripe_cio.extract import backfill, sync_events
@@ -31,6 +30,7 @@ from stripe_cio.lifecycle import (
     map_event,
     send_lifecycle_events,
 )
+from stripe_cio.retry import RetryPolicy
 from stripe_cio.sandbox import SANDBOX_CIO_API_KEY, SANDBOX_CIO_SITE_ID, SandboxProcess
 from stripe_cio.stripe_api import StripeClient
 

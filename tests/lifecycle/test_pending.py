@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import inspect, text
 
 from stripe_cio.deliver import EventItem
-from stripe_cio.ledger import Ledger, _schema
+from stripe_cio.ledger import Ledger, schema
 from stripe_cio.lifecycle import (
     Mapped,
     backfill_before,
@@ -17,7 +17,7 @@ from stripe_cio.lifecycle import (
     mark_handled,
     pending_lifecycle,
 )
-from stripe_cio.lifecycle._pending import LOW_WATER_CURSOR, raise_low_water, read_pending
+from stripe_cio.lifecycle.pending import LOW_WATER_CURSOR, raise_low_water, read_pending
 
 RESOURCES = ("customers", "charges", "invoices", "subscriptions", "disputes",
              "checkout_sessions", "prices", "products", "payment_intents", "refunds")  # fmt: skip
@@ -157,7 +157,7 @@ def test_migration_three_adds_the_table_to_an_older_ledger(
         conn.execute(text("DELETE FROM schema_version WHERE version >= 3"))
     assert not inspect(ledger.engine).has_table("lifecycle_events")
     reopened = Ledger(ledger.engine)
-    assert reopened.schema_version == _schema.latest_version()
+    assert reopened.schema_version == schema.latest_version()
     assert inspect(ledger.engine).has_table("lifecycle_events")
 
 

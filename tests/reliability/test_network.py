@@ -29,9 +29,9 @@ from stripe_cio import (
     customerio_settings_from_env,
     stripe_settings_from_env,
 )
-from stripe_cio._redact import MASK
-from stripe_cio._retry import RetryPolicy
 from stripe_cio.cio_api import CustomerIOClient
+from stripe_cio.redaction import MASK
+from stripe_cio.retry import RetryPolicy
 from stripe_cio.stripe_api import StripeClient
 from tests.reliability._network import (
     CIO_HOST,

@@ -40,8 +40,8 @@ from flows.cli import status_app
 from stripe_cio import LedgerSettings
 from stripe_cio.cli import app as engine_cli
 from stripe_cio.deliver import DeliveryStore, PersonUpdate, Refusal, plan_person
-from stripe_cio.deliver._checks import NameCheck
-from stripe_cio.deliver._store import Failure
+from stripe_cio.deliver.checks import NameCheck
+from stripe_cio.deliver.store import Failure
 from stripe_cio.ledger import Ledger
 from stripe_cio.runs import RejectRateExceededError
 from stripe_cio.sandbox import SandboxProcess
@@ -347,9 +347,9 @@ def test_a_secret_logged_by_mistake_inside_a_flow_run_is_masked_in_its_run_logs(
     """The net under "never log a secret": every stripe-cio flow masks its process's logs."""
     from prefect import flow, get_run_logger
 
-    from flows._options import flow_options
+    from flows.options import flow_options
     from stripe_cio import CustomerIOSettings
-    from stripe_cio._redact import MASK
+    from stripe_cio.redaction import MASK
 
     @flow(**flow_options("redaction-check", "Logs a loaded secret by mistake."))
     def careless() -> None:

@@ -31,10 +31,10 @@ from stripe_cio import (
     StripeCertificateError,
     StripeSettings,
 )
-from stripe_cio._retry import RetryPolicy
-from stripe_cio._transport import pooled_transport
 from stripe_cio.cio_api import CustomerIOClient
+from stripe_cio.retry import RetryPolicy
 from stripe_cio.stripe_api import StripeClient
+from stripe_cio.transport import pooled_transport
 
 STRIPE_KEY = "sk_test_TrustCanaryKey8Hw2"
 CIO_KEY = "trust-canary-cio-key"

@@ -8,7 +8,7 @@ import httpx
 import orjson
 import pytest
 
-from stripe_cio.sandbox.cio_server import _limits as limits
+from stripe_cio.sandbox.cio_server import limits as limits
 
 ULID_OK = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
 

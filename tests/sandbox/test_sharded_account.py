@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from stripe_cio.sandbox.stripe_server import StripeStore
-from stripe_cio.sandbox.stripe_server._shards import ShardedAccount
+from stripe_cio.sandbox.stripe_server.shards import ShardedAccount
 from stripe_cio.sandbox.synthetic import RESOURCES, SyntheticAccount
 
 NOW = 1_780_000_000

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stripe_cio.sandbox.stripe_server import StripeStore
-from stripe_cio.sandbox.stripe_server._shard_worker import _PipeSink
+from stripe_cio.sandbox.stripe_server.shard_worker import _PipeSink
 
 NOW = 1_767_225_600
 CUSTOMERS = ["cus_a", "cus_b", "cus_c"]

@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stripe_cio.sandbox.stripe_server import StripeStore
-from stripe_cio.sandbox.stripe_server._errors import StripeError
-from stripe_cio.sandbox.stripe_server._query import parse_list_query
-from stripe_cio.sandbox.stripe_server._resources import SPEC_BY_NAME
+from stripe_cio.sandbox.stripe_server.errors import StripeError
+from stripe_cio.sandbox.stripe_server.query import parse_list_query
+from stripe_cio.sandbox.stripe_server.resources import SPEC_BY_NAME
 
 NOW = 1_767_225_600
 CUSTOMERS = [f"cus_{i:03d}" for i in range(6)]

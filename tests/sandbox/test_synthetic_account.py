@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from stripe_cio.sandbox.synthetic import RESOURCES, SyntheticAccount
-from stripe_cio.sandbox.synthetic._templates import (
+from stripe_cio.sandbox.synthetic.templates import (
     FIXTURE_NAMES,
     TEMPLATE_FILE,
     build_templates,

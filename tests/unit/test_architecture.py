@@ -141,8 +141,8 @@ def test_no_package_imports_another_packages_private_module(package: str) -> Non
 
 
 def test_environment_variable_names_are_declared_once() -> None:
-    """Every setting's variable is named in ENV_NAMES (stripe_cio/_settings_base.py) only."""
-    registry = ROOT / "stripe_cio" / "_settings_base.py"
+    """Every setting's variable is named in ENV_NAMES (stripe_cio/settings_base.py) only."""
+    registry = ROOT / "stripe_cio" / "settings_base.py"
     offenders = {
         f"{path.relative_to(ROOT)}:{line}": text
         for package in PACKAGES
@@ -165,7 +165,7 @@ def test_engine_and_its_cli_load_without_prefect() -> None:
 
 def test_the_demo_command_loads_without_prefect() -> None:
     """`stripe-cio demo` starts its sandboxes first; only its child process imports Prefect."""
-    code = "import sys, flows._cli_demo; assert 'prefect' not in sys.modules, 'prefect imported'"
+    code = "import sys, flows.cli_demo; assert 'prefect' not in sys.modules, 'prefect imported'"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 

@@ -128,15 +128,15 @@ def test_a_job_refused_by_another_run_exits_75_having_done_nothing(tmp_path: Pat
 def test_an_unexpected_failure_is_one_line_naming_a_bug_with_exit_code_70(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from stripe_cio.cli import _app
+    from stripe_cio.cli import root
 
     def broken(**_: object) -> None:
         raise RuntimeError(f"boom with {SECRET} inside\nand a second line")
 
     register_secret(SECRET)
-    monkeypatch.setattr(_app, "app", broken)
+    monkeypatch.setattr(root, "app", broken)
     with pytest.raises(SystemExit) as exited:
-        _app.main()
+        root.main()
     assert exited.value.code == 70
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1

@@ -23,8 +23,8 @@ from stripe_cio import (
     StripeSettings,
     StripeUnavailableError,
 )
-from stripe_cio._retry import RetryPolicy
 from stripe_cio.cio_api import CustomerIOClient
+from stripe_cio.retry import RetryPolicy
 from stripe_cio.stripe_api import STRIPE_API_VERSION, StripeClient
 
 pytestmark = pytest.mark.anyio

@@ -15,7 +15,7 @@ from stripe_cio import (
     LedgerError,
     LedgerUnavailableError,
 )
-from stripe_cio.ledger._failures import ledger_error, ledger_name
+from stripe_cio.ledger.failures import ledger_error, ledger_name
 
 PG = "postgresql+psycopg://ledger:Sekret-Pw-99@db.internal:5432/ledger?sslpassword=Other-99"
 SQLITE = "sqlite:////var/lib/stripe-cio/ledger.db"

@@ -13,8 +13,8 @@ import certifi
 import pytest
 
 from stripe_cio import ConfigError, ca_bundle_from_env, stripe_settings_from_env
-from stripe_cio._proxy import NoProxyRule, ProxyRoutes, describe_routes, proxy_routes
-from stripe_cio._redact import MASK
+from stripe_cio.proxy import NoProxyRule, ProxyRoutes, describe_routes, proxy_routes
+from stripe_cio.redaction import MASK
 
 PROXY = "http://proxy.corp:3128"
 STRIPE_KEY = "sk_test_ProxyUnitKey0123"

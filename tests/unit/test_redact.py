@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from stripe_cio import redact, register_secret
-from stripe_cio._redact import MASK, SecretRedactingFilter, install_log_redaction, mask_url
+from stripe_cio.redaction import MASK, SecretRedactingFilter, install_log_redaction, mask_url
 
 
 def test_stripe_keys_are_masked_by_shape() -> None:

@@ -17,7 +17,7 @@ from sqlalchemy import BigInteger, Boolean, Column, String, Table, Text, inspect
 
 from stripe_cio import LedgerSettings
 from stripe_cio.extract import BACKFILL_RESOURCES
-from stripe_cio.extract._resources import RESOURCE_BY_NAME, backfill_resources
+from stripe_cio.extract.resources import RESOURCE_BY_NAME, backfill_resources
 from stripe_cio.ledger import (
     LEDGER_RESOURCES,
     STRIPE_RESOURCES,
@@ -27,9 +27,9 @@ from stripe_cio.ledger import (
     registered_resources,
     unregister_resource,
 )
-from stripe_cio.ledger._tables import LEDGER_METADATA, RESOURCE_TABLES
 from stripe_cio.ledger.normalise import NORMALISERS, OBJECT_TYPES, Normalised, Reject, normalise
-from stripe_cio.ledger.normalise._common import base_row, check_object, guarded, opt_int
+from stripe_cio.ledger.normalise.common import base_row, check_object, guarded, opt_int
+from stripe_cio.ledger.tables import LEDGER_METADATA, RESOURCE_TABLES
 from stripe_cio.sandbox.stripe_server import SPECS
 from stripe_cio.sandbox.synthetic import RESOURCES as SYNTHETIC_RESOURCES
 

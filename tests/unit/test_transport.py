@@ -8,7 +8,7 @@ import socket
 import httpx
 import pytest
 
-from stripe_cio._transport import pooled_transport
+from stripe_cio.transport import pooled_transport
 
 
 async def serve(close_after_reply: bool) -> tuple[asyncio.Server, int, list[int]]:

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ._billing import normalise_checkout_session, normalise_invoice, normalise_subscription
-from ._catalog import normalise_price, normalise_product
-from ._common import BASIL_DATE, Normalised, Reject, Row, is_before_basil
-from ._customers import deleted_stub, normalise_customer
-from ._email import (
+from .billing import normalise_checkout_session, normalise_invoice, normalise_subscription
+from .catalog import normalise_price, normalise_product
+from .common import BASIL_DATE, Normalised, Reject, Row, is_before_basil
+from .customers import deleted_stub, normalise_customer
+from .email import (
     EMAIL_PATTERN,
     MAX_EMAIL_OCTETS,
     MAX_LOCAL_OCTETS,
@@ -22,8 +22,8 @@ from ._email import (
     invalid_email_reason,
     normalised_email,
 )
-from ._fast import CHARGE_COLUMNS, FastPath, charge_values
-from ._payments import (
+from .fast import CHARGE_COLUMNS, FastPath, charge_values
+from .payments import (
     OVER_REFUNDED,
     normalise_charge,
     normalise_dispute,

@@ -3,8 +3,8 @@
 `stripe-cio sandbox customerio --port P` serves it; see docs/sandbox-customerio.md.
 """
 
-from ._app import CioSandboxApp
-from ._serve import serve
-from ._state import Store
+from .app import CioSandboxApp
+from .server import serve
+from .state import Store
 
 __all__ = ["CioSandboxApp", "Store", "serve"]

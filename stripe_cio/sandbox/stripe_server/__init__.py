@@ -4,12 +4,12 @@
 generator writes into; `StripeSandboxApp` is the ASGI app (usable in-process in tests).
 """
 
-from ._app import StripeSandboxApp
-from ._errors import mask_key
-from ._fixtures import load_fixtures
-from ._resources import RESOURCES, SPECS, ResourceSpec
-from ._serve import build_app, serve
-from ._store import StripeStore
+from .app import StripeSandboxApp
+from .errors import mask_key
+from .fixtures import load_fixtures
+from .resources import RESOURCES, SPECS, ResourceSpec
+from .server import build_app, serve
+from .store import StripeStore
 
 __all__ = [
     "RESOURCES",

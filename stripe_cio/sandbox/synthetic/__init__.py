@@ -7,8 +7,8 @@ API version 2026-10-28.endive. It never reads the clock or the global random gen
 """
 
 from ...ledger import STRIPE_RESOURCES
-from ._account import SyntheticAccount
-from ._world import AccountSink
+from .account import SyntheticAccount
+from .world import AccountSink
 
 # What the account holds: the resources the sandbox serves, from the resource registry.
 RESOURCES = tuple(entry.name for entry in STRIPE_RESOURCES if entry.sandbox_filters is not None)

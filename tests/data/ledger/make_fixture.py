@@ -49,7 +49,7 @@ from stripe_cio import CustomerIOSettings, LedgerSettings
 from stripe_cio.cio_api import CustomerIOClient
 from stripe_cio.deliver import DeliveryStore, EventItem, PersonUpdate, deliver
 from stripe_cio.ledger import Ledger
-from stripe_cio.ledger._schema import latest_version
+from stripe_cio.ledger.schema import latest_version
 from stripe_cio.sandbox import (
     SANDBOX_CIO_API_KEY,
     SANDBOX_CIO_SITE_ID,

@@ -26,20 +26,20 @@ __all__ = ["ANY", "KINDS", "TARGETS", "KillPoint", "instrument"]
 # target -> kind. A target is "module:attribute" or "module:Class.method".
 TARGETS: dict[str, str] = {
     # during extraction: a Stripe request about to go out, or answered and not yet used
-    "stripe_cio.stripe_api._client:StripeClient.get": "extraction",
+    "stripe_cio.stripe_api.client:StripeClient.get": "extraction",
     # during ledger writes: rows upserted inside an open transaction, a committed page whose
     # slice is not marked, a slice mark, lifecycle events being marked handled
-    "stripe_cio.ledger._write:write_batch": "ledger_write",
-    "stripe_cio.ledger._ledger:Ledger.write_objects": "ledger_write",
-    "stripe_cio.ledger._ledger:Ledger.mark_slice_done": "ledger_write",
-    "stripe_cio.lifecycle._pending:mark_handled": "ledger_write",
+    "stripe_cio.ledger.write:write_batch": "ledger_write",
+    "stripe_cio.ledger.ledger:Ledger.write_objects": "ledger_write",
+    "stripe_cio.ledger.ledger:Ledger.mark_slice_done": "ledger_write",
+    "stripe_cio.lifecycle.pending:mark_handled": "ledger_write",
     # between delivery and the snapshot: Customer.io accepted a batch, nothing recorded yet
-    "stripe_cio.cio_api._client:CustomerIOClient.batch": "delivery",
-    "stripe_cio.deliver._store:DeliveryStore.record": "delivery",
+    "stripe_cio.cio_api.client:CustomerIOClient.batch": "delivery",
+    "stripe_cio.deliver.store:DeliveryStore.record": "delivery",
     # during cursor advance: the cursor row written inside its transaction, or just committed
-    "stripe_cio.ledger._events:advance_cursor": "cursor",
-    "stripe_cio.ledger._ledger:Ledger.apply_events": "cursor",
-    "stripe_cio.runs._touched:advance_attributes_mark": "cursor",
+    "stripe_cio.ledger.events:advance_cursor": "cursor",
+    "stripe_cio.ledger.ledger:Ledger.apply_events": "cursor",
+    "stripe_cio.runs.touched:advance_attributes_mark": "cursor",
 }
 KINDS = ("extraction", "ledger_write", "delivery", "cursor")
 ANY = "*"  # a kill point's target: the n-th moment (a call or a return) of any target

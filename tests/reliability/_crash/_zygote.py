@@ -38,7 +38,7 @@ def _preload() -> None:
     import flows.backfill
     import flows.sync  # noqa: F401
     import stripe_cio.jobs
-    import stripe_cio.lifecycle._pending  # noqa: F401
+    import stripe_cio.lifecycle.pending  # noqa: F401
     import tasks.steps  # noqa: F401
 
     from . import _killpoints, _pipeline  # noqa: F401

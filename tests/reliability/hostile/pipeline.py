@@ -15,13 +15,13 @@ import orjson
 from sqlalchemy import text
 
 from stripe_cio import CustomerIOSettings, StripeSettings
-from stripe_cio._retry import RetryPolicy
 from stripe_cio.attributes import AttributeSettings, compute_attributes, load_frames
 from stripe_cio.cio_api import CustomerIOClient
 from stripe_cio.deliver import DeliveryStore, DeliverySummary, deliver
 from stripe_cio.extract import BackfillSummary, SyncSummary, backfill, sync_events
 from stripe_cio.ledger import Ledger
 from stripe_cio.lifecycle import LifecycleSettings, LifecycleSummary, send_lifecycle_events
+from stripe_cio.retry import RetryPolicy
 from stripe_cio.runs import RunSummary, person_updates
 from stripe_cio.sandbox import SANDBOX_CIO_API_KEY, SANDBOX_CIO_SITE_ID
 from tests.reliability._crash._state import sandbox_call

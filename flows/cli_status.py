@@ -1,0 +1,126 @@
+"""`stripe-cio status`: cursors, ledger counts, the last runs and the dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import typer
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    FlowFilter,
+    FlowFilterName,
+    FlowRunFilter,
+    FlowRunFilterStartTime,
+)
+from prefect.client.schemas.sorting import FlowRunSort
+from prefect.settings import PREFECT_API_URL
+from rich.console import Console
+from rich.table import Table
+
+from blocks.prefect_api import api_url, prefect_api_errors
+from stripe_cio import ledger_settings_from_env
+from stripe_cio.ledger import Ledger
+from stripe_cio.runs import LedgerStatus, ledger_status
+
+from . import FLOW_NAMES
+
+console = Console()
+status_app = typer.Typer(name="status", add_completion=False)
+
+
+def _when(seconds: int | None) -> str:
+    if seconds is None:
+        return "never"
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _ledger_table(status: LedgerStatus) -> Table:
+    table = Table("", "", title=f"ledger {status.database}", show_header=False)
+    table.add_row("events cursor (last Stripe event synced)", _when(status.events_cursor))
+    table.add_row("attributes pushed for events up to", _when(status.attributes_mark))
+    horizon = status.history_horizon
+    held = {0: "the beginning", None: "no time yet (a backfill reads it)"}
+    table.add_row(
+        "whole history held for customers created from",
+        held[horizon] if horizon in held else _when(horizon),
+    )
+    for run in status.unfinished_backfills:
+        table.add_row(
+            f"unfinished backfill {run.run}",
+            f"resume: stripe-cio backfill --run {run.run}",
+        )
+    for resource, count in status.objects.items():
+        table.add_row(resource, f"{count:,}")
+    table.add_row("Stripe events processed", f"{status.processed_events:,}")
+    table.add_row("Stripe objects rejected", f"{status.rejected_objects:,}")
+    for reason, count in status.rejects_by_reason.items():
+        table.add_row(f"  {reason}", f"{count:,}")
+    table.add_row("persons Customer.io accepted", f"{status.persons_delivered:,}")
+    table.add_row("events Customer.io accepted", f"{status.events_delivered:,}")
+    open_letters = sum(status.open_dead_letters.values())
+    table.add_row("open dead letters", f"{open_letters:,}")
+    for reason, count in sorted(status.open_dead_letters.items()):
+        table.add_row(f"  {reason}", f"{count:,}")
+    return table
+
+
+async def _last_runs(per_flow: int) -> list[tuple[str, Any]]:
+    async with get_client() as client:
+        found = []
+        for name in FLOW_NAMES:
+            runs = await client.read_flow_runs(
+                flow_filter=FlowFilter(name=FlowFilterName(any_=[name])),
+                # Runs that started: scheduled ones ahead are not "last runs".
+                flow_run_filter=FlowRunFilter(start_time=FlowRunFilterStartTime(is_null_=False)),
+                sort=FlowRunSort.START_TIME_DESC,
+                limit=per_flow,
+            )
+            found += [(name, run) for run in runs]
+    return found
+
+
+def _runs_table(runs: list[tuple[str, Any]]) -> Table:
+    table = Table("flow", "run", "state", "started", "seconds", title="last runs")
+    for name, run in runs:
+        started = run.start_time.strftime("%Y-%m-%d %H:%M:%S") if run.start_time else ""
+        seconds = f"{run.total_run_time.total_seconds():.1f}" if run.start_time else ""
+        table.add_row(name, run.name, run.state_name or "", started, seconds)
+    return table
+
+
+async def prefect_api_check(env: Mapping[str, str]) -> str:
+    """`stripe-cio doctor`'s line on the Prefect API: reachable, healthy, its version."""
+    if not PREFECT_API_URL.value():
+        # Starting a temporary server only to check it would prove nothing about deployments.
+        return (
+            "PREFECT_API_URL is not set: flows run here would start a temporary local server; "
+            "set it to the server that runs the deployments"
+        )
+    with prefect_api_errors("checking its health"):
+        async with get_client() as client:
+            problem = await client.api_healthcheck()
+            if problem is not None:
+                raise problem
+            version = await client.api_version()
+    return f"{api_url()}: healthy, Prefect {version}"
+
+
+@status_app.command()
+def status(
+    runs: int = typer.Option(3, min=0, help="Last runs to show per flow (0: skip Prefect)."),
+) -> None:
+    """Show where the pipeline stands: the events cursor, what the ledger holds, what
+    Customer.io accepted, the open dead letters and the last runs of each flow.
+
+    Example: PREFECT_API_URL=http://127.0.0.1:4200/api stripe-cio status --runs 5
+    """
+    with Ledger.open(ledger_settings_from_env()) as ledger:
+        ledger.check_integrity()
+        console.print(_ledger_table(ledger_status(ledger)))
+    if runs:
+        with prefect_api_errors("reading the last runs (--runs 0 skips them)"):
+            last = asyncio.run(_last_runs(runs))
+        console.print(_runs_table(last))

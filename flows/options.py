@@ -1,0 +1,68 @@
+"""What every stripe-cio flow shares: masked logs, failure notifications, a bounded runner, and
+the connections a job gets from the flow's block parameters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import get_run_logger
+from prefect.client.schemas.objects import State
+from prefect.states import Cancelled, Failed
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from blocks import customerio_settings, stripe_settings
+from stripe_cio import StripeCioError, ledger_settings_from_env, redact
+from stripe_cio.jobs import Connections
+from stripe_cio.runs import RunInProgressError
+from tasks.logs import redact_run_logs
+from tasks.notify import notify_on_failure
+
+# The flows await their coarse tasks one after another, so the runner's threads only serve a
+# task submitted with .submit(); bounded all the same, to the cores a small worker has.
+_MAX_WORKERS = 4
+
+
+def flow_options(name: str, description: str) -> dict[str, Any]:
+    """Keyword arguments of `@flow` for a stripe-cio flow called `name`."""
+    return {
+        "name": name,
+        "description": description,
+        "on_running": [redact_run_logs],
+        "on_failure": [notify_on_failure],
+        "on_crashed": [notify_on_failure],
+        "task_runner": ThreadPoolTaskRunner(max_workers=_MAX_WORKERS),
+        # A flow's retry would redo what its tasks already retried; failures go to the operator.
+        "retries": 0,
+        "log_prints": False,
+        "validate_parameters": True,
+    }
+
+
+def connections(
+    stripe_block: str | None = None,
+    customerio_block: str | None = None,
+    *,
+    stripe: bool = True,
+    customerio: bool = True,
+) -> Connections:
+    """The ledger, and the APIs the job needs, from the named blocks else the environment."""
+    return Connections(
+        ledger=ledger_settings_from_env(),
+        stripe=stripe_settings(stripe_block) if stripe else None,
+        customerio=customerio_settings(customerio_block) if customerio else None,
+    )
+
+
+def ended_by(error: StripeCioError) -> State[Any]:
+    """The final state of a flow run that a job ended with `error`, its message the error's line.
+
+    Another run holding the ledger cancels this one (it did nothing); every other expected
+    failure fails it with the same one line the CLI prints, so that the run's page, the
+    notification and `stripe-cio status` all lead with what failed and what to do. The error
+    stays the state's data, so failure hooks still see where it was raised.
+    """
+    line = redact(str(error))
+    if isinstance(error, RunInProgressError):
+        return Cancelled(message=line, data=error)
+    get_run_logger().error("%s: %s", type(error).__name__, line)
+    return Failed(message=line, data=error)

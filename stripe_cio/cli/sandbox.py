@@ -1,0 +1,120 @@
+"""`stripe-cio sandbox stripe|customerio`: serve the local APIs that stand in for the real ones."""
+
+from __future__ import annotations
+
+import socket
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+
+from ..exceptions import ConfigError
+from ..sandbox import SANDBOX_CIO_API_KEY, SANDBOX_CIO_SITE_ID
+
+sandbox_app = typer.Typer(
+    name="sandbox",
+    help="Serve local Stripe and Customer.io APIs with a synthetic account (loopback only).",
+    no_args_is_help=True,
+)
+
+
+def check_free(host: str, port: int) -> None:
+    """Refuse (ConfigError) a port another process listens on, before generating an account."""
+    with socket.socket() as probe:
+        # As the server binds: a port left in TIME_WAIT by a stopped sandbox is free to it.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(
+                "--port",
+                f"{host}:{port} cannot be used ({exc.strerror}; another sandbox may be serving it)",
+                "give another --port, or stop the process using it",
+            ) from None
+
+
+def parse_time(value: str) -> int:
+    """Unix seconds from either Unix seconds or an ISO 8601 time (naive times are UTC)."""
+    text = value.strip()
+    if text.lstrip("-").isdigit():
+        return int(text)
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is neither Unix seconds nor ISO 8601 (e.g. 2026-01-31T00:00:00Z)"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return int(parsed.timestamp())
+
+
+@sandbox_app.command("stripe")
+def stripe_sandbox(
+    port: int = typer.Option(12111, help="TCP port to listen on."),
+    host: str = typer.Option("127.0.0.1", help="Address to bind; keep it on loopback."),
+    seed: int = typer.Option(42, help="Seed of the synthetic account (same seed, same account)."),
+    customers: int = typer.Option(1000, min=0, help="Customers in the synthetic account."),
+    months: int = typer.Option(12, min=1, help="Months of history ending at --now."),
+    fixtures: Path | None = typer.Option(
+        None, exists=True, dir_okay=False, help="Serve this JSON account instead of generating."
+    ),
+    now: str | None = typer.Option(
+        None, help="Sandbox clock: Unix seconds or ISO 8601 (default: the current time)."
+    ),
+    rps: float = typer.Option(25.0, help="Rate limit in requests/s (Stripe test mode: 25)."),
+    latency_ms: float = typer.Option(0.0, help="Latency added to every response, in ms."),
+    fail_rate: float = typer.Option(0.0, min=0, max=1, help="Fraction answered with HTTP 500."),
+    api_key: str | None = typer.Option(
+        None, help="Accept only this key (default: any well-formed sk_test_/rk_test_ key)."
+    ),
+) -> None:
+    """Serve a Stripe API with a synthetic (or given) account.
+
+    Example: stripe-cio sandbox stripe --port 12111 --customers 2000 --months 18 --rps 100
+    """
+    from ..sandbox.stripe_server import serve
+
+    check_free(host, port)
+    clock = parse_time(now) if now else int(datetime.now().timestamp())
+    serve(
+        host=host,
+        port=port,
+        seed=seed,
+        customers=customers,
+        months=months,
+        fixtures=fixtures,
+        now=clock,
+        rps=rps,
+        latency_ms=latency_ms,
+        fail_rate=fail_rate,
+        api_key=api_key,
+    )
+
+
+@sandbox_app.command("customerio")
+def customerio_sandbox(
+    port: int = typer.Option(12112, help="TCP port to listen on."),
+    host: str = typer.Option("127.0.0.1", help="Address to bind; keep it on loopback."),
+    rps: float = typer.Option(100.0, help="Rate limit in requests/s (Customer.io: 100)."),
+    latency_ms: float = typer.Option(0.0, help="Latency added to every response, in ms."),
+    fail_rate: float = typer.Option(0.0, min=0, max=1, help="Fraction answered with HTTP 500."),
+    site_id: str = typer.Option(SANDBOX_CIO_SITE_ID, help="Site id that the sandbox accepts."),
+    api_key: str = typer.Option(SANDBOX_CIO_API_KEY, help="Track API key it accepts."),
+) -> None:
+    """Serve a Customer.io Track API that records people and events for inspection.
+
+    Example: stripe-cio sandbox customerio --port 12112 --rps 100 --latency-ms 50
+    """
+    from ..sandbox.cio_server import serve
+
+    check_free(host, port)
+    serve(
+        host=host,
+        port=port,
+        rps=rps,
+        latency_ms=latency_ms,
+        fail_rate=fail_rate,
+        site_id=site_id,
+        api_key=api_key,
+    )

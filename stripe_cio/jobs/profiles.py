@@ -1,0 +1,222 @@
+"""The jobs that push persons: `enrich` (every person's attributes, only changes sent) and
+`replay` (dead letters resent), and the attribute planning the sync shares with enrich."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..attributes import (
+    RANK_ATTRIBUTES,
+    AttributeSettings,
+    attribute_settings_from_env,
+    load_frames,
+)
+from ..attributes import compute_attributes as compute
+from ..cio_api import CustomerIOClient
+from ..deliver import DeliveryStore, DeliverySummary, Kind, PersonUpdate, deliver
+from ..deliver import replay_dead_letters as replay
+from ..exceptions import ConfigError
+from ..ledger import Ledger, guest_history_complete, incomplete_customers
+from ..runs import RunSummary, TouchedCustomers, complete_persons, person_updates, touched_persons
+from ..settings import CustomerIOSettings
+from .common import Connections, JobRun, locked, reject_threshold
+from .runner import StepRunner
+
+ENRICH = "enrich-profiles"
+REPLAY = "replay-dead-letters"
+# The skip reason of persons left out because the ledger lacks part of their history.
+HISTORY_INCOMPLETE = "history incomplete (sent once a sync or backfill has read it)"
+RANKS_HELD_BACK = "rank attributes held back until a backfill has read the whole history"
+
+
+@dataclass(frozen=True)
+class PlannedUpdates:
+    """The person updates to send, and how many persons were computed and left out, and why."""
+
+    updates: list[PersonUpdate]
+    persons: int  # persons whose attributes were computed
+    skipped: dict[str, int]  # reason -> persons or rows left out
+
+
+def plan_updates(
+    ledger: Ledger,
+    settings: AttributeSettings,
+    as_of: int,
+    *,
+    touched: TouchedCustomers | None = None,
+    limit: int | None = None,
+) -> PlannedUpdates:
+    """Compute the attributes as of `as_of` and plan the updates of the persons to send: those
+    `touched` (all when None) whose history in the ledger is complete, then the first `limit`."""
+    result = compute(load_frames(ledger.engine, settings), as_of, settings)
+    frame = result.attributes
+    skipped: dict[str, int] = {}
+    for table, reasons in result.skipped.as_dict().items():
+        for reason, count in reasons.items():
+            if count:
+                skipped[f"{table}: {reason}"] = count
+    if touched is not None:
+        frame = frame[frame.index.isin(touched_persons(frame, touched, settings))]
+    whole = guest_history_complete(ledger.engine)
+    complete = complete_persons(frame, incomplete_customers(ledger.engine), whole, settings)
+    if not complete.all():
+        skipped[HISTORY_INCOMPLETE] = int((~complete).sum())
+        frame = frame[complete.to_numpy(dtype=bool)]
+    if not whole and len(frame):
+        frame = frame.drop(columns=[settings.name(name) for name in RANK_ATTRIBUTES])
+        skipped[RANKS_HELD_BACK] = len(frame)
+    updates = person_updates(frame, settings, limit=limit)
+    if limit is not None and len(frame) > len(updates):
+        skipped["persons beyond the limit"] = len(frame) - len(updates)
+    return PlannedUpdates(updates, len(result.attributes), skipped)
+
+
+async def push_updates(
+    job: JobRun,
+    ledger: Ledger,
+    customerio: CustomerIOSettings | None,
+    updates: list[PersonUpdate],
+    *,
+    dry_run: bool = False,
+) -> DeliverySummary:
+    """Send `updates` (only what changed) as the job's step "push attributes"."""
+
+    async def push() -> DeliverySummary:
+        store = DeliveryStore.of(ledger)
+        if dry_run or customerio is None:
+            return await deliver(None, store, people=updates, dry_run=True)
+        async with CustomerIOClient(customerio) as client:
+            return await deliver(client, store, people=updates)
+
+    delivered = await job.step("push attributes", push, retry=True)
+    job.summary.add_delivery(delivered)
+    job.runner.info(_delivery_line("person updates", delivered))
+    if delivered.dry_run:
+        await job.runner.attach(
+            "customerio-person-updates-preview",
+            delivered.as_markdown(),
+            "Customer.io person updates a run would send, with sample payloads",
+        )
+    return delivered
+
+
+def _delivery_line(what: str, summary: DeliverySummary) -> str:
+    rejected = sum(summary.rejected.values())
+    return (
+        f"Customer.io {what}{' (dry run)' if summary.dry_run else ''}: "
+        f"{summary.persons_delivered} persons and {summary.events_delivered} events delivered, "
+        f"{summary.persons_unchanged + summary.events_already_delivered} unchanged, "
+        f"{rejected} rejected, {summary.requests} requests, {summary.seconds:.1f}s"
+    )
+
+
+# No Stripe object is older than Stripe (2010); pandas' timestamps end in 2262.
+EARLIEST_AS_OF = 1_262_304_000  # 2010-01-01T00:00:00Z
+# A clock a little ahead of ours is no reason to refuse.
+AS_OF_SKEW = 300
+
+
+def check_as_of(as_of: int, now: float) -> None:
+    """Refuse (ConfigError) an `as_of` before Stripe existed or after `now`."""
+    if as_of < EARLIEST_AS_OF or as_of > now + AS_OF_SKEW:
+        when = (
+            "before 2010, when no Stripe object existed"
+            if as_of < EARLIEST_AS_OF
+            else ("in the future: attributes can only be computed for what has happened")
+        )
+        raise ConfigError(
+            "as_of",
+            f"{as_of} is {when}",
+            "give a time between 2010-01-01 and now, or none for now",
+        )
+
+
+async def enrich_job(
+    conns: Connections,
+    runner: StepRunner,
+    *,
+    dry_run: bool = False,
+    as_of: int | None = None,
+    limit: int | None = None,
+    wait_for_lock: float = 0.0,
+    max_reject_rate: float | None = None,
+    clock: Callable[[], float] = time.time,
+) -> RunSummary:
+    """Compute every person's attributes as of `as_of` (default: now) and push what changed.
+
+    `dry_run` sends nothing (no credentials needed, no lock taken); `limit` takes the first
+    persons by identifier. Persons whose history the ledger lacks are left out and counted.
+    Another pushing run holding the ledger refuses this one (RunInProgressError) unless it ends
+    within `wait_for_lock` seconds; rejects above the threshold fail it (RejectRateExceededError).
+    """
+    threshold = reject_threshold(max_reject_rate)
+    if as_of is not None:
+        check_as_of(as_of, clock())
+    customerio = None if dry_run else conns.customerio_settings()
+    settings = attribute_settings_from_env()
+    with conns.open_ledger(write=not dry_run) as ledger:
+        async with locked(ledger, runner, "push", wait_for_lock, skip=dry_run):
+            # Read once the lock is held: waiting for it may take minutes.
+            reference = int(clock()) if as_of is None else as_of
+            job = JobRun(runner, RunSummary(ENRICH, dry_run=dry_run), threshold)
+            # Snapshots are replaced only once Customer.io accepted them, and recorded as the
+            # run stops: the next run diffs against them and sends only the rest.
+            job.interrupted = lambda: (
+                "interrupted: enrich stopped; nothing half-sent: the next enrich sends only what "
+                "Customer.io has not accepted"
+            )
+            async with job.published():
+
+                async def compute_step() -> PlannedUpdates:
+                    return await asyncio.to_thread(
+                        plan_updates, ledger, settings, reference, limit=limit
+                    )
+
+                planned = await job.step("compute attributes", compute_step)
+                runner.info(
+                    f"attributes of {planned.persons} persons; "
+                    f"{len(planned.updates)} to compare with what Customer.io holds"
+                )
+                job.summary.add_skipped(planned.skipped)
+                await push_updates(job, ledger, customerio, planned.updates, dry_run=dry_run)
+                job.check_rejects()
+    return job.summary
+
+
+async def replay_job(
+    conns: Connections,
+    runner: StepRunner,
+    *,
+    ids: list[int] | None = None,
+    kind: Kind | None = None,
+    dry_run: bool = False,
+    max_reject_rate: float | None = None,
+) -> RunSummary:
+    """Resend the open dead letters (all, those with `ids`, or those of one `kind`) under the
+    ledger's push lock; what still fails stays open and counts as a reject of this run."""
+    threshold = reject_threshold(max_reject_rate)
+    customerio = None if dry_run else conns.customerio_settings()
+    with conns.open_ledger() as ledger:
+        async with locked(ledger, runner, "push", skip=dry_run):
+            job = JobRun(runner, RunSummary(REPLAY, dry_run=dry_run), threshold)
+            job.interrupted = lambda: (
+                "interrupted: replay stopped; nothing half-sent: what it did not resend stays "
+                "open for the next replay"
+            )
+            async with job.published():
+
+                async def replay_step() -> DeliverySummary:
+                    store = DeliveryStore.of(ledger)
+                    if customerio is None:
+                        return await replay(None, store, ids=ids, kind=kind, dry_run=True)
+                    async with CustomerIOClient(customerio) as client:
+                        return await replay(client, store, ids=ids, kind=kind)
+
+                replayed = await job.step("replay dead letters", replay_step, retry=True)
+                job.summary.add_delivery(replayed)
+                runner.info(_delivery_line("dead-letter replay", replayed))
+                job.check_rejects()
+    return job.summary

@@ -1,0 +1,81 @@
+"""`/_sandbox/...` control routes: health, fault settings, the clock, advancing it, stats.
+
+They need no key and are never rate limited or faulted, so a test can always reach them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from ..asgi import Receive, Scope, Send, read_body, send_json
+
+if TYPE_CHECKING:
+    from .app import StripeSandboxApp
+
+_MAX_BODY = 64 * 1024
+_MAX_ADVANCE = 366 * 24 * 3600
+
+
+def _error(message: str) -> dict[str, Any]:
+    return {"error": {"type": "invalid_request_error", "message": message}}
+
+
+async def handle_control(app: StripeSandboxApp, scope: Scope, receive: Receive, send: Send) -> None:
+    """Answer one control request."""
+    route = (scope["method"], scope["path"].rstrip("/"))
+    if route == ("GET", "/_sandbox/health"):
+        await send_json(send, 200, {"status": "ok"})
+    elif route == ("GET", "/_sandbox/clock"):
+        await send_json(send, 200, {"now": app.now})
+    elif route == ("GET", "/_sandbox/stats"):
+        await send_json(send, 200, app.stats())
+    elif route == ("GET", "/_sandbox/config"):
+        await send_json(send, 200, app.faults.as_dict())
+    elif route == ("POST", "/_sandbox/config"):
+        payload = await _json_object(receive)
+        if payload is None:
+            await send_json(send, 400, _error("body must be a JSON object"))
+            return
+        try:
+            app.faults.update(payload)
+        except ValueError as exc:
+            await send_json(send, 400, _error(str(exc)))
+            return
+        await send_json(send, 200, app.faults.as_dict())
+    elif route == ("POST", "/_sandbox/advance"):
+        await _advance(app, receive, send)
+    else:
+        await send_json(send, 404, _error(f"no sandbox route {route[0]} {route[1]}"))
+
+
+async def _advance(app: StripeSandboxApp, receive: Receive, send: Send) -> None:
+    payload = await _json_object(receive)
+    seconds = payload.get("seconds") if payload is not None else None
+    if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds <= 0:
+        await send_json(send, 400, _error('body must be {"seconds": N} with N a positive integer'))
+        return
+    if seconds > _MAX_ADVANCE:
+        await send_json(send, 400, _error(f"advance at most {_MAX_ADVANCE} seconds at a time"))
+        return
+    if app.account is None:
+        await send_json(
+            send, 409, _error("this sandbox serves a fixtures file; its clock cannot advance")
+        )
+        return
+    # Runs on the event loop on purpose: requests wait for the new activity instead of seeing
+    # a half-written span (the store is not safe for concurrent writes and reads).
+    app.now = app.account.advance(seconds)
+    await send_json(send, 200, {"now": app.now, "objects": app.store.counts()})
+
+
+async def _json_object(receive: Receive) -> dict[str, Any] | None:
+    body = await read_body(receive, limit=_MAX_BODY)
+    if body is None:
+        return None
+    try:
+        payload = orjson.loads(body or b"{}")
+    except orjson.JSONDecodeError:
+        return None
+    return payload if isinstance(payload, dict) else None
