@@ -13,7 +13,7 @@ dropped before the server's own idle timeout can race a request. Responses are r
 (both clients read every body anyway). Errors are raised as the httpx exceptions httpx's own
 transport raises, and TLS is always verified against certifi's roots (plus the CA bundle the
 settings name, never one from the environment). A proxy named by HTTPS_PROXY, HTTP_PROXY or
-ALL_PROXY (and not excused by NO_PROXY) is used as httpx would use it; see `_proxy`.
+ALL_PROXY (and not excused by NO_PROXY) is used as httpx would use it; see `proxy`.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ API) and say of each, in one line, that it works or what is wrong and what to do
 
 The checks read and never write: the ledger is not created or migrated, nothing is sent to
 Customer.io. Checks that need Prefect come from outside the engine, through the
-`stripe_cio.checks` entry points (as the plugged-in commands do, see `_plugins.py`).
+`stripe_cio.checks` entry points (as the plugged-in commands do, see `plugins.py`).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ concurrently under the client's shared rate limiter. A worker whose slice turns 
 full page that covers only part of the slice) while other workers may run out of work cuts the
 unread rest in half and queues the older half, so the pool stays busy however activity is spread
 over time. Pages go to one writer (a thread, or a child process when the ledger can be
-reopened there: see `_procwriter.py`); each slice is marked done in the ledger after its
+reopened there: see `procwriter.py`); each slice is marked done in the ledger after its
 pages are written, so a resumed run with the same run id skips it. A real ledger also records
 the run in `backfill_runs`, and a complete run of every resource lowers its history horizon to
 `since` (see `stripe_cio/ledger/coverage.py`).

@@ -4,7 +4,7 @@ An events sync started on an account older than Stripe's 30-day event window mee
 (and charges) it never saw created. Before anything about such a person is computed, their
 history is fetched: the customer itself (unless the ledger holds it, from the customer list or
 an event), then every object of theirs through the list endpoints' owner filters
-(`owner_filter` in `_resources.py`): charges, payment intents, invoices, subscriptions
+(`owner_filter` in `resources.py`): charges, payment intents, invoices, subscriptions
 (`status=all`) and checkout sessions by `customer=`; refunds and disputes by `charge=` for the
 charges that have any; and the prices and products those subscriptions and invoices refer to
 that the ledger lacks, by id.
@@ -18,7 +18,7 @@ find them. Guest payments (charges without a customer, which Stripe lists by cus
 billing email) are found only by a backfill.
 
 Every object is written with `observed_at` = Stripe's present when the fetch began (the newest
-event's `created`, `_clock.py`): what was read is at least that new, and any event from then on,
+event's `created`, `clock.py`): what was read is at least that new, and any event from then on,
 replayed by a sync, overwrites it, while an event the ledger already applied that is newer is
 never overwritten. A customer's outcome goes to `customer_histories` only after all of its
 objects are written, so a run that stops midway leaves it incomplete, to be fetched again.

@@ -1,6 +1,6 @@
 """A ledger writer in its own process, so that writing does not share the reading loop's GIL.
 
-Same contract and batching as the thread writer (`_writer.LedgerWriter`): a slice is marked
+Same contract and batching as the thread writer (`writer.LedgerWriter`): a slice is marked
 done only after its pages are written, pages are written in batches of up to `WRITE_BATCH`
 objects, and at most `max_pages` pages wait for the child to take them, besides its batch.
 The child opens its own ledger with `open_ledger` (a picklable zero-argument callable, e.g.

@@ -7,7 +7,7 @@ declines), and handed to the driver as a plain tuple. On SQLite the rows go to t
 executemany; on PostgreSQL they are COPied into a temporary table and upserted from there in
 one statement (more rows/s than psycopg's pipelined executemany, for less client CPU: see
 docs/ledger.md, Bulk writes). Either way the upsert is the one every ledger write uses
-(`_write.upsert`): only
+(`write.upsert`): only
 its VALUES list (or SELECT) is written here, to fix the column order and, on SQLite, to bind
 NULLs and booleans cheaply (see `_sqlite_binding`).
 """
@@ -174,7 +174,7 @@ def _copy_and_upsert(
 
 
 def _on_conflict(dialect: Dialect, resource: str) -> str:
-    """The ON CONFLICT clause of the ledger's upsert, as `_write.upsert` defines it."""
+    """The ON CONFLICT clause of the ledger's upsert, as `write.upsert` defines it."""
     target = table(resource)
     compiled = upsert(dialect.name, target, returning=False).compile(dialect=dialect)
     # Only the VALUES list takes parameters, so the clause can follow any VALUES list.

@@ -13,7 +13,7 @@ latest state. Two things establish that:
 
 Guest charges (no customer, known by billing email) cannot be listed per person through
 Stripe's API, so only a horizon of 0 vouches for them (`guest_history_complete`).
-Backfill runs themselves are recorded in `_backfill_runs`.
+Backfill runs themselves are recorded by `backfill_runs.py`.
 """
 
 from __future__ import annotations

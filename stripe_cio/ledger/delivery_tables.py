@@ -1,7 +1,7 @@
 """The ledger's delivery tables: what Customer.io accepted, and what it (or we) refused.
 
 Defined on the ledger's own metadata, so a new ledger creates them with every other table;
-`MIGRATIONS[2]` in `_schema.py` adds them to a ledger created before they existed.
+`MIGRATIONS[2]` in `schema.py` adds them to a ledger created before they existed.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ def check_integrity(engine: Engine) -> None:
     `quick_check` reads every page and checks its structure, but not that indexes match their
     tables, which makes it several times cheaper than `integrity_check`. Source:
     https://sqlite.org/pragma.html#pragma_quick_check. PostgreSQL checks its own pages as it
-    reads them, and reports damage as an error that `_failures` translates.
+    reads them, and reports damage as an error that `failures` translates.
     """
     if engine.dialect.name != "sqlite":
         return
@@ -40,7 +40,7 @@ def check_writable(engine: Engine) -> None:
     versions = table("schema_version")
     with write_transaction(engine) as conn:
         # A write that changes no row: both databases refuse it in a read-only transaction
-        # before looking for rows, and the refusal is translated by `_failures`.
+        # before looking for rows, and the refusal is translated by `failures`.
         conn.execute(versions.update().where(false()).values(version=versions.c.version))
 
 

@@ -114,7 +114,7 @@ class Ledger:
     def set_indexes_aside(self, resource: str) -> bool:
         """Drop `resource`'s secondary indexes if its table is empty; whether they were dropped.
 
-        A first backfill fills an empty table faster without them (see `_indexes.py`);
+        A first backfill fills an empty table faster without them (see `indexes.py`);
         `build_missing_indexes` builds them again, as does the next `Ledger.open`.
         """
         _check_resource(resource)

@@ -1,7 +1,7 @@
 """The ledger table of processed events that lifecycle mapping has handled.
 
 A ledger table like any other, so defined here on the ledger's own metadata: a new ledger creates
-it with every other table; `MIGRATIONS[3]` in `_schema.py` adds it to a ledger from before it,
+it with every other table; `MIGRATIONS[3]` in `schema.py` adds it to a ledger from before it,
 and `ensure_lifecycle_table` to one a version without it stamped with a later schema version.
 The lifecycle package reads and writes it through the names this package exports.
 """

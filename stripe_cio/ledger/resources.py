@@ -8,7 +8,7 @@ write path) and how the sandbox serves it (its list filters). Extraction (`BACKF
 `OBJECT_TYPES`, `FAST_PATHS`) and the sandbox (`SPECS`, the synthetic `RESOURCES`) derive their
 views from `STRIPE_RESOURCES`; none keeps a list of its own.
 
-Adding a resource: an entry here, its normaliser (`normalise/`), its table (`_tables.py`, a model
+Adding a resource: an entry here, its normaliser (`normalise/`), its table (`tables.py`, a model
 named like the resource) and its tests. `ensure_schema` creates a resource table an existing
 ledger lacks. `register_resource` adds an entry at run time (a plugin, a test); every derived
 lookup below is a dict updated in place, so code that imported it sees the new entry.
@@ -217,7 +217,7 @@ def register_resource(entry: StripeResource) -> None:
     """Add `entry` to the registry at run time; every derived lookup sees it at once.
 
     A ledger resource's table must already be in the ledger's metadata (a model in
-    `_tables.py`, or a `Table` on `LEDGER_METADATA`), named like the resource.
+    `tables.py`, or a `Table` on `LEDGER_METADATA`), named like the resource.
     """
     if entry.name in RESOURCE_BY_NAME:
         raise ValueError(f"resource {entry.name!r} is already registered")

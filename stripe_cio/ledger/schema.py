@@ -103,7 +103,7 @@ def ensure_schema(engine: Engine) -> int:
         # The table of a resource added to the registry since the ledger was created: made
         # here, so that a new resource needs no migration (nor a new schema version).
         _create_missing_resource_tables(conn)
-        # Indexes a first backfill set aside and did not get to build again (see _indexes).
+        # Indexes a first backfill set aside and did not get to build again (see indexes).
         create_missing(conn)
         return max(current, target)
 

@@ -227,7 +227,7 @@ class BackfillRunRow(_LedgerModel, table=True):
 
 
 class CustomerHistory(_LedgerModel, table=True):
-    """A customer whose history was read from Stripe customer by customer (see _coverage)."""
+    """A customer whose history was read from Stripe customer by customer (see coverage)."""
 
     __tablename__ = "customer_histories"
     customer: str = Field(primary_key=True)
@@ -255,7 +255,7 @@ class SchemaVersion(_LedgerModel, table=True):
 
 LEDGER_METADATA: MetaData = _LedgerModel.metadata
 
-# Added to existing ledgers by MIGRATIONS[4] (`_schema.py`).
+# Added to existing ledgers by MIGRATIONS[4] (`schema.py`).
 COVERAGE_TABLES: tuple[Table, ...] = tuple(
     LEDGER_METADATA.tables[name] for name in ("backfill_runs", "customer_histories")
 )

@@ -1,5 +1,5 @@
 """Upserts guarded by observed_at, in batches with deletion stubs and subscription items, and
-the rejects they leave behind. The plain bulk path (`_bulk.py`) shares the upsert and rejects.
+the rejects they leave behind. The plain bulk path (`bulk.py`) shares the upsert and rejects.
 """
 
 from __future__ import annotations

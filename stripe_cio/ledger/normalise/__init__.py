@@ -2,7 +2,7 @@
 
 They never mutate their input and never read the clock; `api_version` is the version the object
 was rendered in (None: the pinned, current one). The bulk write first tries a resource's fast
-path (`_fast.py`), which answers for plainly well-formed objects only and agrees with these.
+path (`fast.py`), which answers for plainly well-formed objects only and agrees with these.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The sandbox workspace: people, events, objects and suppressions, held in plain dicts.
 
 Plain dicts and slotted records, no validation models: a 500 KB batch of ~800 people updates has
-to apply in a few milliseconds. Callers validate with `_limits` first; these methods only apply.
+to apply in a few milliseconds. Callers validate with `limits` first; these methods only apply.
 """
 
 from __future__ import annotations

@@ -95,7 +95,7 @@ class StripeSandboxApp:
             if outcome == "fail":
                 raise api_error()
             status, body = self._route(scope, path)
-            # `corrupt_pages` (see _faults): a list page broken by a "proxy", still a 200.
+            # `corrupt_pages` (see faults): a list page broken by a "proxy", still a 200.
             if self.faults.corrupt_pages and path[4:] in SPEC_BY_PATH:
                 rule = self.injector.corrupt_page(path)
                 if rule is not None:
@@ -172,7 +172,7 @@ class StripeSandboxApp:
             "process": {  # for benchmarks: which process to pin, and its memory high-water mark
                 "pid": os.getpid(),
                 "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-                # Generator processes of a sharded account (see _shards), 0 when there are none.
+                # Generator processes of a sharded account (see shards), 0 when there are none.
                 "workers_peak_rss_bytes": getattr(self.account, "workers_peak_rss_bytes", 0),
                 "load_seconds": self.load_seconds,
                 "load_cpu_seconds": self.load_cpu_seconds,

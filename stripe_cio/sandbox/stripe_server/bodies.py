@@ -194,7 +194,7 @@ class BodyTable:
 
     def fill(self, number: int, block: Block, plain_bytes: int) -> None:
         """Block `number`, sealed in another process: plain, or compressed. The bodies of a
-        table filled this way are only ever appended elsewhere (see _shard_worker), so their
+        table filled this way are only ever appended elsewhere (see shard_worker), so their
         records may name the block before it arrives."""
         blocks = self._blocks
         if number >= len(blocks):

@@ -2,7 +2,7 @@
 
 A record is the tuple (created, id, handle, values): it sorts by (created, id) because ids are
 unique within a resource, so the record itself is its sort key and no key objects are kept.
-`locations[handle]` is where the current body sits in the resource's BodyTable (see _bodies), so
+`locations[handle]` is where the current body sits in the resource's BodyTable (see bodies), so
 a new version of an object whose created and filter values did not change only moves that
 location. Other replacements append a new record; the old one stays in the lists as a stale
 entry until the next read sorts the list and drops entries that are no longer the current

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 # From this many customers, bodies are compressed so that 100,000 customers fit in 3 GB; smaller
 # accounts keep plain bodies, the fastest to serve.
 COMPRESS_FROM_CUSTOMERS = 20_000
-# From this many customers, SHARDS processes generate the account (see _shards): one process
+# From this many customers, SHARDS processes generate the account (see shards): one process
 # takes minutes for 100,000 customers. The shard count is fixed, not the number of cores, so
 # that an account stays the same for a seed on every machine. Three, on two cores: while one
 # shard waits on its pipe or the server files a batch, another is ready to run, and a smaller

@@ -1,6 +1,6 @@
 """ShardBlocks: a shard's bodies of one resource, filed into blocks as the store files them.
 
-The same layout as BodyTable's (see _bodies): open blocks by `created` day, least recently
+The same layout as BodyTable's (see bodies): open blocks by `created` day, least recently
 written sealed first, a block full at BLOCK_BODIES bodies or BLOCK_BYTES. But a shard never
 reads a body back, so a sealed block leaves at once, joined by b"\\n" (ready to compress).
 An open block holds its bodies in a list: appending is a pointer and joining is one C loop.

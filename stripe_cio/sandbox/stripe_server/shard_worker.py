@@ -57,7 +57,7 @@ class _PipeSink:
 
     A batch is `(located, sealed)`: `located` maps each resource to the columns of its objects
     in the order they were put (see `Located`), with each body's location in the store's
-    numbering (see _shard_blocks), and `sealed` holds the blocks sealed since the last batch,
+    numbering (see shard_blocks), and `sealed` holds the blocks sealed since the last batch,
     compressed here if the store compresses. So bodies cross the pipe once, compressed, and
     the server files records without looking at bodies (`StripeStore.put_located`).
     """

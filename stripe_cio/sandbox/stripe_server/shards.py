@@ -7,7 +7,7 @@ the time a benchmark should wait, so the
 customers are split into shards, each simulated by its own process (`SyntheticAccount(shard=k,
 shards=n)`: its own random stream and id range, the same catalog). A shard serialises its
 objects, works out their list-filter values (`StripeStore.prepare`), and files the bodies into
-blocks as the store would, compressing each full block itself (see _shard_worker); it sends
+blocks as the store would, compressing each full block itself (see shard_worker); it sends
 batches of records, each naming its body's place in the shard's blocks, and the blocks sealed
 since the last batch (shard k of n numbers its blocks k, k + n, k + 2n... so that they
 interleave in the store). The server process only files the records in bulk
@@ -31,7 +31,7 @@ from ...gc import collector_paused
 from .pipes import Duplex
 from .store import StripeStore
 
-_WORKER_MODULE = __name__.rpartition(".")[0] + "._shard_worker"
+_WORKER_MODULE = __name__.rpartition(".")[0] + ".shard_worker"
 # The worker's interpreter imports the worker module without running its parent packages'
 # __init__ (they import the web server, httpx, pydantic and rich: a noticeable share of a
 # shard's CPU, for nothing, see docs/sandbox.md): each parent is registered as a bare package

@@ -60,14 +60,14 @@ class StripeStore:
         """Insert or replace `obj` by its id; it is serialised at once and never read again."""
         object_id, created, values, body = self.prepare(resource, obj)
         # A copy: orjson returns bytes inside an allocation several times their length, which
-        # the stored body would hold. Bodies that crossed a pipe (see _shards) are exact already.
+        # the stored body would hold. Bodies that crossed a pipe (see shards) are exact already.
         self.put_prepared(resource, object_id, created, values, memoryview(body).tobytes())
 
     @staticmethod
     def prepare(resource: str, obj: dict[str, Any]) -> Prepared:
         """What `put_prepared` needs of `obj`: its id, `created`, list-filter values and body.
 
-        A pure function of the object, so another process can run it (see _shards).
+        A pure function of the object, so another process can run it (see shards).
         """
         get = obj.get
         created = get("created")
@@ -101,7 +101,7 @@ class StripeStore:
     def put_located(self, resource: str, located: Located) -> None:
         """Insert or replace objects whose bodies sit in blocks filled by `fill_block`, in order.
 
-        A shard process blocks and compresses the bodies itself (see _shard_worker) and sends
+        A shard process blocks and compresses the bodies itself (see shard_worker) and sends
         its objects as columns. A run of new objects, the usual case while an account is
         generated, is filed in bulk.
         """

@@ -57,7 +57,7 @@ class Catalog:
     plans: dict[str, list[Plan]]
     plan_bounds: list[int]  # cumulative weights of the plans (the same order in every currency)
     one_off: dict[str, list[Obj]]
-    # (price id, quantity, trial) → an invoice line's description and `pricing` (see _invoices)
+    # (price id, quantity, trial) → an invoice line's description and `pricing` (see invoices)
     lines: dict[tuple[str, int, bool], tuple[str, Any]] = field(default_factory=dict)
 
 

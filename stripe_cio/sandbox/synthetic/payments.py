@@ -65,7 +65,7 @@ class Payments:
         self.intent_t: Obj = w.tpl["payment_intents"]
         # The charge template as an ordinary succeeded charge; attempt() sets what differs.
         self.charge_t: Obj = {**w.tpl["charges"], "paid": True, "status": "succeeded"}
-        # Checkout Sessions with this shop's constant settings (see _checkout.session).
+        # Checkout Sessions with this shop's constant settings (see checkout.session).
         self.checkout_t: Obj = {
             **w.tpl["checkout_sessions"],
             "cancel_url": "https://shop.example.com/cart",
