@@ -131,8 +131,9 @@ def compare(ours_frame: pd.DataFrame, duck: pd.DataFrame, prefix: str = "stripe_
     if list(ours_frame.index) != list(duck.index):
         missing = set(ours_frame.index) ^ set(duck.index)
         raise SystemExit(f"MISMATCH: persons differ ({len(missing)}), e.g. {sorted(missing)[:5]}")
-    if list(ours_frame.columns) != list(duck.columns):
+    if set(ours_frame.columns) != set(duck.columns):
         raise SystemExit(f"MISMATCH: columns {list(ours_frame.columns)} != {list(duck.columns)}")
+    duck = duck[list(ours_frame.columns)]
     bad = []
     for column in ours_frame.columns:
         left = [_plain(v) for v in ours_frame[column].astype(object).tolist()]

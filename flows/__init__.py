@@ -1,8 +1,7 @@
 """Prefect flows of stripe-cio: each wires tasks together and is a deployment entrypoint.
 
-The flows are imported on first use (PEP 562), not with the package: `stripe-cio demo`
-(`cli_demo.py`) lives here and starts its sandboxes before anything imports Prefect, which
-its pipeline then runs in a child process of its own (`flows/demo.py`).
+The flows are imported on first use (PEP 562), not with the package, so that importing
+`flows.demo` or `flows.deployments` costs only what they use.
 """
 
 from __future__ import annotations

@@ -45,10 +45,14 @@ class StripeCioError(Exception):
 
     exit_code: ClassVar[int] = 2
     transient: ClassVar[bool] = False
+    # What the CLI's one line on this failure starts with ("unavailable" when transient).
+    label: ClassVar[str] = "error"
 
 
 class ConfigError(StripeCioError):
     """A setting is missing or malformed; the message names it and how to set it."""
+
+    label = "configuration error"
 
     def __init__(self, setting: str, problem: str, how_to_set: str) -> None:
         self.setting = setting

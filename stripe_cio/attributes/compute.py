@@ -9,49 +9,26 @@ import numpy as np
 import pandas as pd
 
 from .config import AttributeSettings
-from .currency import money_attributes, primary_currency, primary_exponents
-from .customers import customer_attributes
+from .currency import MONEY_ATTRIBUTES, money_attributes, primary_currency, primary_exponents
+from .customers import CUSTOMER_ATTRIBUTES, customer_attributes
 from .frames import LedgerFrames, frame_from_columns
-from .groups import take
 from .money import currency_vocabulary
 from .persons import SkipCounts, assign_persons
-from .purchases import activity_attributes, purchase_totals
-from .rfm import rfm_segments
-from .subscriptions import subscription_attributes
+from .purchases import ACTIVITY_ATTRIBUTES, activity_attributes, purchase_totals
+from .rfm import RFM_ATTRIBUTES, rfm_segments
+from .subscriptions import SUBSCRIPTION_ATTRIBUTES, subscription_attributes
 
+# Every attribute, without its prefix, in the contract's order (docs/attributes.md): each
+# group's names are declared beside the function computing them.
 ATTRIBUTES: tuple[str, ...] = (
-    "customer_id",
-    "customer_ids",
-    "customer_since",
-    "currency",
-    "total_spent",
-    "total_spent_by_currency",
-    "purchase_count",
-    "first_purchase_at",
-    "last_purchase_at",
-    "average_order_value",
-    "purchases_last_30d",
-    "purchases_last_90d",
-    "purchases_last_365d",
-    "days_between_purchases",
-    "refund_count",
-    "refunded_total",
-    "dispute_count",
-    "has_open_dispute",
-    "failed_payment_count_90d",
-    "last_failed_payment_at",
-    "subscription_status",
-    "plan",
-    "plan_interval",
-    "mrr",
-    "subscription_started_at",
-    "trial_ends_at",
-    "canceled_at",
-    "cancel_at_period_end",
-    "delinquent",
-    "rfm_segment",
+    *CUSTOMER_ATTRIBUTES,
+    *MONEY_ATTRIBUTES,
+    *ACTIVITY_ATTRIBUTES,
+    *SUBSCRIPTION_ATTRIBUTES,
+    *RFM_ATTRIBUTES,
 )
-"""The attributes, without their prefix, in the order of the contract (docs/attributes.md)."""
+# What the groups compute for one another, not sent.
+_INTERMEDIATE = frozenset({"spent_minor"})
 
 # Attributes that rank a person among all persons: right only when the ledger holds everyone's
 # whole history (a partial ledger, e.g. a sync without a backfill, ranks against a sample).
@@ -86,7 +63,6 @@ def compute_attributes(
     exponents = primary_exponents(primary, vocabulary)
     values: dict[str, Any] = {
         **customer_attributes(frames, persons),
-        "currency": take(vocabulary.to_numpy(dtype=object), primary),
         **money_attributes(totals, primary, vocabulary),
         **activity_attributes(frames, persons, as_of),
         **subscription_attributes(frames, persons, vocabulary, primary, exponents),
@@ -97,6 +73,10 @@ def compute_attributes(
         values["spent_minor"],
         primary,
     )
+    if values.keys() - _INTERMEDIATE != set(ATTRIBUTES):
+        # A computed attribute missing from its group's names would never be sent.
+        unnamed = sorted(values.keys() - _INTERMEDIATE ^ set(ATTRIBUTES))
+        raise RuntimeError(f"attributes computed and named differ: {unnamed}")
     frame = frame_from_columns(
         {settings.name(name): values[name] for name in ATTRIBUTES}, len(persons)
     )

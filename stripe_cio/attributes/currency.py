@@ -13,6 +13,15 @@ from .money import currency_codes, currency_exponents, round_half_even_div, to_m
 from .persons import Persons
 from .purchases import PurchaseTotals
 
+# The attributes `money_attributes` computes, in the contract's order (docs/attributes.md).
+MONEY_ATTRIBUTES: tuple[str, ...] = (
+    "currency",
+    "total_spent",
+    "total_spent_by_currency",
+    "average_order_value",
+    "refunded_total",
+)
+
 
 def primary_currency(
     frames: LedgerFrames, persons: Persons, vocabulary: pd.Index, totals: PurchaseTotals
@@ -77,7 +86,7 @@ def _by_currency(totals: PurchaseTotals, vocabulary: pd.Index, n: int) -> Any:
 def money_attributes(
     totals: PurchaseTotals, primary: Int64Array, vocabulary: pd.Index
 ) -> dict[str, Any]:
-    """Totals, average order value and refunds in the primary currency, and spend per
+    """The primary currency, totals, average order value and refunds in it, and spend per
     currency; `spent_minor` (exact total spent in minor units) is for the RFM scores."""
     n = len(primary)
     exponents = primary_exponents(primary, vocabulary)
@@ -94,6 +103,7 @@ def money_attributes(
     bought = count > 0
     average = round_half_even_div(per_person(totals.captured), np.maximum(count, 1))
     return {
+        "currency": take(vocabulary.to_numpy(dtype=object), primary),
         "total_spent": to_major(spent, exponents),
         "total_spent_by_currency": _by_currency(totals, vocabulary, n),
         "average_order_value": np.where(bought, to_major(average, exponents), np.nan),

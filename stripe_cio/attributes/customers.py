@@ -12,6 +12,14 @@ from .groups import pick_last, take
 from .persons import Persons
 from .purchases import nullable_int
 
+# The attributes `customer_attributes` computes, in the contract's order (docs/attributes.md).
+CUSTOMER_ATTRIBUTES: tuple[str, ...] = (
+    "customer_id",
+    "customer_ids",
+    "customer_since",
+    "delinquent",
+)
+
 
 def customer_attributes(frames: LedgerFrames, persons: Persons) -> dict[str, Any]:
     """The most recent customer's id, every customer id (when several), the earliest creation

@@ -20,6 +20,19 @@ from .persons import Persons
 
 DAY = 86_400
 WINDOW_DAYS = (30, 90, 365)
+# The attributes `activity_attributes` computes, in the contract's order (docs/attributes.md).
+ACTIVITY_ATTRIBUTES: tuple[str, ...] = (
+    "purchase_count",
+    "first_purchase_at",
+    "last_purchase_at",
+    *(f"purchases_last_{days}d" for days in WINDOW_DAYS),
+    "days_between_purchases",
+    "refund_count",
+    "dispute_count",
+    "has_open_dispute",
+    "failed_payment_count_90d",
+    "last_failed_payment_at",
+)
 OPEN_DISPUTE_STATUSES = (
     "warning_needs_response",
     "warning_under_review",

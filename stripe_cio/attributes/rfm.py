@@ -25,6 +25,9 @@ import pandas as pd
 
 from .groups import Int64Array
 
+# The attribute `rfm_segments` computes (docs/attributes.md).
+RFM_ATTRIBUTES: tuple[str, ...] = ("rfm_segment",)
+
 SEGMENTS = ("champion", "loyal", "new", "promising", "at_risk", "hibernating")
 
 

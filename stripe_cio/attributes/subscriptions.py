@@ -29,6 +29,18 @@ from .money import currency_codes, round_half_even_div, to_major
 from .persons import Persons
 from .purchases import nullable_int
 
+# The attributes `subscription_attributes` computes, in the contract's order (docs/attributes.md).
+SUBSCRIPTION_ATTRIBUTES: tuple[str, ...] = (
+    "subscription_status",
+    "plan",
+    "plan_interval",
+    "mrr",
+    "subscription_started_at",
+    "trial_ends_at",
+    "canceled_at",
+    "cancel_at_period_end",
+)
+
 LIVE_STATUSES = ("active", "past_due", "trialing", "unpaid", "paused", "incomplete")
 MRR_STATUSES = ("active", "past_due")
 # Months per interval, times 12: an amount per interval x this / 12 is an amount per month.

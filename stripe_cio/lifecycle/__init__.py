@@ -8,7 +8,7 @@ maps them; `send_lifecycle_events` delivers them, exactly once, and records them
 from ..ledger import LIFECYCLE_TABLES, HandledEvent, ensure_lifecycle_table
 from .actions import ActionResult, action_item, send_actions
 from .changes import CHANGES, Change, SubscriptionState, classify, states
-from .map import RULES, Rule, map_event
+from .map import map_event
 from .model import (
     ChargeRecord,
     CustomerRecord,
@@ -26,6 +26,7 @@ from .pending import (
     mark_handled,
     pending_lifecycle,
 )
+from .rules import RULES, Rule
 from .run import send_lifecycle_events
 from .settings import (
     CUSTOMER_DELETED,

@@ -5,50 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from ..attributes import AttributeSettings
 from ..deliver import EventItem
 from ..ledger.normalise import normalised_email
-from . import rows_billing as billing
-from . import rows_payments as payments
 from .fields import FieldProblem, SkipEvent
-from .model import Lookup, Mapped, PersonAction, Skipped
+from .model import Lookup, Mapped, PersonAction, Skipped, Source
 from .persons import Identifiers, person_of
+from .rules import RULES
 from .settings import CUSTOMER_DELETED, LifecycleSettings
-from .source import Builder, Source
-
-
-@dataclass(frozen=True)
-class Rule:
-    """How one Stripe event type is mapped: its object's type and the row builder."""
-
-    object_type: str  # data.object's `object`
-    build: Builder
-    # Payment events come either from charges (default) or from payment intents, never both.
-    source: Literal["charge", "payment_intent"] | None = None
-
-
-RULES: Mapping[str, Rule] = {
-    "customer.created": Rule("customer", payments.customer_created),
-    "customer.subscription.created": Rule("subscription", billing.subscription_created),
-    "customer.subscription.updated": Rule("subscription", billing.subscription_changed),
-    "customer.subscription.deleted": Rule("subscription", billing.subscription_canceled),
-    "customer.subscription.trial_will_end": Rule("subscription", billing.trial_will_end),
-    "charge.succeeded": Rule("charge", payments.charge_succeeded, "charge"),
-    "charge.failed": Rule("charge", payments.charge_failed, "charge"),
-    "charge.refunded": Rule("charge", payments.charge_refunded),
-    "charge.dispute.created": Rule("dispute", payments.dispute_created),
-    "checkout.session.completed": Rule("checkout.session", billing.checkout_completed),
-    "invoice.paid": Rule("invoice", billing.invoice_paid),
-    "invoice.payment_failed": Rule("invoice", billing.invoice_payment_failed),
-    "payment_intent.succeeded": Rule(
-        "payment_intent", payments.payment_intent_succeeded, "payment_intent"
-    ),
-    "payment_intent.payment_failed": Rule(
-        "payment_intent", payments.payment_intent_failed, "payment_intent"
-    ),
-}
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,9 @@ from ..ledger import (
     table,
     write_transaction,
 )
-from .map import RULES, map_event, skipped_type
+from .map import map_event, skipped_type
 from .model import ChargeRecord, CustomerRecord, LedgerLookup, Mapped, PersonAction, PriceRecord
+from .rules import RULES
 from .settings import CUSTOMER_DELETED, LifecycleSettings
 
 LOW_WATER_CURSOR = "lifecycle"

@@ -17,6 +17,7 @@ from .fields import (
     req_int,
     req_str,
 )
+from .model import Source
 from .money import (
     in_major,
     major,
@@ -25,7 +26,6 @@ from .money import (
     plan_name,
     subscription_lines,
 )
-from .source import Source
 
 MAX_INVOICE_LINES = 20
 

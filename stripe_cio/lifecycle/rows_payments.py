@@ -6,8 +6,8 @@ from typing import Any
 
 from ..ledger.normalise import OVER_REFUNDED, is_before_basil, normalised_email
 from .fields import SkipEvent, currency, nested, opt_bool, opt_int, opt_str, ref, req_int, req_str
+from .model import Source
 from .money import major
-from .source import Source
 
 
 def customer_created(src: Source) -> dict[str, Any]:

@@ -16,26 +16,10 @@ from ..settings_base import (
     section_env,
     section_env_names,
 )
+from .rules import RULES
 
-# Stripe event type -> the Customer.io event it becomes (docs/events.md). The two
-# payment_intent.* rows are used only when `payment_intent_events` is on, instead of the
-# charge.succeeded and charge.failed rows.
-DEFAULT_EVENT_NAMES: Mapping[str, str] = {
-    "customer.created": "stripe_customer_created",
-    "customer.subscription.created": "stripe_subscription_created",
-    "customer.subscription.updated": "stripe_subscription_changed",
-    "customer.subscription.deleted": "stripe_subscription_canceled",
-    "customer.subscription.trial_will_end": "stripe_trial_will_end",
-    "charge.succeeded": "stripe_payment_succeeded",
-    "charge.failed": "stripe_payment_failed",
-    "charge.refunded": "stripe_charge_refunded",
-    "charge.dispute.created": "stripe_dispute_created",
-    "checkout.session.completed": "stripe_checkout_completed",
-    "invoice.paid": "stripe_invoice_paid",
-    "invoice.payment_failed": "stripe_invoice_payment_failed",
-    "payment_intent.succeeded": "stripe_payment_succeeded",
-    "payment_intent.payment_failed": "stripe_payment_failed",
-}
+# Stripe event type -> the Customer.io event it becomes unless renamed (docs/events.md).
+DEFAULT_EVENT_NAMES: Mapping[str, str] = {t: rule.event_name for t, rule in RULES.items()}
 # Sends no event: it marks, deletes or suppresses the person (`customer_deleted`).
 CUSTOMER_DELETED = "customer.deleted"
 _DELETED_MODES = ("attribute", "delete", "suppress")

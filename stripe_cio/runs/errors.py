@@ -19,12 +19,14 @@ class RunInProgressError(StripeCioError):
     """Another run holds the ledger's lock; this one was refused before doing anything."""
 
     exit_code = 75  # EX_TEMPFAIL (sysexits.h): try again later
+    label = "refused"
 
 
 class RunFailedError(StripeCioError):
     """A run stopped short of its work; what it did is in its published summary."""
 
     exit_code = 1
+    label = "run failed"
 
 
 class BackfillIncompleteError(RunFailedError):

@@ -49,8 +49,7 @@ class SandboxProcess:
         command = [
             sys.executable,
             "-m",
-            "stripe_cio",
-            "sandbox",
+            "stripe_cio.sandbox",
             self.api,
             "--host",
             self.host,

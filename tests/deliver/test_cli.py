@@ -20,7 +20,7 @@ from stripe_cio.sandbox import SANDBOX_CIO_API_KEY, SANDBOX_CIO_SITE_ID, Sandbox
 def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "CUSTOMERIO_"))}
     return subprocess.run(
-        [sys.executable, "-m", "stripe_cio", *args],
+        [sys.executable, "-m", "cli", *args],
         env={**base, "COLUMNS": "200", **env},
         capture_output=True,
         text=True,

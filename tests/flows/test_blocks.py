@@ -124,7 +124,7 @@ def test_cli_registers_block_types_and_saves_blocks_from_env() -> None:
         ["blocks", "save-from-env", "--stripe", "from-env", "--customerio", "from-env"],
     ):
         result = subprocess.run(
-            [sys.executable, "-m", "stripe_cio", *args],
+            [sys.executable, "-m", "cli", *args],
             env=env,
             capture_output=True,
             text=True,

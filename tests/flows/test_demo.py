@@ -9,7 +9,7 @@ import pytest
 from prefect.settings import PREFECT_API_URL
 from rich.console import Console
 
-from flows.cli_demo import run_demo
+from cli.demo import run_demo
 
 pytestmark = pytest.mark.prefect
 

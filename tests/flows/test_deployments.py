@@ -9,12 +9,10 @@ import subprocess
 import sys
 import tomllib
 from datetime import timedelta
-from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 import yaml  # type: ignore[import-untyped]
 from prefect.cli.deploy._models import PrefectYamlModel
 from prefect.client.orchestration import get_client
@@ -24,12 +22,9 @@ from prefect.settings import PREFECT_API_URL
 from typer.testing import CliRunner
 
 import flows
-from flows.cli import notifications_app, serve_app, status_app
-from flows.cli_demo import demo_app
+from cli import app as root_app
+from cli.commands import COMMANDS, load_command
 from flows.deployments import PROJECT_FILE, deployment_specs
-from stripe_cio.cli import app as root_app
-from stripe_cio.cli import plugins
-from stripe_cio.cli.plugins import ENTRY_POINT_GROUP
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = yaml.safe_load(PROJECT_FILE.read_text(encoding="utf-8"))
@@ -136,64 +131,43 @@ def test_serve_builds_the_same_deployments() -> None:
 
 
 @pytest.mark.parametrize(
-    ("app", "args"),
+    "args",
     [
-        (root_app, ["enrich", "--help"]),
-        (root_app, ["backfill", "--help"]),
-        (root_app, ["sync", "--help"]),
-        (root_app, ["dead-letters", "replay", "--help"]),
-        (status_app, ["--help"]),
-        (serve_app, ["--help"]),
-        (notifications_app, ["setup", "--help"]),
-        (demo_app, ["--help"]),
+        ["enrich", "--help"],
+        ["backfill", "--help"],
+        ["sync", "--help"],
+        ["dead-letters", "replay", "--help"],
+        ["status", "--help"],
+        ["serve", "--help"],
+        ["notifications", "setup", "--help"],
+        ["demo", "--help"],
+        ["doctor", "--help"],
+        ["config", "--help"],
     ],
-    ids=[
-        "enrich",
-        "backfill",
-        "sync",
-        "dead-letters replay",
-        "status",
-        "serve",
-        "notifications setup",
-        "demo",
-    ],
+    ids=lambda args: " ".join(args[:-1]),
 )
-def test_every_command_has_help_with_an_example(app: typer.Typer, args: list[str]) -> None:
-    shown = CliRunner().invoke(app, args, terminal_width=200)
+def test_every_command_has_help_with_an_example(args: list[str]) -> None:
+    shown = CliRunner().invoke(root_app, args, terminal_width=200)
     assert shown.exit_code == 0, shown.output
     assert "Example: " in shown.output
     assert "stripe-cio " in shown.output.split("Example: ", 1)[1]
 
 
-# The entry points pyproject.toml declares for these commands (group stripe_cio.commands).
-PLUGIN_ENTRY_POINTS = {
-    "blocks": "blocks.cli:app",
-    # Apart from flows.cli, which imports Prefect: the demo's own process must not.
-    "demo": "flows.cli_demo:demo_app",
-    "notifications": "flows.cli:notifications_app",
-    "serve": "flows.cli:serve_app",
-    "status": "flows.cli:status_app",
-}
+def test_the_registry_summary_of_each_command_is_its_own_first_line() -> None:
+    """`stripe-cio --help` shows the registry's summaries without importing the commands."""
+    for entry in COMMANDS:
+        command = load_command(entry)
+        own = (command.short_help or command.help or "").split("\n\n")[0]
+        assert entry.summary == " ".join(own.split()), entry.name
 
 
-def test_pyproject_declares_those_entry_points_and_no_engine_command() -> None:
+def test_pyproject_declares_one_script_and_no_plugin_group() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    declared = project["project"]["entry-points"][ENTRY_POINT_GROUP]
-    assert declared == PLUGIN_ENTRY_POINTS
-    # The jobs' commands are the engine's own: no plugin may shadow them.
-    engine_commands = {"backfill", "sync", "enrich", "dead-letters", "sandbox", "config"}
-    group = typer.main.get_command(root_app)
-    assert isinstance(group, plugins.PluginGroup)
-    assert engine_commands <= set(group.commands)
-    assert not engine_commands & set(declared)
+    assert project["project"]["scripts"] == {"stripe-cio": "cli:main"}
+    assert "entry-points" not in project["project"]
 
 
-def test_the_commands_plug_into_stripe_cio_by_entry_point(monkeypatch: pytest.MonkeyPatch) -> None:
-    points = {
-        name: EntryPoint(name, value, ENTRY_POINT_GROUP)
-        for name, value in PLUGIN_ENTRY_POINTS.items()
-    }
-    monkeypatch.setattr(plugins, "_plugin_entry_points", lambda: points)
+def test_every_command_runs_through_the_root_group() -> None:
     runner = CliRunner()
     for args in (["blocks", "--help"], ["notifications", "setup", "--help"], ["status", "--help"]):
         shown = runner.invoke(root_app, args, terminal_width=200)

@@ -20,11 +20,10 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.client.schemas.objects import State
 from typer.testing import CliRunner
 
+from cli import app as engine_cli
 from flows import backfill_history, enrich_profiles, replay_dead_letters, sync_stripe_events
-from flows.cli import status_app
 from stripe_cio import LedgerSettings
 from stripe_cio.attributes import attribute_dicts, compute_attributes, load_frames
-from stripe_cio.cli import app as engine_cli
 from stripe_cio.ledger import Ledger
 from stripe_cio.runs import RunInProgressError, RunSummary, run_lock
 from stripe_cio.sandbox import (
@@ -300,7 +299,7 @@ def test_cli_enrich_dry_run_and_status(pipeline: Pipeline) -> None:
     assert "enrich-profiles (dry run: nothing sent): 5 persons changed" in said
     assert pipeline.batch_requests() == 0
 
-    shown = runner.invoke(status_app, ["--runs", "2"])
+    shown = runner.invoke(engine_cli, ["status", "--runs", "2"])
     assert shown.exit_code == 0, shown.output
     with pipeline.ledger() as ledger:
         customers = ledger.count("customers")

@@ -14,8 +14,8 @@ from prefect.client.orchestration import get_client
 from prefect.settings import PREFECT_UI_URL, temporary_settings
 from typer.testing import CliRunner
 
+from cli import app as engine_cli
 from flows import FLOW_NAMES
-from flows.cli import notifications_app
 from stripe_cio import ConfigError, CustomerIOAuthError
 from tasks.notify import (
     NOTIFY_BLOCK_ENV,
@@ -140,7 +140,9 @@ def test_the_automation_notifies_from_the_server_and_is_replaced_not_duplicated(
 
 def test_cli_notifications_setup_creates_the_automation_for_every_flow(webhook: Webhook) -> None:
     save_webhook_block(webhook, "ops-cli")
-    done = CliRunner().invoke(notifications_app, ["setup", "--block", "ops-cli", "--name", "cli"])
+    done = CliRunner().invoke(
+        engine_cli, ["notifications", "setup", "--block", "ops-cli", "--name", "cli"]
+    )
     assert done.exit_code == 0, done.output
 
     async def saved() -> list[Any]:

@@ -307,7 +307,7 @@ def test_the_sync_command_refuses_a_since_past_the_retention(
         [
             sys.executable,
             "-m",
-            "stripe_cio",
+            "cli",
             "sync",
             "--ledger-only",
             "--since",

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import copy
+import re
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from stripe_cio.lifecycle import DEFAULT_EVENT_NAMES, Mapped, Skipped
+from stripe_cio.lifecycle import DEFAULT_EVENT_NAMES, RULES, Mapped, Skipped
+
+EVENTS_DOC = Path(__file__).resolve().parents[2] / "docs" / "events.md"
 
 CHARGE_KEYS = {"charge_id", "amount", "currency", "description", "receipt_url", "payment_intent_id"}
 FAILED_KEYS = {
@@ -33,6 +37,13 @@ def counts(kit: Any, **settings: Any) -> Counter[str]:
         else:
             out.update(item.name for item in result.events)
     return out
+
+
+def test_docs_table_has_a_row_per_rule_naming_its_event() -> None:
+    """docs/events.md's contract table and RULES (stripe_cio/lifecycle/rules.py) agree."""
+    rows = re.findall(r"^\| `([a-z_.]+)` \| `?([a-z_]+|—)`? \|", EVENTS_DOC.read_text(), re.M)
+    documented = {stripe_type: name for stripe_type, name in rows if name != "—"}
+    assert documented == {t: rule.event_name for t, rule in RULES.items()}
 
 
 def test_every_row_of_the_table_comes_out_of_the_sandbox(kit: Any) -> None:

@@ -35,10 +35,9 @@ from sqlalchemy import create_engine, inspect, text
 from typer.testing import CliRunner
 
 from blocks import CustomerIOCredentials, StripeCredentials
+from cli import app as engine_cli
 from flows import backfill_history, enrich_profiles, replay_dead_letters, sync_stripe_events
-from flows.cli import status_app
 from stripe_cio import LedgerSettings
-from stripe_cio.cli import app as engine_cli
 from stripe_cio.deliver import DeliveryStore, PersonUpdate, Refusal, plan_person
 from stripe_cio.deliver.checks import NameCheck
 from stripe_cio.deliver.store import Failure
@@ -264,7 +263,7 @@ def test_no_secret_escapes_a_whole_pipeline_with_its_failures(
         states["replay"] = finished(
             replay_dead_letters(customerio_block="canary", return_state=True, **common)
         )
-        status = CliRunner().invoke(status_app, [])
+        status = CliRunner().invoke(engine_cli, ["status"])
         messages = hook.wait_for(3, 15)
     finally:
         hook.stop()

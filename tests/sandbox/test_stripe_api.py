@@ -272,7 +272,7 @@ def test_bad_fixtures_file_exits_2_with_one_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.json"
     path.write_text(json.dumps({"charges": [{"id": "ch_1", "created": "yesterday"}]}))
     command = [
-        *(sys.executable, "-m", "stripe_cio", "sandbox", "stripe"),
+        *(sys.executable, "-m", "cli", "sandbox", "stripe"),
         *("--port", "0", "--fixtures", str(path)),
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)

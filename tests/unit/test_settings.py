@@ -288,7 +288,7 @@ def test_the_ledger_refuses_a_folder_that_became_impossible(tmp_path: Path) -> N
 def config_command(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "CUSTOMERIO_"))}
     return subprocess.run(
-        [sys.executable, "-m", "stripe_cio", "config"],
+        [sys.executable, "-m", "cli", "config"],
         env={**base, "COLUMNS": "250", **env},
         capture_output=True,
         text=True,

@@ -1,4 +1,4 @@
-"""The root `stripe-cio` command and the engine's own commands."""
+"""The root `stripe-cio` command: options, `version`, `config`, and one line per failure."""
 
 from __future__ import annotations
 
@@ -12,21 +12,17 @@ from rich.console import Console
 from rich.table import Table
 from typer.exceptions import TyperException
 
-from .. import __version__
-from ..exceptions import EXIT_INTERRUPTED, ConfigError, StripeCioError
-from ..proxy import describe_routes
-from ..redaction import install_log_redaction, mask_url, redact
-from ..runs import RunFailedError, RunInProgressError
-from ..settings import Settings, StripeSettings
-from .dead_letters import dead_letters_app
-from .doctor import doctor_command
-from .jobs import backfill_command, enrich_command, sync_command
-from .plugins import PluginGroup
-from .sandbox import sandbox_app
+from stripe_cio import __version__
+from stripe_cio.exceptions import EXIT_INTERRUPTED, StripeCioError
+from stripe_cio.proxy import describe_routes
+from stripe_cio.redaction import install_log_redaction, mask_url, redact
+from stripe_cio.settings import Settings, StripeSettings
+
+from .commands import LazyGroup
 
 app = typer.Typer(
     name="stripe-cio",
-    cls=PluginGroup,
+    cls=LazyGroup,
     help="Keep Customer.io in step with Stripe: profile attributes and lifecycle events.",
     no_args_is_help=True,
     add_completion=False,
@@ -37,12 +33,6 @@ console = Console()
 _VERBOSE = False
 # EX_SOFTWARE (sysexits.h): an internal error, a bug to report.
 EXIT_SOFTWARE = 70
-app.add_typer(sandbox_app)
-app.add_typer(dead_letters_app)
-app.command("backfill")(backfill_command)
-app.command("sync")(sync_command)
-app.command("enrich")(enrich_command)
-app.command("doctor")(doctor_command)
 
 
 @app.callback()
@@ -63,13 +53,11 @@ def _root(
     install_log_redaction()
 
 
-@app.command()
 def version() -> None:
     """Print the stripe-cio version."""
     console.print(f"stripe-cio {__version__}")
 
 
-@app.command("config")
 def show_config() -> None:
     """Validate the settings from the environment and show them, secrets masked.
 
@@ -117,15 +105,7 @@ def _traceback(err: Console, error: BaseException) -> None:
 
 
 def _prefix(error: StripeCioError) -> str:
-    if isinstance(error, ConfigError):
-        return "configuration error"
-    if isinstance(error, RunFailedError):
-        return "run failed"
-    if isinstance(error, RunInProgressError):
-        return "refused"
-    if error.transient:
-        return "unavailable"
-    return "error"
+    return "unavailable" if error.transient else error.label
 
 
 def main() -> None:

@@ -2,8 +2,7 @@
 API) and say of each, in one line, that it works or what is wrong and what to do.
 
 The checks read and never write: the ledger is not created or migrated, nothing is sent to
-Customer.io. Checks that need Prefect come from outside the engine, through the
-`stripe_cio.checks` entry points (as the plugged-in commands do, see `plugins.py`).
+Customer.io. The Prefect check imports Prefect (seconds) in a thread, while the others run.
 """
 
 from __future__ import annotations
@@ -13,23 +12,22 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from importlib.metadata import entry_points
+from importlib import import_module
 
 from rich.console import Console
 
-from ..cio_api import CustomerIOClient
-from ..exceptions import StripeCioError
-from ..ledger import diagnose_ledger
-from ..redaction import mask_url, redact
-from ..retry import RetryPolicy
-from ..settings import (
+from stripe_cio.cio_api import CustomerIOClient
+from stripe_cio.exceptions import StripeCioError
+from stripe_cio.ledger import diagnose_ledger
+from stripe_cio.redaction import mask_url, redact
+from stripe_cio.retry import RetryPolicy
+from stripe_cio.settings import (
     customerio_settings_from_env,
     ledger_settings_from_env,
     stripe_settings_from_env,
 )
-from ..stripe_api import StripeClient
+from stripe_cio.stripe_api import StripeClient
 
-CHECK_ENTRY_POINT_GROUP = "stripe_cio.checks"
 # A doctor answers in seconds: a few quick tries tell an API that is away from one that
 # blinked, where a run's clients keep trying for minutes.
 DOCTOR_RETRY = RetryPolicy(max_attempts=3, base_delay=0.25, max_delay=1.0)
@@ -78,15 +76,18 @@ async def _customerio(env: Mapping[str, str]) -> str:
     )
 
 
-ENGINE_CHECKS: tuple[tuple[str, CheckFn], ...] = (
+async def _prefect(env: Mapping[str, str]) -> str:
+    status = await asyncio.to_thread(import_module, f"{__package__}.status")
+    line: str = await status.prefect_api_check(env)
+    return line
+
+
+CHECKS: tuple[tuple[str, CheckFn], ...] = (
     ("ledger", _ledger),
     ("Stripe", _stripe),
     ("Customer.io", _customerio),
+    ("Prefect API", _prefect),
 )
-
-
-def _plugged_checks() -> list[tuple[str, CheckFn]]:
-    return [(ep.name, ep.load()) for ep in entry_points(group=CHECK_ENTRY_POINT_GROUP)]
 
 
 async def _run(name: str, check: CheckFn, env: Mapping[str, str]) -> Check:
@@ -102,13 +103,14 @@ async def _run(name: str, check: CheckFn, env: Mapping[str, str]) -> Check:
 
 async def run_checks(env: Mapping[str, str]) -> list[Check]:
     """Every check, at once (they are independent), each failure caught and described."""
-    checks = [*ENGINE_CHECKS, *_plugged_checks()]
-    return list(await asyncio.gather(*(_run(name, check, env) for name, check in checks)))
+    return list(await asyncio.gather(*(_run(name, check, env) for name, check in CHECKS)))
 
 
 def doctor_command() -> None:
-    """Check that the ledger, Stripe, Customer.io and the Prefect API can be reached with the
-    settings in the environment, and say what to do about each that cannot. Reads only.
+    """Check that the ledger, Stripe, Customer.io and the Prefect API can be reached.
+
+    Uses the settings in the environment and says what to do about each that cannot. Reads
+    only.
 
     Exits 0 when all is well, else with the exit code of the first failure (docs/reliability.md).
 

@@ -10,10 +10,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..deliver import DeliveryStore, Kind
-from ..jobs import Connections, replay_job
-from ..ledger import Ledger
-from ..settings import customerio_settings_from_env, ledger_settings_from_env
+from stripe_cio.deliver import DeliveryStore, Kind
+from stripe_cio.jobs import Connections, replay_job
+from stripe_cio.ledger import Ledger
+from stripe_cio.settings import customerio_settings_from_env, ledger_settings_from_env
+
 from .jobs import _MAX_REJECT_RATE, ConsoleRunner, run_job
 
 console = Console()

@@ -7,20 +7,18 @@ from prefect import serve as prefect_serve
 from rich.console import Console
 
 from blocks.prefect_api import prefect_api_errors
-
-from .deployments import deployment_specs
+from flows.deployments import deployment_specs
 
 console = Console()
-serve_app = typer.Typer(name="serve", add_completion=False)
 
 
-@serve_app.command()
 def serve(
     limit: int = typer.Option(4, min=1, help="Flow runs this process runs at once."),
 ) -> None:
-    """Serve the deployments of prefect.yaml (schedules, parameters, concurrency limits) from
-    this process, for a Prefect server without a work pool. Each run starts in its own
-    subprocess; stop with Ctrl-C.
+    """Serve the deployments of prefect.yaml from this process, for a server without a pool.
+
+    Their schedules, parameters and concurrency limits as prefect.yaml sets them. Each run
+    starts in its own subprocess; stop with Ctrl-C.
 
     Example: PREFECT_API_URL=http://127.0.0.1:4200/api stripe-cio serve
     """

@@ -5,18 +5,17 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
+from blocks.credentials import CustomerIOCredentials, StripeCredentials
+from blocks.prefect_api import prefect_api_errors
 from stripe_cio import ConfigError, customerio_settings_from_env, stripe_settings_from_env
 
-from .credentials import CustomerIOCredentials, StripeCredentials
-from .prefect_api import prefect_api_errors
-
-app = typer.Typer(
+blocks_app = typer.Typer(
     name="blocks", help="Manage stripe-cio's Prefect credential blocks.", add_completion=False
 )
 console = Console()
 
 
-@app.command()
+@blocks_app.command()
 def register() -> None:
     """Register the StripeCredentials and CustomerIOCredentials block types with the Prefect API.
 
@@ -28,7 +27,7 @@ def register() -> None:
         console.print(f"registered block type {block_type.get_block_type_slug()}")
 
 
-@app.command("save-from-env")
+@blocks_app.command("save-from-env")
 def save_from_env(
     stripe: str = typer.Option(None, help="Save STRIPE_* variables as this StripeCredentials."),
     customerio: str = typer.Option(

@@ -21,14 +21,12 @@ from rich.console import Console
 from rich.table import Table
 
 from blocks.prefect_api import api_url, prefect_api_errors
+from flows import FLOW_NAMES
 from stripe_cio import ledger_settings_from_env
 from stripe_cio.ledger import Ledger
 from stripe_cio.runs import LedgerStatus, ledger_status
 
-from . import FLOW_NAMES
-
 console = Console()
-status_app = typer.Typer(name="status", add_completion=False)
 
 
 def _when(seconds: int | None) -> str:
@@ -108,12 +106,13 @@ async def prefect_api_check(env: Mapping[str, str]) -> str:
     return f"{api_url()}: healthy, Prefect {version}"
 
 
-@status_app.command()
 def status(
     runs: int = typer.Option(3, min=0, help="Last runs to show per flow (0: skip Prefect)."),
 ) -> None:
-    """Show where the pipeline stands: the events cursor, what the ledger holds, what
-    Customer.io accepted, the open dead letters and the last runs of each flow.
+    """Show where the pipeline stands: the ledger, Customer.io's side and the last runs.
+
+    The events cursor, what the ledger holds, what Customer.io accepted, the open dead letters
+    and the last runs of each flow.
 
     Example: PREFECT_API_URL=http://127.0.0.1:4200/api stripe-cio status --runs 5
     """

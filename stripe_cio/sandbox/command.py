@@ -1,4 +1,9 @@
-"""`stripe-cio sandbox stripe|customerio`: serve the local APIs that stand in for the real ones."""
+"""`stripe-cio sandbox stripe|customerio`: serve the local APIs that stand in for the real ones.
+
+The command lives with the sandbox because `SandboxProcess` starts it too, as
+`python -m stripe_cio.sandbox` (the engine never runs the `cli` package); the command line lists
+it in its registry like every other command.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from pathlib import Path
 import typer
 
 from ..exceptions import ConfigError
-from ..sandbox import SANDBOX_CIO_API_KEY, SANDBOX_CIO_SITE_ID
+from . import SANDBOX_CIO_API_KEY, SANDBOX_CIO_SITE_ID
 
 sandbox_app = typer.Typer(
     name="sandbox",
@@ -73,7 +78,7 @@ def stripe_sandbox(
 
     Example: stripe-cio sandbox stripe --port 12111 --customers 2000 --months 18 --rps 100
     """
-    from ..sandbox.stripe_server import serve
+    from .stripe_server import serve
 
     check_free(host, port)
     clock = parse_time(now) if now else int(datetime.now().timestamp())
@@ -106,7 +111,7 @@ def customerio_sandbox(
 
     Example: stripe-cio sandbox customerio --port 12112 --rps 100 --latency-ms 50
     """
-    from ..sandbox.cio_server import serve
+    from .cio_server import serve
 
     check_free(host, port)
     serve(

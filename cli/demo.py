@@ -2,8 +2,7 @@
 
 The sandboxes start here; the flows run in a child process (`python -m flows.demo`) whose
 environment points every setting at them, so that this process never imports Prefect (nor
-writes its state outside the demo's) and the user's own settings are left alone. Plugged into
-the engine's command line through the `stripe_cio.commands` entry points, as `status` is.
+writes its state outside the demo's) and the user's own settings are left alone.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import typer
 from rich.console import Console
 
 from stripe_cio import ENV_NAMES, StripeCioError
@@ -89,10 +87,8 @@ def run_demo(console: Console, *, customers: int = 2000, months: int = 18) -> No
 
 
 console = Console()
-demo_app = typer.Typer(name="demo", add_completion=False)
 
 
-@demo_app.command()
 def demo() -> None:
     """Run the main job against the built-in sandbox and report what happened.
 

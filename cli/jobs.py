@@ -25,15 +25,15 @@ from rich.markdown import Markdown
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ..extract import BACKFILL_RESOURCES, DEFAULT_OVERLAP_SECONDS, ProgressCallback
-from ..jobs import Connections, backfill_job, enrich_job, sync_job
-from ..runs import RunSummary
-from ..settings import (
+from stripe_cio.extract import BACKFILL_RESOURCES, DEFAULT_OVERLAP_SECONDS, ProgressCallback
+from stripe_cio.jobs import Connections, backfill_job, enrich_job, sync_job
+from stripe_cio.runs import RunSummary
+from stripe_cio.sandbox.command import parse_time
+from stripe_cio.settings import (
     customerio_settings_from_env,
     ledger_settings_from_env,
     stripe_settings_from_env,
 )
-from .sandbox import parse_time
 
 console = Console()
 T = TypeVar("T")
@@ -185,9 +185,11 @@ def backfill_command(
     ),
     max_reject_rate: float | None = _MAX_REJECT_RATE,
 ) -> None:
-    """Read Stripe's history into the ledger, then push every person's changed attributes: the
-    `backfill-history` flow's job. Concurrent, rate-limited, resumable: an unfinished backfill
-    (interrupted, or with unreadable slices) is resumed, reading only what it had not finished.
+    """Read Stripe's history into the ledger, then send every person's changed attributes.
+
+    The `backfill-history` flow's job. Concurrent, rate-limited, resumable: an unfinished
+    backfill (interrupted, or with unreadable slices) is resumed, reading only what it had not
+    finished.
 
     Example: stripe-cio backfill --since 2025-01-01 --resources customers,charges --no-enrich
     """
@@ -219,9 +221,11 @@ def sync_command(
     ),
     max_reject_rate: float | None = _MAX_REJECT_RATE,
 ) -> None:
-    """Apply Stripe's new events to the ledger, push the touched persons' changed attributes
-    and send their lifecycle events: the `sync-stripe-events` flow's job. Needs no backfill:
-    customers the ledger lacks are read from Stripe with their history first.
+    """Apply Stripe's new events to the ledger and send Customer.io what they changed.
+
+    The `sync-stripe-events` flow's job: the touched persons' changed attributes and their
+    lifecycle events. Needs no backfill: customers the ledger lacks are read from Stripe with
+    their history first.
 
     Example: stripe-cio sync --since 2026-11-20T00:00:00Z
     """
@@ -247,8 +251,9 @@ def enrich_command(
     limit: int | None = typer.Option(None, min=0, help="Only the first N persons."),
     max_reject_rate: float | None = _MAX_REJECT_RATE,
 ) -> None:
-    """Compute every person's attributes from the ledger and push what changed to Customer.io:
-    the `enrich-profiles` flow's job.
+    """Compute every person's attributes from the ledger and send Customer.io what changed.
+
+    The `enrich-profiles` flow's job.
 
     Example: stripe-cio enrich --dry-run --as-of 2026-01-01T00:00:00Z --limit 100
     """

@@ -8,9 +8,8 @@ import typer
 from rich.console import Console
 
 from blocks.prefect_api import prefect_api_errors
+from flows import FLOW_NAMES
 from tasks.notify import save_failure_automation
-
-from . import FLOW_NAMES
 
 console = Console()
 notifications_app = typer.Typer(

@@ -1,0 +1,5 @@
+"""`python -m cli` runs the command line."""
+
+from .root import main
+
+main()
