@@ -5,9 +5,8 @@ only what changed since Customer.io last accepted it, and keeps refused items as
 in the ledger; `replay_dead_letters()` resends them. See docs/delivery.md.
 """
 
-from ._pack import BatchPacker, pack
 from .api import deliver, replay_dead_letters
-from .checks import check_identifiers, check_item_size, person_key
+from .checks import BatchPacker, check_identifiers, check_item_size, pack, person_key
 from .model import EventItem, Kind, Outgoing, PersonUpdate, Refusal
 from .plan import canonical_attributes, event_ulid, plan_event, plan_person
 from .store import DeadLetter, DeliveryStore, Failure

@@ -12,8 +12,7 @@ import orjson
 
 from ..cio_api import CustomerIOClient, batch_body_size
 from ..gc import rare_collections
-from ._pack import BatchPacker
-from .checks import NameCheck, check_identifiers, person_key
+from .checks import BatchPacker, NameCheck, check_identifiers, person_key
 from .inflight import InFlight
 from .model import EventItem, Kind, Outgoing, PersonUpdate, Refusal
 from .outcomes import Outcomes
