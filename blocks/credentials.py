@@ -54,6 +54,11 @@ class _CredentialsBlock(Block):
             raise ConfigError(exc.setting, exc.problem, source.how_to_set("", field)) from None
 
     @classmethod
+    def from_settings(cls, settings: Any) -> Self:
+        """A block holding `settings`' value of each of its fields (their names are the same)."""
+        return cls(**{name: getattr(settings, name) for name in cls.model_fields})
+
+    @classmethod
     def load_sync(cls, name: str) -> Self:
         """Load the saved block `name`, synchronously even inside an event loop's thread."""
         block = cls.load(name, _sync=True)  # type: ignore[call-arg]

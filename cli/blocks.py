@@ -42,30 +42,10 @@ def save_from_env(
     if not stripe and not customerio:
         raise typer.BadParameter("name at least one block: --stripe NAME and/or --customerio NAME")
     if stripe:
-        s = stripe_settings_from_env()
-        _save(
-            StripeCredentials(
-                api_key=s.api_key,
-                api_base=s.api_base,
-                account=s.account,
-                requests_per_second=s.requests_per_second,
-            ),
-            stripe,
-            overwrite,
-        )
+        _save(StripeCredentials.from_settings(stripe_settings_from_env()), stripe, overwrite)
     if customerio:
-        c = customerio_settings_from_env()
-        _save(
-            CustomerIOCredentials(
-                site_id=c.site_id,
-                api_key=c.api_key,
-                region=c.region,
-                track_url=c.track_url,
-                requests_per_second=c.requests_per_second,
-            ),
-            customerio,
-            overwrite,
-        )
+        block = CustomerIOCredentials.from_settings(customerio_settings_from_env())
+        _save(block, customerio, overwrite)
 
 
 def _save(block: StripeCredentials | CustomerIOCredentials, name: str, overwrite: bool) -> None:
