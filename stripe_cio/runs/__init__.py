@@ -13,8 +13,7 @@ from .errors import (
 from .lock import Release, acquire_run_lock, run_lock
 from .persons import complete_persons, person_updates, touched_persons
 from .status import LedgerStatus, ledger_status
-from .summary import RunSummary
-from .threshold import DEFAULT_MAX_REJECT_RATE, reject_rate_problem
+from .summary import DEFAULT_MAX_REJECT_RATE, RunSummary, reject_rate_problem
 from .touched import (
     ATTRIBUTES_MARK,
     TouchedCustomers,

@@ -18,8 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..currencies import STRIPE_CURRENCIES
-from .common import MAX_AMOUNT
+from .common import MAX_AMOUNT, STRIPE_CURRENCIES
 from .email import invalid_email_reason
 
 # (obj, before_basil) -> the row's values in column order, or None: ask the careful normaliser
