@@ -8,12 +8,11 @@ from typing import Any
 from prefect import flow
 from prefect.client.schemas.objects import State
 
-from stripe_cio import StripeCioError
 from stripe_cio.jobs import BACKFILL, backfill_job
 from stripe_cio.runs import RunSummary
 from tasks.steps import PrefectRunner
 
-from .options import connections, ended_by, flow_options
+from .options import connections, flow_options, job_outcome
 
 
 @flow(**flow_options(BACKFILL, "Stripe's history into the ledger, then every person's attributes."))
@@ -40,8 +39,8 @@ async def backfill_history(
     rejects exceed `max_reject_rate` of the objects read (default STRIPE_CIO_MAX_REJECT_RATE,
     else 5%) fails before enriching; the enrich step applies the same threshold to what it pushes.
     """
-    try:
-        return await backfill_job(
+    return await job_outcome(
+        lambda: backfill_job(
             connections(stripe_block, customerio_block, customerio=enrich),
             PrefectRunner(BACKFILL),
             since=int(since.timestamp()) if since else None,
@@ -51,5 +50,4 @@ async def backfill_history(
             enrich=enrich,
             max_reject_rate=max_reject_rate,
         )
-    except StripeCioError as error:
-        return ended_by(error)
+    )

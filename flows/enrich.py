@@ -8,12 +8,11 @@ from typing import Any
 from prefect import flow
 from prefect.client.schemas.objects import State
 
-from stripe_cio import StripeCioError
 from stripe_cio.jobs import ENRICH, enrich_job
 from stripe_cio.runs import RunSummary
 from tasks.steps import PrefectRunner
 
-from .options import connections, ended_by, flow_options
+from .options import connections, flow_options, job_outcome
 
 
 @flow(**flow_options(ENRICH, "Every person's attributes from the ledger; only changes are sent."))
@@ -35,8 +34,8 @@ async def enrich_profiles(
     `wait_for_lock` seconds. A run whose rejects exceed `max_reject_rate` of the persons it
     compared (default STRIPE_CIO_MAX_REJECT_RATE, else 5%) fails after publishing its summary.
     """
-    try:
-        return await enrich_job(
+    return await job_outcome(
+        lambda: enrich_job(
             connections(customerio_block=customerio_block, stripe=False, customerio=not dry_run),
             PrefectRunner(ENRICH),
             dry_run=dry_run,
@@ -45,5 +44,4 @@ async def enrich_profiles(
             wait_for_lock=wait_for_lock,
             max_reject_rate=max_reject_rate,
         )
-    except StripeCioError as error:
-        return ended_by(error)
+    )

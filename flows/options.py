@@ -3,6 +3,7 @@ the connections a job gets from the flow's block parameters."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from prefect import get_run_logger
@@ -13,7 +14,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from blocks import customerio_settings, stripe_settings
 from stripe_cio import StripeCioError, ledger_settings_from_env, redact
 from stripe_cio.jobs import Connections
-from stripe_cio.runs import RunInProgressError
+from stripe_cio.runs import RunInProgressError, RunSummary
 from tasks.logs import redact_run_logs
 from tasks.notify import notify_on_failure
 
@@ -66,3 +67,12 @@ def ended_by(error: StripeCioError) -> State[Any]:
         return Cancelled(message=line, data=error)
     get_run_logger().error("%s: %s", type(error).__name__, line)
     return Failed(message=line, data=error)
+
+
+async def job_outcome(start: Callable[[], Awaitable[RunSummary]]) -> RunSummary | State[Any]:
+    """What a flow returns: the summary of the job `start` opens, or the state `ended_by` gives
+    its expected failure (connecting included: a missing block fails the run in one line)."""
+    try:
+        return await start()
+    except StripeCioError as error:
+        return ended_by(error)

@@ -7,12 +7,11 @@ from typing import Any, Literal
 from prefect import flow
 from prefect.client.schemas.objects import State
 
-from stripe_cio import StripeCioError
 from stripe_cio.jobs import REPLAY, replay_job
 from stripe_cio.runs import RunSummary
 from tasks.steps import PrefectRunner
 
-from .options import connections, ended_by, flow_options
+from .options import connections, flow_options, job_outcome
 
 
 @flow(**flow_options(REPLAY, "Resend the open dead letters; what still fails stays open."))
@@ -30,8 +29,8 @@ async def replay_dead_letters(
     Each is checked again first; what can never be accepted stays open, its attempt counted,
     and fails the run when such rejects exceed `max_reject_rate` of the letters replayed.
     """
-    try:
-        return await replay_job(
+    return await job_outcome(
+        lambda: replay_job(
             connections(customerio_block=customerio_block, stripe=False, customerio=not dry_run),
             PrefectRunner(REPLAY),
             ids=ids,
@@ -39,5 +38,4 @@ async def replay_dead_letters(
             dry_run=dry_run,
             max_reject_rate=max_reject_rate,
         )
-    except StripeCioError as error:
-        return ended_by(error)
+    )

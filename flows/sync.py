@@ -9,12 +9,11 @@ from typing import Any
 from prefect import flow
 from prefect.client.schemas.objects import State
 
-from stripe_cio import StripeCioError
 from stripe_cio.jobs import SYNC, sync_job
 from stripe_cio.runs import RunSummary
 from tasks.steps import PrefectRunner
 
-from .options import connections, ended_by, flow_options
+from .options import connections, flow_options, job_outcome
 
 
 @flow(**flow_options(SYNC, "New Stripe events: the ledger, touched persons' attributes, events."))
@@ -36,13 +35,12 @@ async def sync_stripe_events(
     STRIPE_CIO_MAX_REJECT_RATE, else 5%), or that could not read an events page or a history,
     fails after publishing its summary.
     """
-    try:
-        return await sync_job(
+    return await job_outcome(
+        lambda: sync_job(
             connections(stripe_block, customerio_block),
             PrefectRunner(SYNC),
             since=int(since.timestamp()) if since else None,
             overlap=overlap,
             max_reject_rate=max_reject_rate,
         )
-    except StripeCioError as error:
-        return ended_by(error)
+    )

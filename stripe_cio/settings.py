@@ -47,10 +47,21 @@ _STRIPE_KEY = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9]+$")
 _STRIPE_ACCOUNT = re.compile(r"^acct_[A-Za-z0-9]+$")
 
 
+class _APISettings(SettingsSection):
+    """What reaching either API takes besides its credentials: the certificates it trusts."""
+
+    ca_bundle: Path | None = None  # PEM roots trusted on top of certifi's
+
+    @field_validator("ca_bundle", mode="before")
+    @classmethod
+    def _check_ca_bundle(cls, value: Any) -> Path | None:
+        return validate_ca_bundle(value)
+
+
 # --- Stripe -----------------------------------------------------------------------------------
 
 
-class StripeSettings(SettingsSection):
+class StripeSettings(_APISettings):
     """How to reach one Stripe account."""
 
     section: Literal["stripe"] = "stripe"
@@ -58,7 +69,6 @@ class StripeSettings(SettingsSection):
     api_base: str = "https://api.stripe.com"
     account: str | None = None
     requests_per_second: float | None = None
-    ca_bundle: Path | None = None  # PEM roots trusted on top of certifi's
 
     @field_validator("api_key", mode="before")
     @classmethod
@@ -81,11 +91,6 @@ class StripeSettings(SettingsSection):
     @classmethod
     def _check_api_base(cls, value: str) -> str:
         return validate_base_url(value)
-
-    @field_validator("ca_bundle", mode="before")
-    @classmethod
-    def _check_ca_bundle(cls, value: Any) -> Path | None:
-        return validate_ca_bundle(value)
 
     @field_validator("account", mode="before")
     @classmethod
@@ -121,7 +126,7 @@ class StripeSettings(SettingsSection):
 # --- Customer.io ------------------------------------------------------------------------------
 
 
-class CustomerIOSettings(SettingsSection):
+class CustomerIOSettings(_APISettings):
     """How to reach one Customer.io workspace through the Track API."""
 
     section: Literal["customerio"] = "customerio"
@@ -130,7 +135,6 @@ class CustomerIOSettings(SettingsSection):
     region: Literal["us", "eu"] = "us"
     track_url: str | None = None
     requests_per_second: float = CUSTOMERIO_REQUESTS_PER_SECOND
-    ca_bundle: Path | None = None  # PEM roots trusted on top of certifi's
 
     @field_validator("site_id")
     @classmethod
@@ -160,11 +164,6 @@ class CustomerIOSettings(SettingsSection):
         if region not in CUSTOMERIO_TRACK_URLS:
             raise ValueError("must be 'us' or 'eu' (the data center of your workspace)")
         return region
-
-    @field_validator("ca_bundle", mode="before")
-    @classmethod
-    def _check_ca_bundle(cls, value: Any) -> Path | None:
-        return validate_ca_bundle(value)
 
     @field_validator("track_url", mode="before")
     @classmethod

@@ -19,6 +19,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from contextlib import aclosing
+from typing import Any
 
 from ..exceptions import StripeAPIError
 from ..gc import quick_thread_switches, rare_collections
@@ -159,23 +160,17 @@ class _Backfill:
         for name in names:
             self.ledger.set_indexes_aside(name)
         t0, version, report = self.summary.t0, STRIPE_API_VERSION, self._written
-        writer: LedgerWriter | ProcessWriter
-        if self.open_ledger is None:
-            writer = LedgerWriter(
-                self.ledger,
-                observed_at=t0,
-                api_version=version,
-                on_done=report,
-                max_pages=max_pages,
-            )
-        else:
-            writer = ProcessWriter(
-                self.open_ledger,
-                observed_at=t0,
-                api_version=version,
-                on_done=report,
-                max_pages=max_pages,
-            )
+        options: dict[str, Any] = {
+            "observed_at": t0,
+            "api_version": version,
+            "on_done": report,
+            "max_pages": max_pages,
+        }
+        writer: LedgerWriter | ProcessWriter = (
+            LedgerWriter(self.ledger, **options)
+            if self.open_ledger is None
+            else ProcessWriter(self.open_ledger, **options)
+        )
         self.writer = writer
         writer.start()
         pool = [asyncio.create_task(self._worker()) for _ in range(self.workers)]

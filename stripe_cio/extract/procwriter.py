@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import orjson
 
 from .contract import LedgerLike
-from .writer import LINGER_S, WRITE_BATCH, WriteDone, _group, _Mark, _Size, _Write
+from .writer import LINGER_S, WRITE_BATCH, PageWriter, WriteDone, _group, _Mark, _Size, _Write
 
 _POLL_S = 0.2  # how often the listener checks that the child is still alive
 _STOP_WAIT_S = 10.0  # how long a cancelled run waits for the write in progress to end
@@ -43,7 +43,7 @@ class _Outcome:
     rejected: dict[str, int]
 
 
-class ProcessWriter:
+class ProcessWriter(PageWriter):
     """``writer.start(); await writer.write(...); writer.mark(...); await writer.close()``."""
 
     def __init__(
@@ -74,33 +74,19 @@ class ProcessWriter:
             name="ledger-writer",
             daemon=True,  # never outlives the extraction process
         )
-        self._on_done = on_done
-        self._slots = asyncio.Semaphore(max_pages)
-        self._loop = asyncio.get_running_loop()
-        self._failed: asyncio.Future[None] = self._loop.create_future()
+        super().__init__(on_done, max_pages)
         self._closed: asyncio.Future[None] = self._loop.create_future()
         self._listener = threading.Thread(target=self._listen, name="ledger-listener", daemon=True)
-
-    @property
-    def failed(self) -> asyncio.Future[None]:
-        """Completes with the writer's exception if a ledger call fails or the child dies."""
-        return self._failed
 
     def start(self) -> None:
         self._process.start()
         self._listener.start()
 
-    async def write(self, resource: str, objects: list[dict[str, Any]]) -> None:
-        """Queue one page; waits while `max_pages` pages wait for the child to take them."""
-        self._raise_if_failed()
-        await self._slots.acquire()
-        self._raise_if_failed()
-        self._inbox.put(("w", resource, orjson.dumps(objects)))
-
-    def mark(self, resource: str, run: str, start: int, end: int, count: int) -> None:
-        """Queue `mark_slice_done`, to run after every page queued before it."""
-        self._raise_if_failed()
-        self._inbox.put(("m", resource, run, start, end, count))
+    def _hand_over(self, item: _Write | _Mark) -> None:
+        if isinstance(item, _Write):
+            self._inbox.put(("w", item.resource, orjson.dumps(item.objects)))
+        else:
+            self._inbox.put(("m", item.resource, item.run, item.start, item.end, item.count))
 
     async def close(self) -> None:
         """Write everything queued, then stop the child (raising its error, if any)."""
@@ -120,10 +106,6 @@ class ProcessWriter:
             self._process.kill()
             self._process.join()
         self._listener.join()
-
-    def _raise_if_failed(self) -> None:
-        if self._failed.done():
-            self._failed.result()
 
     def _listen(self) -> None:
         call = self._loop.call_soon_threadsafe

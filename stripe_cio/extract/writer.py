@@ -57,7 +57,42 @@ class WriteDone:
     mark: tuple[int, int] | None = None  # the slice marked done
 
 
-class LedgerWriter:
+class PageWriter:
+    """What both writers share: pages handed over under a bound, each slice's mark after its
+    pages, and a failure raised on the loop at the next call."""
+
+    def __init__(self, on_done: Callable[[WriteDone], None], max_pages: int) -> None:
+        self._on_done = on_done
+        self._slots = asyncio.Semaphore(max_pages)
+        self._loop = asyncio.get_running_loop()
+        self._failed: asyncio.Future[None] = self._loop.create_future()
+
+    @property
+    def failed(self) -> asyncio.Future[None]:
+        """Completes with the writer's exception if a ledger call fails (or its process dies)."""
+        return self._failed
+
+    async def write(self, resource: str, objects: list[dict[str, Any]]) -> None:
+        """Queue one page; waits while `max_pages` pages wait to be taken."""
+        self._raise_if_failed()
+        await self._slots.acquire()
+        self._raise_if_failed()
+        self._hand_over(_Write(resource, objects))
+
+    def mark(self, resource: str, run: str, start: int, end: int, count: int) -> None:
+        """Queue `mark_slice_done`, to run after every page queued before it."""
+        self._raise_if_failed()
+        self._hand_over(_Mark(resource, run, start, end, count))
+
+    def _hand_over(self, item: _Write | _Mark) -> None:
+        raise NotImplementedError
+
+    def _raise_if_failed(self) -> None:
+        if self._failed.done():
+            self._failed.result()
+
+
+class LedgerWriter(PageWriter):
     """``writer.start(); await writer.write(...); await writer.mark(...); await writer.close()``."""
 
     def __init__(
@@ -71,39 +106,19 @@ class LedgerWriter:
         max_batch: int = WRITE_BATCH,
         linger: float = LINGER_S,
     ) -> None:
+        super().__init__(on_done, max_pages)
         self._ledger = ledger
         self._observed_at = observed_at
         self._api_version = api_version
-        self._on_done = on_done
         self._max_batch = max_batch
         self._linger = linger
-        self._slots = asyncio.Semaphore(max_pages)
         self._items: deque[_Write | _Mark | None] = deque()
         self._ready = threading.Condition()
-        self._loop = asyncio.get_running_loop()
-        self._failed: asyncio.Future[None] = self._loop.create_future()
         self._stop_now = False
         self._thread = threading.Thread(target=self._run, name="ledger-writer", daemon=True)
 
-    @property
-    def failed(self) -> asyncio.Future[None]:
-        """Completes with the writer's exception if a ledger call fails."""
-        return self._failed
-
     def start(self) -> None:
         self._thread.start()
-
-    async def write(self, resource: str, objects: list[dict[str, Any]]) -> None:
-        """Queue one page; waits while `max_pages` pages are already waiting in the queue."""
-        self._raise_if_failed()
-        await self._slots.acquire()
-        self._raise_if_failed()
-        self._push(_Write(resource, objects))
-
-    def mark(self, resource: str, run: str, start: int, end: int, count: int) -> None:
-        """Queue `mark_slice_done`, to run after every page queued before it."""
-        self._raise_if_failed()
-        self._push(_Mark(resource, run, start, end, count))
 
     async def close(self) -> None:
         """Write everything queued, then stop the thread (raising its error, if any)."""
@@ -120,9 +135,8 @@ class LedgerWriter:
             self._ready.notify()
         self._thread.join()
 
-    def _raise_if_failed(self) -> None:
-        if self._failed.done():
-            self._failed.result()
+    def _hand_over(self, item: _Write | _Mark) -> None:
+        self._push(item)
 
     def _push(self, item: _Write | _Mark | None) -> None:
         with self._ready:

@@ -33,7 +33,7 @@ from ..ledger import (
 )
 from ..runs import BackfillIncompleteError, RunSummary
 from ..stripe_api import StripeClient
-from .common import Connections, JobRun, locked, reject_threshold
+from .common import Connections, JobRun, opened_job, reject_threshold
 from .profiles import enrich_job
 from .runner import StepRunner
 
@@ -78,34 +78,37 @@ async def backfill_job(
         # Wrong Customer.io credentials or region fail now, not after an hour of reading.
         async with CustomerIOClient(conns.customerio_settings()) as customerio:
             await customerio.verify_region()
-    with conns.open_ledger() as ledger:
-        async with locked(ledger, runner, "backfill"):
-            job = JobRun(runner, RunSummary(BACKFILL), threshold)
-            job.interrupted = lambda: "interrupted: backfill stopped before it read anything"
-            async with job.published():
-                plan = _plan(ledger, since, resources, run, restart)
-                async with StripeClient(stripe) as client:
-                    pulled = await _read(job, ledger, client, plan, resume)
-                if not pulled.complete:
-                    first = pulled.failed[0]
-                    raise BackfillIncompleteError(
-                        f"{BACKFILL}: {len(pulled.failed)} slices could not be read (first: "
-                        f"{first.resource} {first.start}-{first.end}: {first.error}); resume "
-                        f"with run {pulled.run!r}"
-                    )
-                job.check_rejects()
-                # The run is complete; an interrupted enrich step says its own line.
-                job.interrupted = None
-                if enrich:
-                    with job.summary.step("enrich profiles"):
-                        enriched = await enrich_job(
-                            conns,
-                            runner,
-                            wait_for_lock=ENRICH_WAITS_FOR_LOCK,
-                            max_reject_rate=threshold,
-                            clock=clock,
-                        )
-                    job.summary.add_run(enriched)
+    async with opened_job(
+        conns,
+        runner,
+        RunSummary(BACKFILL),
+        threshold,
+        lock="backfill",
+        interrupted="interrupted: backfill stopped before it read anything",
+    ) as (ledger, job):
+        plan = _plan(ledger, since, resources, run, restart)
+        async with StripeClient(stripe) as client:
+            pulled = await _read(job, ledger, client, plan, resume)
+        if not pulled.complete:
+            first = pulled.failed[0]
+            raise BackfillIncompleteError(
+                f"{BACKFILL}: {len(pulled.failed)} slices could not be read (first: "
+                f"{first.resource} {first.start}-{first.end}: {first.error}); resume "
+                f"with run {pulled.run!r}"
+            )
+        job.check_rejects()
+        # The run is complete; an interrupted enrich step says its own line.
+        job.interrupted = None
+        if enrich:
+            with job.summary.step("enrich profiles"):
+                enriched = await enrich_job(
+                    conns,
+                    runner,
+                    wait_for_lock=ENRICH_WAITS_FOR_LOCK,
+                    max_reject_rate=threshold,
+                    clock=clock,
+                )
+            job.summary.add_run(enriched)
     return job.summary
 
 

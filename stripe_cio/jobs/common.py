@@ -121,6 +121,30 @@ async def _acquire(ledger: Ledger, holder: str, name: str, wait: float) -> Relea
             await asyncio.sleep(min(LOCK_POLL_SECONDS, max(0.0, deadline - loop.time())))
 
 
+@asynccontextmanager
+async def opened_job(
+    conns: Connections,
+    runner: StepRunner,
+    summary: RunSummary,
+    threshold: float,
+    *,
+    lock: str,
+    interrupted: str,
+    write: bool = True,
+    wait: float = 0.0,
+    skip_lock: bool = False,
+) -> AsyncIterator[tuple[Ledger, JobRun]]:
+    """How every job opens: the ledger, its lock `lock`, then the run, whose summary is published
+    however the block ends; `interrupted` is the line an interruption ends with until the job
+    sets another."""
+    with conns.open_ledger(write=write) as ledger:
+        async with locked(ledger, runner, lock, wait, skip=skip_lock):
+            job = JobRun(runner, summary, threshold)
+            job.interrupted = lambda: interrupted
+            async with job.published():
+                yield ledger, job
+
+
 class JobRun:
     """One run of a job: its summary, its steps timed, its reject threshold."""
 

@@ -22,7 +22,7 @@ from ..exceptions import ConfigError
 from ..ledger import Ledger, guest_history_complete, incomplete_customers
 from ..runs import RunSummary, TouchedCustomers, complete_persons, person_updates, touched_persons
 from ..settings import CustomerIOSettings
-from .common import Connections, JobRun, locked, reject_threshold
+from .common import Connections, JobRun, opened_job, reject_threshold
 from .runner import StepRunner
 
 ENRICH = "enrich-profiles"
@@ -157,32 +157,36 @@ async def enrich_job(
         check_as_of(as_of, clock())
     customerio = None if dry_run else conns.customerio_settings()
     settings = attribute_settings_from_env()
-    with conns.open_ledger(write=not dry_run) as ledger:
-        async with locked(ledger, runner, "push", wait_for_lock, skip=dry_run):
-            # Read once the lock is held: waiting for it may take minutes.
-            reference = int(clock()) if as_of is None else as_of
-            job = JobRun(runner, RunSummary(ENRICH, dry_run=dry_run), threshold)
-            # Snapshots are replaced only once Customer.io accepted them, and recorded as the
-            # run stops: the next run diffs against them and sends only the rest.
-            job.interrupted = lambda: (
-                "interrupted: enrich stopped; nothing half-sent: the next enrich sends only what "
-                "Customer.io has not accepted"
-            )
-            async with job.published():
+    # Snapshots are replaced only once Customer.io accepted them, and recorded as the run
+    # stops: the next run diffs against them and sends only the rest.
+    async with opened_job(
+        conns,
+        runner,
+        RunSummary(ENRICH, dry_run=dry_run),
+        threshold,
+        lock="push",
+        write=not dry_run,
+        wait=wait_for_lock,
+        skip_lock=dry_run,
+        interrupted=(
+            "interrupted: enrich stopped; nothing half-sent: the next enrich sends only what "
+            "Customer.io has not accepted"
+        ),
+    ) as (ledger, job):
+        # Read once the lock is held: waiting for it may take minutes.
+        reference = int(clock()) if as_of is None else as_of
 
-                async def compute_step() -> PlannedUpdates:
-                    return await asyncio.to_thread(
-                        plan_updates, ledger, settings, reference, limit=limit
-                    )
+        async def compute_step() -> PlannedUpdates:
+            return await asyncio.to_thread(plan_updates, ledger, settings, reference, limit=limit)
 
-                planned = await job.step("compute attributes", compute_step)
-                runner.info(
-                    f"attributes of {planned.persons} persons; "
-                    f"{len(planned.updates)} to compare with what Customer.io holds"
-                )
-                job.summary.add_skipped(planned.skipped)
-                await push_updates(job, ledger, customerio, planned.updates, dry_run=dry_run)
-                job.check_rejects()
+        planned = await job.step("compute attributes", compute_step)
+        runner.info(
+            f"attributes of {planned.persons} persons; "
+            f"{len(planned.updates)} to compare with what Customer.io holds"
+        )
+        job.summary.add_skipped(planned.skipped)
+        await push_updates(job, ledger, customerio, planned.updates, dry_run=dry_run)
+        job.check_rejects()
     return job.summary
 
 
@@ -199,24 +203,28 @@ async def replay_job(
     ledger's push lock; what still fails stays open and counts as a reject of this run."""
     threshold = reject_threshold(max_reject_rate)
     customerio = None if dry_run else conns.customerio_settings()
-    with conns.open_ledger() as ledger:
-        async with locked(ledger, runner, "push", skip=dry_run):
-            job = JobRun(runner, RunSummary(REPLAY, dry_run=dry_run), threshold)
-            job.interrupted = lambda: (
-                "interrupted: replay stopped; nothing half-sent: what it did not resend stays "
-                "open for the next replay"
-            )
-            async with job.published():
+    async with opened_job(
+        conns,
+        runner,
+        RunSummary(REPLAY, dry_run=dry_run),
+        threshold,
+        lock="push",
+        skip_lock=dry_run,
+        interrupted=(
+            "interrupted: replay stopped; nothing half-sent: what it did not resend stays open "
+            "for the next replay"
+        ),
+    ) as (ledger, job):
 
-                async def replay_step() -> DeliverySummary:
-                    store = DeliveryStore.of(ledger)
-                    if customerio is None:
-                        return await replay(None, store, ids=ids, kind=kind, dry_run=True)
-                    async with CustomerIOClient(customerio) as client:
-                        return await replay(client, store, ids=ids, kind=kind)
+        async def replay_step() -> DeliverySummary:
+            store = DeliveryStore.of(ledger)
+            if customerio is None:
+                return await replay(None, store, ids=ids, kind=kind, dry_run=True)
+            async with CustomerIOClient(customerio) as client:
+                return await replay(client, store, ids=ids, kind=kind)
 
-                replayed = await job.step("replay dead letters", replay_step, retry=True)
-                job.summary.add_delivery(replayed)
-                runner.info(_delivery_line("dead-letter replay", replayed))
-                job.check_rejects()
+        replayed = await job.step("replay dead letters", replay_step, retry=True)
+        job.summary.add_delivery(replayed)
+        runner.info(_delivery_line("dead-letter replay", replayed))
+        job.check_rejects()
     return job.summary

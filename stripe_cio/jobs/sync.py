@@ -33,7 +33,7 @@ from ..runs import (
 )
 from ..settings import CustomerIOSettings
 from ..stripe_api import StripeClient
-from .common import Connections, JobRun, locked, reject_threshold
+from .common import Connections, JobRun, opened_job, reject_threshold
 from .histories import read_missing_histories
 from .profiles import PlannedUpdates, plan_updates, push_updates
 from .runner import StepRunner
@@ -65,17 +65,24 @@ async def sync_job(
     stripe = conns.stripe_settings()
     customerio = None if ledger_only else conns.customerio_settings()
     name = f"{SYNC} (ledger only)" if ledger_only else SYNC
-    with conns.open_ledger() as ledger:
-        async with locked(ledger, runner, "push", skip=ledger_only):
-            job = JobRun(runner, RunSummary(name), threshold)
-            # True at any point: the cursor moves with the events it covers, the attributes mark
-            # after their push, and what Customer.io accepted is recorded as the run stops.
-            job.interrupted = lambda: (
-                "interrupted: sync stopped; nothing half-sent: the next sync continues from the "
-                "cursor"
-            )
-            async with job.published(), StripeClient(stripe) as client:
-                await _sync(job, ledger, client, customerio, since, overlap, clock)
+    # True at any point: the cursor moves with the events it covers, the attributes mark after
+    # their push, and what Customer.io accepted is recorded as the run stops.
+    interrupted = (
+        "interrupted: sync stopped; nothing half-sent: the next sync continues from the cursor"
+    )
+    async with (
+        opened_job(
+            conns,
+            runner,
+            RunSummary(name),
+            threshold,
+            lock="push",
+            skip_lock=ledger_only,
+            interrupted=interrupted,
+        ) as (ledger, job),
+        StripeClient(stripe) as client,
+    ):
+        await _sync(job, ledger, client, customerio, since, overlap, clock)
     return job.summary
 
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from .fields import FieldProblem, opt_bool, opt_int, opt_str
 from .model import Lookup
 from .money import Line, monthly_amount, subscription_lines
 
+# In the order of precedence: an update is the first of these that applies.
 Change = Literal[
     "cancel_scheduled",
     "cancel_unscheduled",
@@ -28,16 +29,7 @@ Change = Literal[
     "quantity_change",
     "status_change",
 ]
-# In the order of precedence: an update is the first of these that applies.
-CHANGES: tuple[Change, ...] = (
-    "cancel_scheduled",
-    "cancel_unscheduled",
-    "upgrade",
-    "downgrade",
-    "plan_change",
-    "quantity_change",
-    "status_change",
-)
+CHANGES: tuple[Change, ...] = get_args(Change)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import orjson
 from ..asgi import Receive, Scope, Send, drop_connection, send_json
 from ..faults import FaultConfig, FaultInjector
 from . import v1, v2
-from .state import Store
+from .state import IdKind, Store
 from .views import events_view, people_view, requests_view
 
 # `GET /api/v1/accounts/region` answers `url`, `region` and `environment_id` (an integer), per
@@ -28,7 +28,7 @@ ENVIRONMENT_ID = 1
 _READ_CAP = 4 * 1024 * 1024
 _CUSTOMERS = "/api/v1/customers/"
 Handler = Callable[[Store, bytes], v1.Response]
-PersonHandler = Callable[[Store, str, bytes], v1.Response]
+PersonHandler = Callable[[Store, IdKind, str, bytes], v1.Response]
 _PERSON_ROUTES: dict[tuple[str, str], tuple[str, PersonHandler]] = {
     ("PUT", ""): ("PUT /api/v1/customers/{identifier}", v1.identify),
     ("DELETE", ""): ("DELETE /api/v1/customers/{identifier}", v1.remove),
@@ -78,8 +78,7 @@ class CioSandboxApp:
             if action is None:
                 return None
             label, function = action
-            name = unquote(identifier)
-            return label, lambda store, body: function(store, name, body)
+            return label, v1.person_route(function, unquote(identifier))
         if method == "POST" and raw_path == "/api/v1/merge_customers":
             return "POST /api/v1/merge_customers", v1.merge_customers
         if method == "POST" and raw_path == "/api/v2/batch":

@@ -10,6 +10,7 @@ adds `"errors": [...]` beside it so clients that read either key find the messag
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -50,6 +51,21 @@ def _path_identifier(raw: str) -> tuple[IdKind, str]:
     return kind, value
 
 
+def person_route(
+    handler: Callable[[Store, IdKind, str, bytes], Response], raw_identifier: str
+) -> Callable[[Store, bytes], Response]:
+    """A `/api/v1/customers/{identifier}/...` handler whose path identifier is checked first."""
+
+    def handle(store: Store, body: bytes) -> Response:
+        try:
+            kind, value = _path_identifier(raw_identifier)
+        except Refused as refused:
+            return bad_request(refused.problem)
+        return handler(store, kind, value, body)
+
+    return handle
+
+
 def _identifier_attributes(attributes: dict[str, Any]) -> Problem | None:
     """`id` and `email` in an identify body set identifiers and must be non-empty strings."""
     for key in ("id", "email"):
@@ -60,12 +76,8 @@ def _identifier_attributes(attributes: dict[str, Any]) -> Problem | None:
     return None
 
 
-def identify(store: Store, raw_identifier: str, body: bytes) -> Response:
+def identify(store: Store, kind: IdKind, value: str, body: bytes) -> Response:
     """`PUT /api/v1/customers/{identifier}`: create or update; `_update: true` never creates."""
-    try:
-        kind, value = _path_identifier(raw_identifier)
-    except Refused as refused:
-        return bad_request(refused.problem)
     attributes = parse_object(body)
     if isinstance(attributes, tuple):
         return bad_request(attributes)
@@ -78,12 +90,8 @@ def identify(store: Store, raw_identifier: str, body: bytes) -> Response:
     return bad_request(problem) if problem is not None else OK
 
 
-def remove(store: Store, raw_identifier: str, body: bytes) -> Response:
+def remove(store: Store, kind: IdKind, value: str, body: bytes) -> Response:
     """`DELETE /api/v1/customers/{identifier}`: deleting someone unknown is not an error."""
-    try:
-        kind, value = _path_identifier(raw_identifier)
-    except Refused as refused:
-        return bad_request(refused.problem)
     store.delete(kind, value)
     return OK
 
@@ -98,12 +106,8 @@ def _event_fields(payload: dict[str, Any]) -> Problem | None:
     )
 
 
-def track(store: Store, raw_identifier: str, body: bytes) -> Response:
+def track(store: Store, kind: IdKind, value: str, body: bytes) -> Response:
     """`POST /api/v1/customers/{identifier}/events`: one event, de-duplicated by its ULID `id`."""
-    try:
-        kind, value = _path_identifier(raw_identifier)
-    except Refused as refused:
-        return bad_request(refused.problem)
     payload = parse_object(body, empty_ok=False)
     if isinstance(payload, tuple):
         return bad_request(payload)
@@ -145,22 +149,14 @@ def track_anonymous(store: Store, body: bytes) -> Response:
     return OK
 
 
-def suppress(store: Store, raw_identifier: str, body: bytes) -> Response:
+def suppress(store: Store, kind: IdKind, value: str, body: bytes) -> Response:
     """`POST /api/v1/customers/{identifier}/suppress`: delete and refuse the identifiers."""
-    try:
-        kind, value = _path_identifier(raw_identifier)
-    except Refused as refused:
-        return bad_request(refused.problem)
     store.suppress(kind, value)
     return OK
 
 
-def unsuppress(store: Store, raw_identifier: str, body: bytes) -> Response:
+def unsuppress(store: Store, kind: IdKind, value: str, body: bytes) -> Response:
     """`POST /api/v1/customers/{identifier}/unsuppress`: accept the identifiers again."""
-    try:
-        kind, value = _path_identifier(raw_identifier)
-    except Refused as refused:
-        return bad_request(refused.problem)
     store.unsuppress(kind, value)
     return OK
 

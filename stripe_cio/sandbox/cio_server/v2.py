@@ -190,28 +190,30 @@ def apply_item(store: Store, item: Any, encoded: bytes) -> Problem | None:
     return ("invalid", "type", "type must be one of person, object, delivery")
 
 
+def _body_object(body: bytes, limit: int) -> dict[str, Any] | Response:
+    """The request's JSON object, or the 400 refusing a body over `limit` bytes or not one."""
+    if len(body) > limit:
+        return invalid_request(
+            [("too_large", "body", f"request body is larger than {limit} bytes")]
+        )
+    parsed = parse_object(body, empty_ok=False)
+    return invalid_request([parsed]) if isinstance(parsed, tuple) else parsed
+
+
 def entity(store: Store, body: bytes) -> Response:
     """`POST /api/v2/entity`: one item, "smaller than 32kb"; any problem refuses it with 400."""
-    if len(body) > MAX_ENTITY_BYTES:
-        return invalid_request(
-            [("too_large", "body", f"request body is larger than {MAX_ENTITY_BYTES} bytes")]
-        )
-    item = parse_object(body, empty_ok=False)
+    item = _body_object(body, MAX_ENTITY_BYTES)
     if isinstance(item, tuple):
-        return invalid_request([item])
+        return item
     problem = apply_item(store, item, orjson.dumps(item))
     return invalid_request([problem]) if problem is not None else OK
 
 
 def batch(store: Store, body: bytes) -> Response:
     """`POST /api/v2/batch`: apply the valid items, report the others by `batch_index` (207)."""
-    if len(body) > MAX_BATCH_BYTES:
-        return invalid_request(
-            [("too_large", "body", f"request body is larger than {MAX_BATCH_BYTES} bytes")]
-        )
-    payload = parse_object(body, empty_ok=False)
+    payload = _body_object(body, MAX_BATCH_BYTES)
     if isinstance(payload, tuple):
-        return invalid_request([payload])
+        return payload
     items = payload.get("batch")
     if not isinstance(items, list) or not items:
         return invalid_request([("required", "batch", "batch must be a non-empty array")])
