@@ -1,13 +1,15 @@
-"""Credential blocks for Stripe and Customer.io: secrets in SecretStr, clients from get_client()."""
+"""Credential blocks for Stripe and Customer.io: secrets in SecretStr, clients from get_client(),
+and a run's settings from a named block when one is given, else from the environment."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 from uuid import UUID
 
 from prefect.blocks.core import Block
+from prefect.exceptions import ObjectNotFound
 from pydantic import Field, SecretStr, model_validator
 
 from stripe_cio import (
@@ -16,9 +18,13 @@ from stripe_cio import (
     SettingSource,
     StripeSettings,
     ca_bundle_from_env,
+    customerio_settings_from_env,
+    stripe_settings_from_env,
 )
 from stripe_cio.cio_api import CustomerIOClient
 from stripe_cio.stripe_api import StripeClient
+
+from .prefect_api import missing_block, prefect_api_errors
 
 
 @dataclass(frozen=True)
@@ -171,3 +177,31 @@ class CustomerIOCredentials(_CredentialsBlock):
     def get_client(self) -> CustomerIOClient:
         """An async Track API client for this workspace."""
         return CustomerIOClient(self.to_settings())
+
+
+B = TypeVar("B", StripeCredentials, CustomerIOCredentials)
+
+
+def _load(block_type: type[B], name: str, parameter: str) -> B:
+    with prefect_api_errors(f"loading the {block_type.__name__} block {name!r}"):
+        try:
+            return block_type.load_sync(name)
+        except (ValueError, ObjectNotFound) as exc:
+            # Prefect says "Unable to find block document named ..." as a ValueError.
+            if "unable to find" not in str(exc).lower() and not isinstance(exc, ObjectNotFound):
+                raise
+            raise missing_block(block_type.__name__, name, parameter) from None
+
+
+def stripe_settings(block_name: str | None = None) -> StripeSettings:
+    """Stripe settings from the named StripeCredentials block, else from STRIPE_* variables."""
+    if block_name:
+        return _load(StripeCredentials, block_name, "stripe_block").to_settings()
+    return stripe_settings_from_env()
+
+
+def customerio_settings(block_name: str | None = None) -> CustomerIOSettings:
+    """Customer.io settings from the named block, else from CUSTOMERIO_* variables."""
+    if block_name:
+        return _load(CustomerIOCredentials, block_name, "customerio_block").to_settings()
+    return customerio_settings_from_env()

@@ -15,8 +15,7 @@ from blocks import customerio_settings, stripe_settings
 from stripe_cio import StripeCioError, ledger_settings_from_env, redact
 from stripe_cio.jobs import Connections
 from stripe_cio.runs import RunInProgressError, RunSummary
-from tasks.logs import redact_run_logs
-from tasks.notify import notify_on_failure
+from tasks.notify import notify_on_failure, redact_run_logs
 
 # The flows await their coarse tasks one after another, so the runner's threads only serve a
 # task submitted with .submit(); bounded all the same, to the cores a small worker has.

@@ -25,7 +25,7 @@
 `runs/errors.py` adds the outcomes of a run (RunFailedError: 1, RunInProgressError: 75). The
 exit code is what the `stripe-cio` command exits with (docs/reliability.md lists them, and what
 each tells the user to do); `transient` says whether trying again later may help, which is the
-only failure a Prefect task retries (tasks/retry.py).
+only failure a Prefect task retries (tasks/steps.py).
 
 Messages are single lines written for an operator, and never contain a secret: they are
 built from what we know (method, path, status, the API's own error message, URLs with their

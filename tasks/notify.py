@@ -1,8 +1,10 @@
-"""Failure notifications: a flow state hook, and the server-side Automation that does the same.
+"""The flows' hooks: secrets masked in run logs, and failure notifications (a flow state hook,
+and the server-side Automation that does the same).
 
-The hook runs in the flow's own process, where it can name the failing task; the Automation
-runs in the Prefect server, so it also reports runs whose process died before any hook ran.
-Either sends through any Prefect notification block (Slack, Teams, email, a custom webhook…).
+The notification hook runs in the flow's own process, where it can name the failing task; the
+Automation runs in the Prefect server, so it also reports runs whose process died before any
+hook ran. Either sends through any Prefect notification block (Slack, Teams, email, a custom
+webhook…).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from prefect.client.schemas.objects import FlowRun, State
 from prefect.exceptions import ObjectNotFound
 from prefect.utilities.urls import url_for
 
-from stripe_cio import ENV_NAMES, ConfigError
+from stripe_cio import ENV_NAMES, ConfigError, install_log_redaction
 from stripe_cio.notify import FailureReport
 
 from .steps import _run_step
@@ -193,3 +195,13 @@ async def save_failure_automation(name: str, block_name: str, flows: Sequence[st
         for existing in await client.read_automations_by_name(name):
             await client.delete_automation(existing.id)
         return await client.create_automation(automation)
+
+
+def redact_run_logs(flow: Any, flow_run: Any, state: Any) -> None:
+    """Flow hook: mask secrets in every log handler of this process, run logs to the API included.
+
+    A worker or `serve` starts each run in a process of its own, after Prefect configured its
+    logging and without the `stripe-cio` CLI that installs the filter otherwise, so the flow
+    does it as it starts running. Secrets are never logged on purpose; this is the net.
+    """
+    install_log_redaction()

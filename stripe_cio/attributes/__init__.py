@@ -7,12 +7,11 @@ attributes to send.
 
 from .compute import ATTRIBUTES, RANK_ATTRIBUTES, AttributeResult, compute_attributes
 from .config import AttributeSettings, attribute_settings_from_env
-from .frames import FRAME_COLUMNS, LedgerFrames, frame_from_records
+from .frames import FRAME_COLUMNS, LedgerFrames, attribute_dict, attribute_dicts, frame_from_records
 from .load import LedgerReadError, load_frames
 from .money import exponent
 from .persons import SKIP_REASONS, SkipCounts
 from .rfm import SEGMENTS
-from .send import attribute_dict, attribute_dicts
 from .subscriptions import INTERVAL_TWELFTHS, MRR_STATUSES
 
 __all__ = [

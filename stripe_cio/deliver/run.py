@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from collections import Counter
-from collections.abc import Coroutine, Iterable, Iterator, Sequence
+from collections.abc import Coroutine, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import orjson
@@ -13,9 +14,7 @@ import orjson
 from ..cio_api import CustomerIOClient, batch_body_size
 from ..gc import rare_collections
 from .checks import BatchPacker, NameCheck, check_identifiers, person_key
-from .inflight import InFlight
 from .model import EventItem, Kind, Outgoing, PersonUpdate, Refusal
-from .outcomes import Outcomes
 from .plan import fallback_item, plan_event, plan_person
 from .replay import replay_items
 from .store import DeadLetter, DeliveryStore, Failure
@@ -278,3 +277,110 @@ class Delivery:
         for kind, key in resolved or {}:
             self._open[kind].discard(key)
         self.summary.dead_letters_resolved += len(resolved or {})
+
+
+# --- outcomes -------------------------------------------------------------------------------------
+# What Customer.io accepted or refused, written to the ledger in few transactions, off the loop.
+
+
+class Outcomes:
+    """Collects batch outcomes and writes them, `rows` items at a time, in a worker thread.
+
+    Writing later than the acceptance is safe: a snapshot lost in a crash only means the same
+    values are sent again next run, which Customer.io takes as a no-op. Writing earlier never
+    happens: nothing enters this buffer before Customer.io has answered. SQLite releases the
+    GIL while it writes, so on a second core the writes overlap the sending.
+    """
+
+    def __init__(self, store: DeliveryStore, *, rows: int = 5_000) -> None:
+        self.store = store
+        self.rows = rows
+        self._accepted: list[Outgoing] = []
+        self._failed: list[Failure] = []
+        self._resolved: dict[tuple[Kind, str], str] = {}
+        self._writer: asyncio.Task[None] | None = None
+
+    def add(
+        self,
+        accepted: Sequence[Outgoing] = (),
+        failed: Sequence[Failure] = (),
+        resolved: Mapping[tuple[Kind, str], str] | None = None,
+    ) -> None:
+        """Buffer outcomes; start writing them once `rows` have gathered."""
+        self._accepted.extend(accepted)
+        self._failed.extend(failed)
+        self._resolved.update(resolved or {})
+        pending = len(self._accepted) + len(self._failed) + len(self._resolved)
+        if pending >= self.rows and (self._writer is None or self._writer.done()):
+            self._writer = asyncio.ensure_future(self._write_all())
+
+    async def _write_all(self) -> None:
+        # One write at a time, in order, until the buffer is empty.
+        while self._accepted or self._failed or self._resolved:
+            accepted, failed, resolved = self._accepted, self._failed, self._resolved
+            self._accepted, self._failed, self._resolved = [], [], {}
+            await asyncio.to_thread(
+                self.store.record, accepted=accepted, failed=failed, resolved=resolved
+            )
+
+    async def flush(self) -> None:
+        """Write everything collected so far; raise if a write failed."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            await writer
+        await self._write_all()
+
+
+# --- in flight ------------------------------------------------------------------------------------
+# A bounded set of concurrent sends in which the first failure stops all the others.
+
+
+class InFlight:
+    """At most `limit` tasks at once; a failing task cancels the rest and is raised to the caller.
+
+    A 401 must stop a run at once, not after every batch already queued has failed the same way.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._slots = asyncio.Semaphore(limit)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._error: BaseException | None = None
+
+    async def spawn(self, send: Coroutine[Any, Any, None]) -> None:
+        """Start `send` once a slot is free; raise the first failure instead, if there was one."""
+        try:
+            await self._slots.acquire()
+        except BaseException:
+            send.close()
+            raise
+        if self._error is not None:
+            self._slots.release()
+            send.close()
+            raise self._error
+        task = asyncio.create_task(send)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._slots.release()
+        if task.cancelled() or task.exception() is None:
+            return
+        if self._error is None:
+            self._error = task.exception()
+            for other in self._tasks:
+                other.cancel()
+
+    async def drain(self) -> None:
+        """Wait for every task; raise the first failure."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
+        if self._error is not None:
+            raise self._error
+
+    async def cancel(self) -> None:
+        """Cancel whatever still runs (the caller itself failed) and wait for it to stop."""
+        tasks = set(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,7 +1,6 @@
 """Stripe extraction: a concurrent, resumable backfill into the ledger, then sync by events, and
 the histories of customers the ledger never saw, read customer by customer."""
 
-from .access import ExtractionStopped
 from .backfiller import backfill, run_id_for
 from .clock import EVENT_RETENTION_SECONDS, stripe_now
 from .contract import CoveredLedger, LedgerLike
@@ -9,7 +8,7 @@ from .events import DEFAULT_OVERLAP_SECONDS, UNREADABLE_PAGE, gap_message, sync_
 from .histories import HISTORY_UNREADABLE, complete_histories
 from .pages import MAX_LIMIT, iter_pages
 from .progress import ProgressCallback
-from .resources import BACKFILL_RESOURCES, BackfillResource
+from .resources import BACKFILL_RESOURCES, BackfillResource, ExtractionStopped
 from .summary import BackfillSummary, FailedSlice, HistorySummary, ResourceSummary, SyncSummary
 
 __all__ = [

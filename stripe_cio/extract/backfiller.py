@@ -29,13 +29,12 @@ from ..ledger import (
     record_backfill_started,
 )
 from ..stripe_api import STRIPE_API_VERSION, Params, StripeClient
-from .access import is_fatal, stop_error
 from .clock import stripe_now
 from .contract import LedgerLike, engine_of
 from .pages import MAX_LIMIT, iter_pages, last_cursor
 from .procwriter import ProcessWriter
 from .progress import ProgressCallback, ProgressTracker
-from .resources import RESOURCE_BY_NAME
+from .resources import RESOURCE_BY_NAME, is_fatal, stop_error
 from .slices import SliceTask, initial_ranges, missing_ranges, split_point
 from .summary import BackfillSummary, FailedSlice, ResourceSummary
 from .writer import LedgerWriter, WriteDone

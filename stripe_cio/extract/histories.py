@@ -42,11 +42,10 @@ from ..ledger import (
     record_customer_histories,
 )
 from ..stripe_api import STRIPE_API_VERSION, Params, StripeClient
-from .access import is_fatal, stop_error
 from .clock import stripe_now
 from .contract import CoveredLedger
 from .pages import iter_pages
-from .resources import RESOURCE_BY_NAME, BackfillResource
+from .resources import RESOURCE_BY_NAME, BackfillResource, is_fatal, stop_error
 from .summary import HistorySummary
 
 log = logging.getLogger(__name__)

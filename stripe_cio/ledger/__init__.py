@@ -31,12 +31,19 @@ from .coverage import (
     present_customers,
     record_customer_histories,
 )
-from .delivery_tables import DELIVERY_TABLES, DeadLetterRow, DeliveredEvent, PersonSnapshot
+from .delivery_tables import (
+    DELIVERY_TABLES,
+    LIFECYCLE_TABLES,
+    DeadLetterRow,
+    DeliveredEvent,
+    HandledEvent,
+    PersonSnapshot,
+    ensure_lifecycle_table,
+)
 from .diagnose import diagnose_ledger
 from .engine import write_transaction
 from .events import EVENTS_CURSOR, advance_cursor, read_cursor
 from .ledger import LEDGER_RESOURCES, EventsResult, Ledger, WriteResult
-from .lifecycle_tables import LIFECYCLE_TABLES, HandledEvent, ensure_lifecycle_table
 from .normalise import Reject
 from .resources import (
     BACKFILL_BY_NAME,

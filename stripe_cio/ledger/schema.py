@@ -14,11 +14,10 @@ from sqlalchemy import Connection, Engine, func, insert, inspect, select, text
 
 from ..exceptions import LedgerVersionError
 from .coverage import set_horizon_of_existing_ledger
-from .delivery_tables import DELIVERY_TABLES
+from .delivery_tables import DELIVERY_TABLES, LIFECYCLE_TABLES
 from .engine import write_transaction
 from .failures import ledger_name
 from .indexes import create_missing
-from .lifecycle_tables import LIFECYCLE_TABLES
 from .resources import RESOURCE_TABLES
 from .tables import COVERAGE_TABLES, LEDGER_METADATA, table
 

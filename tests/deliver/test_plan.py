@@ -25,8 +25,8 @@ from stripe_cio.deliver import (
     plan_person,
 )
 from stripe_cio.deliver.checks import NameCheck
-from stripe_cio.deliver.inflight import InFlight
 from stripe_cio.deliver.model import Outgoing
+from stripe_cio.deliver.run import InFlight
 
 ANN = {"email": "Ann@Example.com"}
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from stripe_cio.ratelimit import AsyncRateLimiter
+from stripe_cio.http import AsyncRateLimiter
 
 
 class FakeClock:

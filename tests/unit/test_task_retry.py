@@ -21,7 +21,7 @@ from stripe_cio import (
     StripeUnavailableError,
 )
 from stripe_cio.extract import ExtractionStopped
-from tasks.retry import transient_only
+from tasks.steps import transient_only
 
 
 class FailedState:

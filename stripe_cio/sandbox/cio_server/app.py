@@ -18,7 +18,6 @@ from ..asgi import Receive, Scope, Send, drop_connection, send_json
 from ..faults import FaultConfig, FaultInjector
 from . import v1, v2
 from .state import IdKind, Store
-from .views import events_view, people_view, requests_view
 
 # `GET /api/v1/accounts/region` answers `url`, `region` and `environment_id` (an integer), per
 # the Track API OpenAPI, operation `getRegion` (https://docs.customer.io/files/journeys-track.json).
@@ -214,3 +213,47 @@ class CioSandboxApp:
         if region is not None:
             self.region = region
         return None
+
+
+# --- inspection views -----------------------------------------------------------------------------
+# What `GET /_sandbox/people|events|requests` answer: the workspace as plain JSON-ready data.
+
+
+def people_view(store: Store) -> list[dict[str, Any]]:
+    return [
+        {"identifiers": person.identifiers(), "attributes": person.attributes}
+        for person in store.people.values()
+    ]
+
+
+def events_view(store: Store) -> list[dict[str, Any]]:
+    out = []
+    for event in store.events:
+        person = store.people.get(event.person) if event.person is not None else None
+        out.append(
+            {
+                "identifiers": person.identifiers() if person else event.identifiers,
+                "type": event.type,
+                "name": event.name,
+                "id": event.id,
+                "timestamp": event.timestamp,
+                "data": event.data,
+            }
+        )
+    return out
+
+
+def requests_view(store: Store) -> dict[str, Any]:
+    by_endpoint: dict[str, dict[str, int]] = {}
+    for (endpoint, status), count in sorted(store.requests.items()):
+        by_endpoint.setdefault(endpoint, {})[str(status)] = count
+    return {
+        "total": sum(store.requests.values()),
+        "by_endpoint": by_endpoint,
+        "batch_requests": store.batch_requests,
+        "batch_items": store.batch_items,
+        "batch_items_rejected": store.batch_items_rejected,
+        "duplicate_event_ids": store.duplicate_event_ids,
+        "duplicate_event_ids_differing": store.duplicate_event_ids_differing,
+        "stale_updates_ignored": store.stale_updates_ignored,
+    }
