@@ -48,7 +48,7 @@ COMMANDS: tuple[CommandEntry, ...] = (
     ),
     CommandEntry(
         "status",
-        "status:status",
+        "orchestration:status",
         "Show where the pipeline stands: the ledger, Customer.io's side and the last runs.",
     ),
     CommandEntry(
@@ -78,12 +78,12 @@ COMMANDS: tuple[CommandEntry, ...] = (
     ),
     CommandEntry(
         "notifications",
-        "notifications:notifications_app",
+        "orchestration:notifications_app",
         "Tell the operator when a stripe-cio run fails or crashes.",
     ),
     CommandEntry(
         "serve",
-        "serve:serve",
+        "orchestration:serve",
         "Serve the deployments of prefect.yaml from this process, for a server without a pool.",
     ),
     CommandEntry(

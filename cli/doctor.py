@@ -77,8 +77,8 @@ async def _customerio(env: Mapping[str, str]) -> str:
 
 
 async def _prefect(env: Mapping[str, str]) -> str:
-    status = await asyncio.to_thread(import_module, f"{__package__}.status")
-    line: str = await status.prefect_api_check(env)
+    orchestration = await asyncio.to_thread(import_module, f"{__package__}.orchestration")
+    line: str = await orchestration.prefect_api_check(env)
     return line
 
 

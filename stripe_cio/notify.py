@@ -1,10 +1,11 @@
-"""The failure message: flow, run, failing step, error and a link, in one short text."""
+"""What an operator is told when a run fails: flow, run, failing step, error and a link, in one
+short text, built purely, secrets masked."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..redaction import redact
+from .redaction import redact
 
 # An error longer than this is a dump, not a message; the run's page and logs have the rest.
 _MAX_ERROR = 1_500

@@ -1,4 +1,6 @@
-"""`stripe-cio status`: cursors, ledger counts, the last runs and the dead letters."""
+"""The commands that talk to the Prefect API: `status` (cursors, ledger counts, the last runs and
+the dead letters), `serve` (the deployments from this process), `notifications setup` (the
+Automation that reports failed runs), and `doctor`'s Prefect check."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import typer
+from prefect import serve as prefect_serve
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
     FlowFilter,
@@ -22,9 +25,11 @@ from rich.table import Table
 
 from blocks.prefect_api import api_url, prefect_api_errors
 from flows import FLOW_NAMES
+from flows.deployments import deployment_specs
 from stripe_cio import ledger_settings_from_env
 from stripe_cio.ledger import Ledger
 from stripe_cio.runs import LedgerStatus, ledger_status
+from tasks.notify import save_failure_automation
 
 console = Console()
 
@@ -123,3 +128,66 @@ def status(
         with prefect_api_errors("reading the last runs (--runs 0 skips them)"):
             last = asyncio.run(_last_runs(runs))
         console.print(_runs_table(last))
+
+
+# --- serve ----------------------------------------------------------------------------------------
+# `stripe-cio serve`: the four deployments of prefect.yaml, served from this one process.
+
+console = Console()
+
+
+def serve(
+    limit: int = typer.Option(4, min=1, help="Flow runs this process runs at once."),
+) -> None:
+    """Serve the deployments of prefect.yaml from this process, for a server without a pool.
+
+    Their schedules, parameters and concurrency limits as prefect.yaml sets them. Each run
+    starts in its own subprocess; stop with Ctrl-C.
+
+    Example: PREFECT_API_URL=http://127.0.0.1:4200/api stripe-cio serve
+    """
+    specs = deployment_specs()
+    for spec in specs:
+        when = ", ".join(str(s.cron or s.interval) for s in spec.schedules) or "on demand"
+        console.print(f"  {spec.name}: {when}")
+    with prefect_api_errors("registering the deployments"):
+        prefect_serve(*(spec.to_runner_deployment() for spec in specs), limit=limit)
+
+
+# --- notifications --------------------------------------------------------------------------------
+# `stripe-cio notifications setup`: the server-side Automation that reports failed runs.
+
+console = Console()
+notifications_app = typer.Typer(
+    name="notifications",
+    help="Tell the operator when a stripe-cio run fails or crashes.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@notifications_app.callback()
+def _group() -> None:
+    """Tell the operator when a stripe-cio run fails or crashes."""
+
+
+@notifications_app.command()
+def setup(
+    block: str = typer.Option(
+        ..., help="A saved notification block: TYPE/NAME (e.g. slack-webhook/ops) or a NAME."
+    ),
+    name: str = typer.Option("stripe-cio: failed runs", help="The Automation's name."),
+) -> None:
+    """Create (or replace) a Prefect Automation that notifies through BLOCK whenever a run of a
+    stripe-cio flow fails or crashes. It runs in the Prefect server, so it also reports runs
+    whose process died; the flows' own hook (STRIPE_CIO_NOTIFY_BLOCK) can name the failing step.
+    Use one or the other, or the operator hears of a failure twice.
+
+    Example: stripe-cio notifications setup --block slack-webhook/ops
+    """
+    with prefect_api_errors("saving the Automation"):
+        automation_id = asyncio.run(save_failure_automation(name, block, FLOW_NAMES))
+    console.print(
+        f"Automation {name!r} ({automation_id}) notifies through {block!r} when a run of "
+        f"{', '.join(FLOW_NAMES)} fails or crashes."
+    )
