@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,6 +39,24 @@ def _summary(state: State[Any]) -> RunSummary:
     if not isinstance(result, RunSummary):
         raise TypeError(f"the flow returned {type(result).__name__}, not a RunSummary")
     return result
+
+
+def _timed(
+    console: Console,
+    status: str,
+    step: str,
+    start: Callable[[], Any],
+    steps: dict[str, float],
+    runs: list[tuple[str, State[Any]]],
+) -> RunSummary:
+    """Run one flow under a status line, timed as `step` (whose first word is the flow's name),
+    its state kept for the links the demo ends with."""
+    started = time.monotonic()
+    with console.status(status):
+        state = asyncio.run(_run(start()))
+    steps[step] = time.monotonic() - started
+    runs.append((step.partition(" ")[0], state))
+    return _summary(state)
 
 
 def _counts_table(title: str, counts: dict[str, int], what: str) -> Table:
@@ -80,12 +99,14 @@ def run_pipeline(console: Console, stripe_url: str, cio_url: str) -> None:
     steps: dict[str, float] = {}
     runs: list[tuple[str, State[Any]]] = []
 
-    started = time.monotonic()
-    with console.status("backfill-history: Stripe's history into the ledger, then enrich-profiles"):
-        state = asyncio.run(_run(backfill_history(return_state=True)))
-    steps["backfill-history (with enrich-profiles)"] = time.monotonic() - started
-    runs.append(("backfill-history", state))
-    backfilled = _summary(state)
+    backfilled = _timed(
+        console,
+        "backfill-history: Stripe's history into the ledger, then enrich-profiles",
+        "backfill-history (with enrich-profiles)",
+        lambda: backfill_history(return_state=True),
+        steps,
+        runs,
+    )
     pulled = {what.removesuffix(" read"): n for what, n in backfilled.stripe.items()}
     console.print(_counts_table("1. Stripe history read into the ledger", pulled, "resource"))
     console.print(
@@ -97,12 +118,14 @@ def run_pipeline(console: Console, stripe_url: str, cio_url: str) -> None:
         moved = http.post(f"{stripe_url}/_sandbox/advance", json={"seconds": DAY})
         now = datetime.fromtimestamp(moved.raise_for_status().json()["now"], UTC)
         console.print(f"3. The Stripe sandbox's clock moved one day, to {now:%Y-%m-%d %H:%M} UTC")
-        started = time.monotonic()
-        with console.status("sync-stripe-events: the day's events, attributes, lifecycle events"):
-            state = asyncio.run(_run(sync_stripe_events(return_state=True)))
-        steps["sync-stripe-events"] = time.monotonic() - started
-        runs.append(("sync-stripe-events", state))
-        synced = _summary(state)
+        synced = _timed(
+            console,
+            "sync-stripe-events: the day's events, attributes, lifecycle events",
+            "sync-stripe-events",
+            lambda: sync_stripe_events(return_state=True),
+            steps,
+            runs,
+        )
         people = http.get(f"{cio_url}/_sandbox/people").json()
 
     console.print(

@@ -1,6 +1,8 @@
 """Customer.io Track API limits and the checks that enforce them, shared by v1 and v2.
 
-Every number here is Customer.io's published limit:
+Every number here is Customer.io's published limit, written here independently of the client's
+own (`stripe_cio.cio_api.limits`): the sandbox checks the client, so a wrong figure in one shows
+up against the other instead of hiding in a shared constant.
 
 - identifiers ≤ 150 bytes ("Maximum length of Customer ID: 150 bytes", Track API overview,
   https://docs.customer.io/api/track/ — also quoted by Amplitude's Customer.io destination docs);
