@@ -7,7 +7,7 @@
    RSS and the bytes its bodies take (compressed from 20,000 customers on); the last line quotes
    the median generation time (wall time on a machine shared with others varies from one run
    to the next; see docs/sandbox.md). Peak RSS is the server's plus that
-   of the processes that generate a large account for it (see stripe_server/_shards.py), and
+   of the processes that generate a large account for it (see stripe_server/shards.py), and
    so is the CPU time per object (the server's from the start of loading, the shards' whole).
 2. In the last run, walks `GET /v1/charges?limit=100` with `starting_after` over several
    `created` windows at once, counting pages per second. The server is pinned to one core and

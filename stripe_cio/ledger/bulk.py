@@ -2,7 +2,7 @@
 
 A backfill writes hundreds of thousands of objects, so this path costs per object what little it
 can: each object is serialised once, normalised by its resource's fast path where it has one
-(`normalise/_fast.py`; the careful normaliser otherwise, and for every object the fast path
+(`normalise/fast.py`; the careful normaliser otherwise, and for every object the fast path
 declines), and handed to the driver as a plain tuple. On SQLite the rows go to the driver's
 executemany; on PostgreSQL they are COPied into a temporary table and upserted from there in
 one statement (more rows/s than psycopg's pipelined executemany, for less client CPU: see

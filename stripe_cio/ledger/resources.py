@@ -65,7 +65,7 @@ class StripeResource:
     # resource (events are kept in processed_events by their own path).
     table: str | None = None
     normaliser: Normaliser | None = None
-    # (columns in bind order, fast path) for the bulk write (see normalise/_fast.py), if any.
+    # (columns in bind order, fast path) for the bulk write (see normalise/fast.py), if any.
     fast_path: tuple[tuple[str, ...], FastPath] | None = None
     # Objects may be deletion stubs or carry child rows: written in batches, not in bulk.
     batched: bool = False

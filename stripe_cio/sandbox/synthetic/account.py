@@ -88,7 +88,7 @@ class SyntheticAccount:
         self._w = World(sink, seed, now)
         # Shard k of n generates every k-th share of the customers with its own random stream
         # and id range; all shards build the same catalog (it comes first from the shared seed)
-        # and only shard 0 hands it to the sink. See stripe_server/_shards.py.
+        # and only shard 0 hands it to the sink. See stripe_server/shards.py.
         self._seed = seed
         self._shard = shard
         self._shards = shards
