@@ -142,6 +142,22 @@ def test_no_package_imports_another_packages_private_module(package: str) -> Non
     assert offenders == []
 
 
+@pytest.mark.parametrize("package", PACKAGES)
+def test_all_is_written_only_in_a_packages_init(package: str) -> None:
+    """A module's public names are its own; `__all__` lists what a package re-exports."""
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in python_files(package)
+        if path.name != "__init__.py"
+        and any(
+            isinstance(node, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)
+            for node in ast.parse(path.read_text()).body
+        )
+    ]
+    assert offenders == []
+
+
 def test_environment_variable_names_are_declared_once() -> None:
     """Every setting's variable is named in ENV_NAMES (stripe_cio/settings_base.py) only."""
     registry = ROOT / "stripe_cio" / "settings_base.py"
