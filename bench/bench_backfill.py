@@ -156,8 +156,10 @@ def parse_rates(url: str, pages: int = 30) -> dict[str, float]:
         for _ in range(pages):
             response = http.get("/v1/charges", params=params)
             bodies.append(response.content)
-            data = orjson.loads(response.content)["data"]
-            params["starting_after"] = data[-1]["id"]
+            page = orjson.loads(response.content)
+            if not page["has_more"]:
+                break
+            params["starting_after"] = page["data"][-1]["id"]
     count = sum(len(orjson.loads(b)["data"]) for b in bodies)
     started = time.perf_counter()
     for body in bodies:
