@@ -193,15 +193,17 @@ def _load(block_type: type[B], name: str, parameter: str) -> B:
             raise missing_block(block_type.__name__, name, parameter) from None
 
 
-def stripe_settings(block_name: str | None = None) -> StripeSettings:
-    """Stripe settings from the named StripeCredentials block, else from STRIPE_* variables."""
-    if block_name:
-        return _load(StripeCredentials, block_name, "stripe_block").to_settings()
-    return stripe_settings_from_env()
+def stripe_settings(block: StripeCredentials | str | None = None) -> StripeSettings:
+    """Stripe settings from a StripeCredentials block (or the name of a saved one), else from
+    the STRIPE_* variables."""
+    if isinstance(block, str):
+        block = _load(StripeCredentials, block, "--stripe-block")
+    return block.to_settings() if block is not None else stripe_settings_from_env()
 
 
-def customerio_settings(block_name: str | None = None) -> CustomerIOSettings:
-    """Customer.io settings from the named block, else from CUSTOMERIO_* variables."""
-    if block_name:
-        return _load(CustomerIOCredentials, block_name, "customerio_block").to_settings()
-    return customerio_settings_from_env()
+def customerio_settings(block: CustomerIOCredentials | str | None = None) -> CustomerIOSettings:
+    """Customer.io settings from a CustomerIOCredentials block (or the name of a saved one),
+    else from the CUSTOMERIO_* variables."""
+    if isinstance(block, str):
+        block = _load(CustomerIOCredentials, block, "--customerio-block")
+    return block.to_settings() if block is not None else customerio_settings_from_env()

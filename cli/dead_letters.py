@@ -11,11 +11,11 @@ from rich.console import Console
 from rich.table import Table
 
 from stripe_cio.deliver import DeliveryStore, Kind
-from stripe_cio.jobs import Connections, replay_job
+from stripe_cio.jobs import replay_job
 from stripe_cio.ledger import Ledger
-from stripe_cio.settings import customerio_settings_from_env, ledger_settings_from_env
+from stripe_cio.settings import ledger_settings_from_env
 
-from .jobs import _MAX_REJECT_RATE, ConsoleRunner, run_job
+from .jobs import _MAX_REJECT_RATE, CUSTOMERIO_BLOCK, ConsoleRunner, connections, run_job
 
 console = Console()
 dead_letters_app = typer.Typer(
@@ -90,6 +90,7 @@ def replay_command(
     kind: ItemKind | None = typer.Option(None, help="Only person updates or only events."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Check and count, send nothing."),
     max_reject_rate: float | None = _MAX_REJECT_RATE,
+    customerio_block: str | None = CUSTOMERIO_BLOCK,
 ) -> None:
     """Resend open dead letters under the ledger's push lock, persons first, then events: the
     `replay-dead-letters` flow's job. What still fails stays open.
@@ -98,10 +99,7 @@ def replay_command(
     """
     summary = run_job(
         replay_job(
-            Connections(
-                ledger=ledger_settings_from_env(os.environ),
-                customerio=None if dry_run else customerio_settings_from_env(os.environ),
-            ),
+            connections(stripe=False, customerio=not dry_run, customerio_block=customerio_block),
             ConsoleRunner("dead-letters replay"),
             ids=ids or None,
             kind=kind.kind if kind else None,

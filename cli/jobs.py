@@ -133,13 +133,49 @@ def _as_ctrl_c(signum: int, frame: FrameType | None) -> None:
     signal.raise_signal(signal.SIGINT)
 
 
-def _connections(*, stripe: bool, customerio: bool) -> Connections:
-    """The ledger and the APIs a job needs, from the environment (one line when one is off)."""
+def connections(
+    *,
+    stripe: bool,
+    customerio: bool,
+    stripe_block: str | None = None,
+    customerio_block: str | None = None,
+) -> Connections:
+    """The ledger and the APIs a job needs: from the named blocks (loaded through the Prefect
+    API, imported only then), else the environment; one line when one is off."""
+    stripe_settings = customerio_settings = None
+    if stripe:
+        stripe_settings = (
+            _block_settings("stripe", stripe_block)
+            if stripe_block
+            else stripe_settings_from_env(os.environ)
+        )
+    if customerio:
+        customerio_settings = (
+            _block_settings("customerio", customerio_block)
+            if customerio_block
+            else customerio_settings_from_env(os.environ)
+        )
     return Connections(
         ledger=ledger_settings_from_env(os.environ),
-        stripe=stripe_settings_from_env(os.environ) if stripe else None,
-        customerio=customerio_settings_from_env(os.environ) if customerio else None,
+        stripe=stripe_settings,
+        customerio=customerio_settings,
     )
+
+
+def _block_settings(api: str, name: str) -> Any:
+    from blocks import customerio_settings, stripe_settings  # imports Prefect: seconds
+
+    return stripe_settings(name) if api == "stripe" else customerio_settings(name)
+
+
+STRIPE_BLOCK = typer.Option(
+    None, "--stripe-block", help="Read Stripe with this saved StripeCredentials block."
+)
+CUSTOMERIO_BLOCK = typer.Option(
+    None,
+    "--customerio-block",
+    help="Reach Customer.io with this saved CustomerIOCredentials block.",
+)
 
 
 def _resources(value: str | None) -> list[str] | None:
@@ -184,6 +220,8 @@ def backfill_command(
         True, "--enrich/--no-enrich", help="Then push every person's attributes (as the flow)."
     ),
     max_reject_rate: float | None = _MAX_REJECT_RATE,
+    stripe_block: str | None = STRIPE_BLOCK,
+    customerio_block: str | None = CUSTOMERIO_BLOCK,
 ) -> None:
     """Read Stripe's history into the ledger, then send every person's changed attributes.
 
@@ -197,7 +235,12 @@ def backfill_command(
     start = parse_time(since) if since else None
     run_job(
         backfill_job(
-            _connections(stripe=True, customerio=enrich),
+            connections(
+                stripe=True,
+                customerio=enrich,
+                stripe_block=stripe_block,
+                customerio_block=customerio_block,
+            ),
             ConsoleRunner("backfill"),
             since=start,
             resources=names,
@@ -220,6 +263,8 @@ def sync_command(
         False, "--ledger-only", help="Only apply the events to the ledger; send nothing."
     ),
     max_reject_rate: float | None = _MAX_REJECT_RATE,
+    stripe_block: str | None = STRIPE_BLOCK,
+    customerio_block: str | None = CUSTOMERIO_BLOCK,
 ) -> None:
     """Apply Stripe's new events to the ledger and send Customer.io what they changed.
 
@@ -231,7 +276,12 @@ def sync_command(
     """
     run_job(
         sync_job(
-            _connections(stripe=True, customerio=not ledger_only),
+            connections(
+                stripe=True,
+                customerio=not ledger_only,
+                stripe_block=stripe_block,
+                customerio_block=customerio_block,
+            ),
             ConsoleRunner("sync"),
             since=parse_time(since) if since else None,
             overlap=overlap,
@@ -250,6 +300,7 @@ def enrich_command(
     ),
     limit: int | None = typer.Option(None, min=0, help="Only the first N persons."),
     max_reject_rate: float | None = _MAX_REJECT_RATE,
+    customerio_block: str | None = CUSTOMERIO_BLOCK,
 ) -> None:
     """Compute every person's attributes from the ledger and send Customer.io what changed.
 
@@ -259,7 +310,7 @@ def enrich_command(
     """
     run_job(
         enrich_job(
-            _connections(stripe=False, customerio=not dry_run),
+            connections(stripe=False, customerio=not dry_run, customerio_block=customerio_block),
             ConsoleRunner("enrich"),
             dry_run=dry_run,
             as_of=parse_time(as_of) if as_of else None,

@@ -3,48 +3,60 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from prefect import flow
 from prefect.client.schemas.objects import State
 
+from blocks import CustomerIOCredentials, StripeCredentials
+from stripe_cio.extract import BACKFILL_RESOURCES
 from stripe_cio.jobs import BACKFILL, backfill_job
 from stripe_cio.runs import RunSummary
 from tasks.steps import PrefectRunner
 
-from .options import connections, flow_options, job_outcome
+from .options import connections, described, flow_options, job_outcome
+
+if TYPE_CHECKING:
+    ResourceName = str
+else:
+    # The registry's backfill resources, as the choices the run form offers.
+    ResourceName = Literal[tuple(entry.name for entry in BACKFILL_RESOURCES)]
 
 
 @flow(**flow_options(BACKFILL, "Stripe's history into the ledger, then every person's attributes."))
+@described
 async def backfill_history(
     since: datetime | None = None,
-    resources: list[str] | None = None,
-    stripe_block: str | None = None,
-    customerio_block: str | None = None,
+    resources: list[ResourceName] | None = None,
+    stripe_credentials: StripeCredentials | None = None,
+    customerio_credentials: CustomerIOCredentials | None = None,
     enrich: bool = True,
     resume_run: str | None = None,
     restart: bool = False,
     notify_block: str | None = None,
     max_reject_rate: float | None = None,
 ) -> RunSummary | State[Any]:
-    """Read Stripe objects created since `since` (default: all history) into the ledger, with a
-    progress artifact, then compute and push every person's attributes unless `enrich` is false
-    (the `backfill` job, as `stripe-cio backfill` runs it). A ledger never synced by events gets
-    its events cursor at the backfill's T0, where the first sync starts.
+    """Read Stripe objects into the ledger, then compute and push every person's attributes (the
+    `backfill` job, as `stripe-cio backfill` runs it), with a progress artifact.
 
-    A run resumes the unfinished backfill, if there is one (`resume_run`: that run), reading only
-    what it had not finished; `restart` starts a new read and abandons the unfinished ones (the
-    job decides, as for `stripe-cio backfill`). So a backfill that could not read some slices,
-    which fails after publishing its summary, is finished by running it again. A backfill whose
-    rejects exceed `max_reject_rate` of the objects read (default STRIPE_CIO_MAX_REJECT_RATE,
-    else 5%) fails before enriching; the enrich step applies the same threshold to what it pushes.
+    A ledger never synced by events gets its events cursor at the backfill's T0, where the first
+    sync starts. A backfill that could not read some slices fails after publishing its summary
+    and is finished by running it again: only what it had not finished is read.
+
+    Args:
+        since: Read only the objects created from this time on. Empty: all of Stripe's history.
+        resources: Read only these resources (and what their rows need). Empty: every one.
+        enrich: Compute and push every person's attributes once the history is read.
+        resume_run: The id of the unfinished backfill to resume. Empty: the unfinished one, if
+            there is one.
+        restart: Start a new read, abandoning any unfinished backfill.
     """
     return await job_outcome(
         lambda: backfill_job(
-            connections(stripe_block, customerio_block, customerio=enrich),
+            connections(stripe_credentials, customerio_credentials, customerio=enrich),
             PrefectRunner(BACKFILL),
             since=int(since.timestamp()) if since else None,
-            resources=resources,
+            resources=list(resources) if resources else None,
             run=resume_run,
             restart=restart,
             enrich=enrich,

@@ -3,15 +3,16 @@ the connections a job gets from the flow's block parameters."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from prefect import get_run_logger
 from prefect.client.schemas.objects import State
 from prefect.states import Cancelled, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from blocks import customerio_settings, stripe_settings
+from blocks import CustomerIOCredentials, StripeCredentials, customerio_settings, stripe_settings
 from stripe_cio import StripeCioError, ledger_settings_from_env, redact
 from stripe_cio.jobs import Connections
 from stripe_cio.runs import RunInProgressError, RunSummary
@@ -20,6 +21,40 @@ from tasks.notify import notify_on_failure, redact_run_logs
 # The flows await their coarse tasks one after another, so the runner's threads only serve a
 # task submitted with .submit(); bounded all the same, to the cores a small worker has.
 _MAX_WORKERS = 4
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+# The parameters several flows take, described once: `described` adds them to a flow's Args, from
+# which Prefect's run form takes each parameter's description.
+SHARED_PARAMETERS: dict[str, str] = {
+    "stripe_credentials": (
+        "The StripeCredentials block whose key reads Stripe. Empty: the STRIPE_* variables of "
+        "the worker's environment."
+    ),
+    "customerio_credentials": (
+        "The CustomerIOCredentials block whose site id, key and region reach Customer.io. "
+        "Empty: the CUSTOMERIO_* variables of the worker's environment."
+    ),
+    "notify_block": (
+        "A saved notification block, as TYPE/NAME (e.g. slack-webhook/ops), told when this run "
+        "fails. Empty: STRIPE_CIO_NOTIFY_BLOCK, else no message (an Automation made by "
+        "`stripe-cio notifications setup` reports failures without it)."
+    ),
+    "max_reject_rate": (
+        "The share of the run's input that may be rejected (0 to 1) before the run fails. "
+        "Empty: STRIPE_CIO_MAX_REJECT_RATE, else 0.05."
+    ),
+    "dry_run": "Send nothing: publish what would be sent as a preview artifact.",
+}
+
+
+def described(fn: F) -> F:
+    """`fn` with the descriptions of the shared parameters it takes added to its docstring's
+    Args section, which must end the docstring."""
+    taken = inspect.signature(fn).parameters
+    lines = [f"        {name}: {text}" for name, text in SHARED_PARAMETERS.items() if name in taken]
+    fn.__doc__ = (fn.__doc__ or "").rstrip() + "\n" + "\n".join(lines) + "\n    "
+    return fn
 
 
 def flow_options(name: str, description: str) -> dict[str, Any]:
@@ -39,17 +74,17 @@ def flow_options(name: str, description: str) -> dict[str, Any]:
 
 
 def connections(
-    stripe_block: str | None = None,
-    customerio_block: str | None = None,
+    stripe_credentials: StripeCredentials | None = None,
+    customerio_credentials: CustomerIOCredentials | None = None,
     *,
     stripe: bool = True,
     customerio: bool = True,
 ) -> Connections:
-    """The ledger, and the APIs the job needs, from the named blocks else the environment."""
+    """The ledger, and the APIs the job needs, from the flow's blocks else the environment."""
     return Connections(
         ledger=ledger_settings_from_env(),
-        stripe=stripe_settings(stripe_block) if stripe else None,
-        customerio=customerio_settings(customerio_block) if customerio else None,
+        stripe=stripe_settings(stripe_credentials) if stripe else None,
+        customerio=customerio_settings(customerio_credentials) if customerio else None,
     )
 
 

@@ -9,17 +9,19 @@ from typing import Any
 from prefect import flow
 from prefect.client.schemas.objects import State
 
+from blocks import CustomerIOCredentials, StripeCredentials
 from stripe_cio.jobs import SYNC, sync_job
 from stripe_cio.runs import RunSummary
 from tasks.steps import PrefectRunner
 
-from .options import connections, flow_options, job_outcome
+from .options import connections, described, flow_options, job_outcome
 
 
 @flow(**flow_options(SYNC, "New Stripe events: the ledger, touched persons' attributes, events."))
+@described
 async def sync_stripe_events(
-    stripe_block: str | None = None,
-    customerio_block: str | None = None,
+    stripe_credentials: StripeCredentials | None = None,
+    customerio_credentials: CustomerIOCredentials | None = None,
     since: datetime | None = None,
     overlap: int = 600,
     notify_block: str | None = None,
@@ -29,15 +31,17 @@ async def sync_stripe_events(
     lacks, push the changed attributes of the persons the events touched, then send their
     lifecycle events (the `sync` job, as `stripe-cio sync` runs it).
 
-    `since` is where a first sync starts (within Stripe's 30 days); `overlap` seconds before the
-    cursor are read again for late events. Another pushing run holding the ledger refuses this
-    one (Cancelled). A run whose rejects exceed `max_reject_rate` of its input (default
-    STRIPE_CIO_MAX_REJECT_RATE, else 5%), or that could not read an events page or a history,
-    fails after publishing its summary.
+    Another pushing run holding the ledger refuses this one (Cancelled). A run that could not
+    read an events page or a history fails after publishing its summary; the next continues.
+
+    Args:
+        since: Where a first sync starts (within Stripe's 30 days of events). Empty: the
+            backfill's T0, else 30 days ago. Ignored once the ledger has an events cursor.
+        overlap: Seconds before the cursor read again, for events Stripe lists late.
     """
     return await job_outcome(
         lambda: sync_job(
-            connections(stripe_block, customerio_block),
+            connections(stripe_credentials, customerio_credentials),
             PrefectRunner(SYNC),
             since=int(since.timestamp()) if since else None,
             overlap=overlap,

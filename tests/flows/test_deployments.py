@@ -25,6 +25,7 @@ import flows
 from cli import app as root_app
 from cli.commands import COMMANDS, load_command
 from flows.deployments import PROJECT_FILE, deployment_specs
+from stripe_cio.extract import BACKFILL_RESOURCES
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = yaml.safe_load(PROJECT_FILE.read_text(encoding="utf-8"))
@@ -59,6 +60,33 @@ def test_each_deployment_matches_its_flow(spec: Any) -> None:
     schedules = [("cron", s.cron) if s.cron else ("interval", s.interval) for s in spec.schedules]
     assert schedules == EXPECTED_SCHEDULES[spec.name]
     assert all(s.timezone == "UTC" for s in spec.schedules)
+
+
+# Credential parameters and the block type the run form offers a picker of.
+CREDENTIAL_BLOCKS = {
+    "stripe_credentials": "stripe-credentials",
+    "customerio_credentials": "customer-io-credentials",
+}
+
+
+@pytest.mark.parametrize("spec", deployment_specs(), ids=lambda spec: spec.name)
+def test_the_run_form_offers_block_pickers_and_describes_every_parameter(spec: Any) -> None:
+    schema = spec.to_runner_deployment()._parameter_openapi_schema.model_dump()
+    properties, definitions = schema["properties"], schema.get("definitions", {})
+    assert {
+        name: p.get("description") for name, p in properties.items() if not p.get("description")
+    } == {}
+    taken = {name for name in CREDENTIAL_BLOCKS if name in properties}
+    assert taken, "every flow reaches Stripe or Customer.io"
+    for name in taken:
+        refs = [option["$ref"] for option in properties[name]["anyOf"] if "$ref" in option]
+        assert len(refs) == 1, name  # a block reference, not a string
+        definition = definitions[refs[0].rpartition("/")[2]]
+        assert definition["block_type_slug"] == CREDENTIAL_BLOCKS[name]
+        assert definition["secret_fields"] == ["api_key"]
+    if "resources" in properties:
+        [array] = [option for option in properties["resources"]["anyOf"] if "items" in option]
+        assert array["items"]["enum"] == [entry.name for entry in BACKFILL_RESOURCES]
 
 
 def test_a_late_sync_is_cancelled_and_a_late_night_waits() -> None:

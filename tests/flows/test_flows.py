@@ -20,9 +20,10 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.client.schemas.objects import State
 from typer.testing import CliRunner
 
+from blocks import CustomerIOCredentials
 from cli import app as engine_cli
 from flows import backfill_history, enrich_profiles, replay_dead_letters, sync_stripe_events
-from stripe_cio import LedgerSettings
+from stripe_cio import ConfigError, LedgerSettings
 from stripe_cio.attributes import attribute_dicts, compute_attributes, load_frames
 from stripe_cio.ledger import Ledger
 from stripe_cio.runs import RunInProgressError, RunSummary, run_lock
@@ -229,13 +230,36 @@ def test_a_region_mismatch_fails_the_run_at_once_with_its_line_and_no_retry(
     assert pipeline.people() == {}
 
 
-def test_a_block_that_does_not_exist_fails_the_run_naming_it(pipeline: Pipeline) -> None:
-    state = state_of(enrich_profiles(customerio_block="no-such-block", return_state=True))
-    assert state.is_failed()
-    assert str(state.message).startswith(
-        "customerio_block: there is no CustomerIOCredentials block named 'no-such-block'"
+def test_a_block_named_on_the_command_line_that_does_not_exist_is_one_line(
+    pipeline: Pipeline,
+) -> None:
+    shown = CliRunner().invoke(engine_cli, ["enrich", "--customerio-block", "no-such-block"])
+    assert isinstance(shown.exception, ConfigError)
+    assert str(shown.exception).startswith(
+        "--customerio-block: there is no CustomerIOCredentials block named 'no-such-block'"
     )
     assert pipeline.batch_requests() == 0
+
+
+def test_the_flows_take_credential_blocks_and_the_cli_takes_their_names(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same blocks through both doors: a block instance for the flow, its name for the CLI;
+    the environment's wrong key is not used by either."""
+    CustomerIOCredentials(
+        site_id=SANDBOX_CIO_SITE_ID,
+        api_key=SANDBOX_CIO_API_KEY,
+        track_url=str(pipeline.cio.base_url).rstrip("/"),
+    ).save_sync("flows-cio", overwrite=True)
+    monkeypatch.setenv("CUSTOMERIO_API_KEY", "not-the-sandbox-key-0123")
+    asyncio.run(backfill_history(enrich=False))
+    block = CustomerIOCredentials.load_sync("flows-cio")
+    state = state_of(enrich_profiles(customerio_credentials=block, return_state=True))
+    assert state.is_completed(), state.message
+    assert pipeline.people()
+    shown = CliRunner().invoke(engine_cli, ["enrich", "--customerio-block", "flows-cio"])
+    assert shown.exit_code == 0, shown.output
+    assert pipeline.refused_requests() == 0
 
 
 def test_a_second_overlapping_run_is_refused(pipeline: Pipeline) -> None:

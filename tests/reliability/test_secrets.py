@@ -227,6 +227,7 @@ def test_no_secret_escapes_a_whole_pipeline_with_its_failures(
     CustomerIOCredentials(site_id=CIO_SITE, api_key=WRONG_CIO_KEY, track_url=cio_box.url).save_sync(
         "canary-wrong", overwrite=True
     )
+    stripe_block, cio_block = StripeCredentials.load_sync, CustomerIOCredentials.load_sync
     hook = Webhook()
     hook.thread.start()
     CustomWebhookNotificationBlock(
@@ -236,32 +237,41 @@ def test_no_secret_escapes_a_whole_pipeline_with_its_failures(
     try:
         common = {"notify_block": "canary-ops"}
         states["backfill"] = finished(
-            backfill_history(stripe_block="canary", enrich=False, return_state=True, **common)
+            backfill_history(
+                stripe_credentials=stripe_block("canary"), enrich=False, return_state=True, **common
+            )
         )
         states["night, wrong key"] = finished(
-            enrich_profiles(customerio_block="canary-wrong", return_state=True, **common)
+            enrich_profiles(
+                customerio_credentials=cio_block("canary-wrong"), return_state=True, **common
+            )
         )
         states["night"] = finished(
-            enrich_profiles(customerio_block="canary", return_state=True, **common)
+            enrich_profiles(customerio_credentials=cio_block("canary"), return_state=True, **common)
         )
         leave_a_dead_letter(ledger_url)
         sandbox_call(stripe_box, "POST", "/_sandbox/advance", json={"seconds": 86_400})
         states["sync, wrong key"] = finished(
             sync_stripe_events(
-                stripe_block="canary-wrong",
-                customerio_block="canary",
+                stripe_credentials=stripe_block("canary-wrong"),
+                customerio_credentials=cio_block("canary"),
                 return_state=True,
                 **common,
             )
         )
         states["sync"] = finished(
             sync_stripe_events(
-                stripe_block="canary", customerio_block="canary", return_state=True, **common
+                stripe_credentials=stripe_block("canary"),
+                customerio_credentials=cio_block("canary"),
+                return_state=True,
+                **common,
             )
         )
         listed = CliRunner().invoke(engine_cli, ["dead-letters", "list"])
         states["replay"] = finished(
-            replay_dead_letters(customerio_block="canary", return_state=True, **common)
+            replay_dead_letters(
+                customerio_credentials=cio_block("canary"), return_state=True, **common
+            )
         )
         status = CliRunner().invoke(engine_cli, ["status"])
         messages = hook.wait_for(3, 15)
