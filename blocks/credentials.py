@@ -37,6 +37,11 @@ class BlockSource(SettingSource):
     def setting_name(self, section: str, field: str) -> str:
         return f"{self.block_type}.{field}"
 
+    def origin(self, section: str) -> str:
+        if self.block_name:
+            return f"the {self.block_type} block '{self.block_name}'"
+        return f"an unsaved {self.block_type} block"
+
     def how_to_set(self, section: str, field: str) -> str:
         name = f"'{self.block_name}' " if self.block_name else ""
         return (

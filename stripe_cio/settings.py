@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, PrivateAttr, SecretStr, field_validator
 
 from .exceptions import ConfigError
 from .redaction import register_secret
@@ -20,6 +20,7 @@ from .settings_base import (
     CA_BUNDLE,
     ENV_NAMES,
     EnvSource,
+    SettingSource,
     SettingsSection,
     empty_to_none,
     make_private_folder,
@@ -48,9 +49,19 @@ _STRIPE_ACCOUNT = re.compile(r"^acct_[A-Za-z0-9]+$")
 
 
 class _APISettings(SettingsSection):
-    """What reaching either API takes besides its credentials: the certificates it trusts."""
+    """What reaching either API takes besides its credentials: the certificates it trusts, and
+    where the credentials came from, which an error refusing them names."""
 
     ca_bundle: Path | None = None  # PEM roots trusted on top of certifi's
+    _origin: str = PrivateAttr(default="the settings given")
+
+    def loaded_from(self, source: SettingSource) -> None:
+        self._origin = source.origin(self.section)
+
+    @property
+    def origin(self) -> str:
+        """Where the credentials came from: "the environment (...)", "the ... block 'prod'"."""
+        return self._origin
 
     @field_validator("ca_bundle", mode="before")
     @classmethod

@@ -31,6 +31,10 @@ class SettingSource:
     def how_to_set(self, section: str, field: str) -> str:
         return f"set {section}.{field}"
 
+    def origin(self, section: str) -> str:
+        """Where settings of `section` came from, as an error names it ("the ... block 'prod'")."""
+        return f"the {section} settings given"
+
 
 @dataclass(frozen=True)
 class EnvSource(SettingSource):
@@ -41,6 +45,14 @@ class EnvSource(SettingSource):
 
     def how_to_set(self, section: str, field: str) -> str:
         return f"set the environment variable {ENV_NAMES[(section, field)]}"
+
+    def origin(self, section: str) -> str:
+        names = [
+            ENV_NAMES[(section, field)]
+            for field in ("site_id", "api_key", "region")
+            if (section, field) in ENV_NAMES
+        ]
+        return f"the environment ({', '.join(names)})"
 
 
 ENV_NAMES: Mapping[tuple[str, str], str] = {
@@ -218,7 +230,7 @@ class SettingsSection(BaseModel):
         source = source or SettingSource()
         section = cls.model_fields["section"].default
         try:
-            return cls(**values)
+            settings = cls(**values)
         except ValidationError as exc:
             error = exc.errors(include_input=False, include_url=False, include_context=False)[0]
             field = str(error["loc"][0]) if error["loc"] else "?"
@@ -230,3 +242,8 @@ class SettingsSection(BaseModel):
             raise ConfigError(
                 source.setting_name(section, field), problem, source.how_to_set(section, field)
             ) from None
+        settings.loaded_from(source)
+        return settings
+
+    def loaded_from(self, source: SettingSource) -> None:
+        """Called by `load` with the source the settings came from; sections may keep it."""

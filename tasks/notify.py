@@ -143,7 +143,13 @@ async def notify_on_failure(flow: Any, flow_run: FlowRun, state: State[Any]) -> 
         return
     name = _block_name(flow_run)
     if name is None:
-        logger.info("no notification block configured (%s): not notifying", NOTIFY_BLOCK_ENV)
+        # Not a warning: the Automation of `stripe-cio notifications setup`, if there is one,
+        # reports the failure from the server, and this hook cannot see it.
+        logger.info(
+            "this run names no notification block (notify_block, %s): a Prefect Automation, if "
+            "one is set up, reports the failure",
+            NOTIFY_BLOCK_ENV,
+        )
         return
     report = failure_report(flow.name, flow_run, state)
     block = await load_notification_block(name)

@@ -68,11 +68,10 @@ def error_for(
         # ("if your account is based in the US data center and you send requests to the EU
         # region, your requests will fail").
         return CustomerIOAuthError(
-            f"Customer.io refused site id {settings.site_id!r} in region {settings.region!r} "
-            f"({mask_url(settings.base_url)}) on {where} (HTTP {status}); check that the region "
-            "matches the workspace's data center (the most common cause), then the site id and "
-            "API key (CUSTOMERIO_REGION, CUSTOMERIO_SITE_ID and CUSTOMERIO_API_KEY, or the "
-            "CustomerIOCredentials block)",
+            f"Customer.io refused the key or region from {settings.origin} on {where} (HTTP "
+            f"{status}: site id {settings.site_id!r}, region {settings.region!r}, "
+            f"{mask_url(settings.base_url)}); check the site id and API key there, and that the "
+            "region is the workspace's data center",
             **kwargs,
         )
     if 300 <= status < 400:

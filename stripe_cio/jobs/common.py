@@ -11,8 +11,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
-from ..exceptions import ConfigError
+from ..exceptions import ConfigError, StripeCioError
 from ..ledger import Ledger
+from ..redaction import redact
 from ..runs import (
     RejectRateExceededError,
     Release,
@@ -42,6 +43,11 @@ class Connections:
     ledger: LedgerSettings
     stripe: StripeSettings | None = None
     customerio: CustomerIOSettings | None = None
+
+    def credential_origins(self) -> dict[str, str]:
+        """API -> where its credentials came from, for the APIs this job reaches."""
+        apis = {"Stripe": self.stripe, "Customer.io": self.customerio}
+        return {api: settings.origin for api, settings in apis.items() if settings is not None}
 
     def open_ledger(self, *, write: bool = True) -> Ledger:
         """The ledger, its schema migrated, its integrity checked and, for a job that will
@@ -139,10 +145,21 @@ async def opened_job(
     sets another."""
     with conns.open_ledger(write=write) as ledger:
         async with locked(ledger, runner, lock, wait, skip=skip_lock):
+            summary.credentials.update(conns.credential_origins())
             job = JobRun(runner, summary, threshold)
             job.interrupted = lambda: interrupted
             async with job.published():
                 yield ledger, job
+
+
+def failure_line(failure: BaseException) -> str:
+    """The one line a failed run's summary and state lead with: an expected failure's own line
+    (which says what to do), else the exception's type and first line; secrets masked."""
+    text = str(failure).strip()
+    first = text.splitlines()[0] if text else ""
+    if isinstance(failure, StripeCioError):
+        return redact(first)
+    return redact(f"{type(failure).__name__}: {first}" if first else type(failure).__name__)
 
 
 class JobRun:
@@ -161,7 +178,13 @@ class JobRun:
     async def step(self, name: str, work: Callable[[], Awaitable[T]], *, retry: bool = False) -> T:
         """Run `work` as the job's step `name` through the runner, timed in the summary."""
         with self.summary.step(name):
-            return await self.runner.step(name, work, retry=retry)
+            try:
+                return await self.runner.step(name, work, retry=retry)
+            except Exception:
+                # The innermost step names where the run failed; an outer one does not replace it.
+                if self.summary.failed_step is None:
+                    self.summary.failed_step = name
+                raise
 
     def check_rejects(self) -> None:
         """Fail the run (RejectRateExceededError) when its rejects exceed the threshold."""
@@ -175,7 +198,8 @@ class JobRun:
         an interrupted run ends with its `interrupted` line instead."""
         try:
             yield self.summary
-        except Exception:
+        except Exception as failure:
+            self.summary.failure = failure_line(failure)
             await self._publish()
             raise
         except BaseException as stop:

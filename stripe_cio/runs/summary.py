@@ -48,6 +48,10 @@ class RunSummary:
     records: int = 0
     steps: dict[str, float] = field(default_factory=dict)  # step -> seconds
     seconds: float = 0.0
+    # Where the run's credentials came from: API -> "the StripeCredentials block 'prod'"...
+    credentials: dict[str, str] = field(default_factory=dict)
+    failed_step: str | None = None  # the step the run failed in
+    failure: str | None = None  # the one line saying why, and what to do (secrets masked)
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
@@ -140,7 +144,12 @@ class RunSummary:
     def rows(self) -> list[tuple[str, str]]:
         """The run as (what, how many) rows: the artifact's table and the CLI's."""
         would = "would be " if self.dry_run else ""
-        rows = [(f"Stripe: {what}", f"{count:,}") for what, count in self.stripe.items()]
+        rows: list[tuple[str, str]] = []
+        if self.failure is not None:
+            rows.append(("failed", f"in step {self.failed_step or '(before any step)'}"))
+            rows.append(("why, and what to do", self.failure))
+        rows += [(f"credentials: {api}", origin) for api, origin in self.credentials.items()]
+        rows += [(f"Stripe: {what}", f"{count:,}") for what, count in self.stripe.items()]
         rows += [
             ("persons seen", f"{self.persons_seen:,}"),
             (f"persons changed ({would}sent)", f"{self.persons_changed:,}"),
@@ -168,6 +177,9 @@ class RunSummary:
     def title(self) -> str:
         """One line naming the run's outcome."""
         mode = " (dry run: nothing sent)" if self.dry_run else ""
+        if self.failure is not None:
+            where = f" in step {self.failed_step}" if self.failed_step else ""
+            return f"{self.flow}{mode}: failed{where}: {self.failure}"
         return (
             f"{self.flow}{mode}: {self.persons_changed:,} persons changed, "
             f"{sum(self.events_sent.values()):,} events, {self.dead_lettered:,} dead-lettered "
@@ -177,7 +189,7 @@ class RunSummary:
     def as_dict(self) -> dict[str, Any]:
         """Plain data (JSON-ready)."""
         values = dict(self.__dict__)
-        for name in ("skipped", "rejected", "events_sent"):
+        for name in ("skipped", "rejected", "events_sent", "credentials"):
             values[name] = dict(values[name])
         return values
 

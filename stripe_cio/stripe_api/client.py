@@ -91,7 +91,7 @@ class StripeClient(AsyncAPIClient):
         _unlink(response)
         if response.status_code == 200 and isinstance(body, dict):
             return None
-        error = error_for(response, body, method, path)
+        error = error_for(response, body, method, path, self.settings.origin)
         # A 200 without JSON is a proxy or gateway page: transient, like a 502.
         if response.status_code != 200 and not is_retryable(response):
             raise error

@@ -31,8 +31,13 @@ def is_retryable(response: httpx.Response) -> bool:
     return status in (409, 429) or status >= 500
 
 
-def error_for(response: httpx.Response, body: Any, method: str, path: str) -> StripeAPIError:
-    """The exception that describes a response which is not a usable 200; one line, no secret."""
+def error_for(
+    response: httpx.Response, body: Any, method: str, path: str, origin: str = "the settings given"
+) -> StripeAPIError:
+    """The exception that describes a response which is not a usable 200; one line, no secret.
+
+    `origin` says where the key came from ("the StripeCredentials block 'prod'"), so that a
+    refusal names what to fix."""
     status = response.status_code
     where = f"{method} {path}"
     if status == 200:
@@ -50,11 +55,13 @@ def error_for(response: httpx.Response, body: Any, method: str, path: str) -> St
     kwargs: dict[str, Any] = {"status_code": status, "method": method, "path": path, "code": code}
     if status == 401:
         return StripeAuthError(
-            f"Stripe rejected the API key on {where} (HTTP 401): {message}", **kwargs
+            f"Stripe rejected the API key from {origin} on {where} (HTTP 401): {message}; "
+            "check the key there",
+            **kwargs,
         )
     if status == 403:
         return StripeAuthError(
-            f"the Stripe key may not read {path} (HTTP 403): {message}; "
+            f"the Stripe key from {origin} may not read {path} (HTTP 403): {message}; "
             "a restricted key needs read permission on this resource",
             **kwargs,
         )

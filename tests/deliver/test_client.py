@@ -65,7 +65,8 @@ def test_auth_refusal_is_not_retried_and_names_site_region_and_host() -> None:
         send([httpx.Response(403)], lambda c: c.batch([{"x": 1}]), arrivals)
     assert len(arrivals) == 1
     message = str(caught.value)
-    assert "site id 'site-9' in region 'eu' (https://track-eu.customer.io)" in message
+    assert message.startswith("Customer.io refused the key or region from ")
+    assert "site id 'site-9', region 'eu', https://track-eu.customer.io" in message
     assert KEY not in message
 
 

@@ -205,8 +205,9 @@ def test_a_refused_key_stops_the_run_at_once_naming_site_and_region(
     with pytest.raises(CustomerIOAuthError) as caught:
         run(CustomerIOClient(wrong), store, people=people)
     message = str(caught.value)
-    assert f"site id {SANDBOX_CIO_SITE_ID!r} in region 'us'" in message
+    assert f"site id {SANDBOX_CIO_SITE_ID!r}, region 'us'" in message
     assert "HTTP 401" in message
+    assert "key or region" in message
     assert "not-the-key" not in message
     assert requests_seen(sandbox) == 1
     assert not store.has_snapshots()

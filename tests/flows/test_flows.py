@@ -203,6 +203,22 @@ def test_a_wrong_customerio_key_fails_at_once_and_notifies_once(
     assert pipeline.people() == {}
 
 
+def artifacts_of(state: State[Any]) -> list[Any]:
+    """The artifacts of the run that ended in `state`."""
+
+    async def read() -> list[Any]:
+        async with get_client() as client:
+            return list(
+                await client.read_artifacts(
+                    flow_run_filter=FlowRunFilter(
+                        id=FlowRunFilterId(any_=[state.state_details.flow_run_id])
+                    )
+                )
+            )
+
+    return asyncio.run(read())
+
+
 async def _task_runs(flow_run_id: Any) -> list[Any]:
     async with get_client() as client:
         return await client.read_task_runs(
@@ -228,6 +244,45 @@ def test_a_region_mismatch_fails_the_run_at_once_with_its_line_and_no_retry(
     assert runs
     assert max(run.run_count for run in runs) == 1
     assert pipeline.people() == {}
+
+
+def test_a_wrong_key_in_a_block_fails_naming_the_block_and_step_in_summary_and_message(
+    pipeline: Pipeline,
+) -> None:
+    asyncio.run(backfill_history(enrich=False))
+    wrong_key = "wrong-key-in-a-block-0123"
+    track_url = str(pipeline.cio.base_url).rstrip("/")
+    CustomerIOCredentials(
+        site_id=SANDBOX_CIO_SITE_ID, api_key=wrong_key, track_url=track_url
+    ).save_sync("flows-wrong", overwrite=True)
+    hook = Webhook()
+    hook.thread.start()
+    try:
+        CustomWebhookNotificationBlock(
+            name="flows", url=hook.url, json_data={"subject": "{{subject}}", "body": "{{body}}"}
+        ).save("flows-ops", overwrite=True)
+        block = CustomerIOCredentials.load_sync("flows-wrong")
+        state = state_of(
+            enrich_profiles(
+                customerio_credentials=block, notify_block="flows-ops", return_state=True
+            )
+        )
+        [message] = hook.wait_for(1, 10)
+    finally:
+        hook.stop()
+    assert state.is_failed()
+    named = "the CustomerIOCredentials block 'flows-wrong'"
+    # The state message leads with the one line: what was refused, from where, what to do.
+    assert str(state.message).startswith(f"Customer.io refused the key or region from {named}")
+    [summary] = [a for a in artifacts_of(state) if a.key == "enrich-profiles-summary"]
+    rows = {row["what"]: row["count"] for row in orjson.loads(summary.data)}
+    assert rows["failed"] == "in step push attributes"
+    assert rows["why, and what to do"] == str(state.message)
+    assert rows["credentials: Customer.io"] == named
+    assert named in message["body"]
+    assert "push-attributes" in message["body"]
+    for text in (str(state.message), summary.data, message["body"], message["subject"]):
+        assert wrong_key not in text
 
 
 def test_a_block_named_on_the_command_line_that_does_not_exist_is_one_line(
