@@ -84,6 +84,12 @@ def run_demo(console: Console, *, customers: int = 2000, months: int = 18) -> No
         f"Done in {time.monotonic() - started:.1f}s; the sandboxes are stopped and the demo's "
         "ledger is deleted."
     )
+    console.print(
+        "To watch the scheduled flows meet new activity, keep a live sandbox running (its "
+        "clock runs an hour a minute):\n"
+        "  stripe-cio sandbox stripe --live &  stripe-cio sandbox customerio &\n"
+        "then serve the deployments against it (docs/operations.md, A walkthrough)."
+    )
 
 
 console = Console()

@@ -1,11 +1,16 @@
-"""Minimal ASGI plumbing shared by both sandbox servers: bodies, JSON responses, dropping."""
+"""Minimal ASGI plumbing shared by both sandbox servers: bodies, JSON responses, dropping, and
+running one under uvicorn."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
+import asyncio
+import contextlib
+import importlib.util
+from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
 from typing import Any
 
 import orjson
+import uvicorn
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -71,3 +76,58 @@ async def drop_connection(send: Send) -> None:
     )
     await send({"type": "http.response.body", "body": b'{"object": "li', "more_body": True})
     raise DroppedConnection("sandbox fault injection: connection dropped on purpose")
+
+
+class _AnnouncingServer(uvicorn.Server):
+    """A uvicorn server that says it listens once its socket is bound, then starts `companion`
+    (a task on the server's loop, cancelled when it stops)."""
+
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        line: str,
+        companion: Callable[[], Coroutine[Any, Any, None]] | None,
+    ) -> None:
+        super().__init__(config)
+        self._line = line
+        self._companion = companion
+        self._task: asyncio.Task[None] | None = None
+
+    async def startup(self, sockets: Any = None) -> None:
+        await super().startup(sockets)
+        if not self.started:  # the bind failed; uvicorn said why and stops
+            return
+        print(self._line, flush=True)
+        if self._companion is not None:
+            self._task = asyncio.get_running_loop().create_task(self._companion())
+
+    async def shutdown(self, sockets: Any = None) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await super().shutdown(sockets)
+
+
+def run_server(
+    app: Any,
+    *,
+    host: str,
+    port: int,
+    name: str,
+    lifespan: str = "off",
+    companion: Callable[[], Coroutine[Any, Any, None]] | None = None,
+) -> None:
+    """Serve `app` until interrupted, printing "<name> listening on <url>" once it is bound."""
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan=lifespan,  # type: ignore[arg-type]
+        http="httptools" if importlib.util.find_spec("httptools") else "auto",
+        loop="uvloop" if importlib.util.find_spec("uvloop") else "auto",
+    )
+    server = _AnnouncingServer(config, f"{name} listening on http://{host}:{port}", companion)
+    server.run()

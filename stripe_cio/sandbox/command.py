@@ -73,11 +73,29 @@ def stripe_sandbox(
     api_key: str | None = typer.Option(
         None, help="Accept only this key (default: any well-formed sk_test_/rk_test_ key)."
     ),
+    live: bool = typer.Option(
+        False,
+        "--live",
+        help="Let the account's clock run with wall time: new customers, payments, failures, "
+        "cancellations and disputes keep arriving, as a scheduled sync would meet them.",
+    ),
+    speed: float = typer.Option(
+        60.0,
+        min=1.0,
+        help="With --live, sandbox seconds to each second of wall time: how fast activity "
+        "arrives (60: an hour of the account's life a minute).",
+    ),
 ) -> None:
     """Serve a Stripe API with a synthetic (or given) account.
 
     Example: stripe-cio sandbox stripe --port 12111 --customers 2000 --months 18 --rps 100
+
+    Example: stripe-cio sandbox stripe --live --speed 120 (new activity every second)
     """
+    if live and fixtures is not None:
+        raise ConfigError(
+            "--live", "a fixtures file has no activity to generate", "drop --fixtures"
+        )
     from .stripe_server import serve
 
     check_free(host, port)
@@ -94,6 +112,7 @@ def stripe_sandbox(
         latency_ms=latency_ms,
         fail_rate=fail_rate,
         api_key=api_key,
+        live_speed=speed if live else None,
     )
 
 

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import gc
-import importlib.util
-
-import uvicorn
 
 from .. import SANDBOX_CIO_API_KEY, SANDBOX_CIO_SITE_ID
+from ..asgi import run_server
 from ..faults import FaultConfig
 from .app import CioSandboxApp
 
@@ -32,13 +30,4 @@ def serve(
     gc.set_threshold(100_000, 50, 100)
     config = FaultConfig(rps=rps or None, latency_ms=latency_ms, fail_rate=fail_rate)
     app = CioSandboxApp(site_id=site_id, api_key=api_key, config=config)
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-        http="httptools" if importlib.util.find_spec("httptools") else "auto",
-        loop="uvloop" if importlib.util.find_spec("uvloop") else "auto",
-    )
+    run_server(app, host=host, port=port, name="customerio sandbox")

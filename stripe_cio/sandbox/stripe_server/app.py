@@ -6,6 +6,7 @@ the per-request framework overhead would otherwise dominate the throughput targe
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import re
@@ -25,6 +26,9 @@ from .store import StripeStore
 
 # Test-mode secret and restricted keys only; a live key never works against a sandbox.
 # Source: https://docs.stripe.com/keys (sk_test_, rk_test_ prefixes)
+# How often a live sandbox's clock moves (`run_clock`): often enough that a list never waits
+# long behind a big span of new activity.
+LIVE_TICK_SECONDS = 1.0
 _KEY_FORMAT = re.compile(r"^(?:sk|rk)_test_[A-Za-z0-9_]{8,}$")
 
 
@@ -62,6 +66,24 @@ class StripeSandboxApp:
         self._request_count = 0
         self.load_seconds: float | None = None  # set by build_app: how long the account took
         self.load_cpu_seconds: float | None = None  # and the CPU this process spent on it
+
+    async def run_clock(self, speed: float, tick: float = LIVE_TICK_SECONDS) -> None:
+        """Move the account's clock with wall time, `speed` sandbox seconds to each second,
+        generating what happens meanwhile; runs until cancelled."""
+        if self.account is None:
+            return
+        loop = asyncio.get_running_loop()
+        last, owed = loop.time(), 0.0
+        while True:
+            await asyncio.sleep(tick)
+            now = loop.time()
+            owed, last = owed + (now - last) * speed, now
+            if owed >= 1:
+                step = int(owed)
+                owed -= step
+                # On the event loop, as `/_sandbox/advance` does: no request sees a half-written
+                # span of activity.
+                self.now = self.account.advance(step)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

@@ -7,8 +7,7 @@ import logging
 import time
 from pathlib import Path
 
-import uvicorn
-
+from ..asgi import run_server
 from ..faults import FaultConfig
 from .app import Account, StripeSandboxApp
 from .fixtures import load_fixtures
@@ -91,8 +90,13 @@ def serve(
     latency_ms: float,
     fail_rate: float,
     api_key: str | None,
+    live_speed: float | None = None,
 ) -> None:
-    """Load the account, then serve it until interrupted (one process, one event loop)."""
+    """Load the account, then serve it until interrupted (one process, one event loop).
+
+    `live_speed`: the account's clock runs with wall time, that many sandbox seconds to each
+    second, generating the activity as it goes (what `POST /_sandbox/advance` does by hand).
+    """
     app = build_app(
         seed=seed,
         customers=customers,
@@ -107,14 +111,5 @@ def serve(
     # The account's millions of records live as long as this process: a full collection would
     # walk them all again for nothing, in the middle of a page (docs/sandbox.md, Scale).
     gc.freeze()
-    print(f"stripe sandbox listening on http://{host}:{port}", flush=True)
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        http="httptools",
-        loop="auto",
-        log_level="warning",
-        access_log=False,
-        lifespan="on",
-    )
+    clock = None if live_speed is None else (lambda: app.run_clock(live_speed))
+    run_server(app, host=host, port=port, name="stripe sandbox", lifespan="on", companion=clock)
