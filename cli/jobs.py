@@ -40,8 +40,9 @@ T = TypeVar("T")
 
 
 def summary_table(summary: RunSummary) -> Table:
-    """A run's summary as the CLI prints it: the same rows as the flow's artifact."""
-    table = Table("", "", title=summary.title, show_header=False)
+    """A run's summary rows as the CLI prints them (the flow's artifact has the same); its title
+    is printed apart, as a line, so that a narrow terminal wraps it instead of the table."""
+    table = Table("", "", show_header=False)
     for what, count in summary.rows():
         table.add_row(what, count)
     return table
@@ -102,6 +103,7 @@ class ConsoleRunner:
         console.print(Markdown(markdown))
 
     async def publish(self, summary: RunSummary) -> None:
+        console.print(f"[bold]{summary.title}[/bold]", highlight=False, soft_wrap=True)
         console.print(summary_table(summary))
 
 

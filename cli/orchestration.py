@@ -26,7 +26,7 @@ from rich.table import Table
 from blocks.prefect_api import api_url, prefect_api_errors
 from flows import FLOW_NAMES
 from flows.deployments import deployment_specs
-from stripe_cio import ledger_settings_from_env
+from stripe_cio import ledger_settings_from_env, redact
 from stripe_cio.ledger import Ledger
 from stripe_cio.runs import LedgerStatus, ledger_status
 from tasks.notify import save_failure_automation
@@ -86,12 +86,28 @@ async def _last_runs(per_flow: int) -> list[tuple[str, Any]]:
 
 
 def _runs_table(runs: list[tuple[str, Any]]) -> Table:
-    table = Table("flow", "run", "state", "started", "seconds", title="last runs")
+    """The last runs; names fold rather than being cut on a narrow terminal."""
+    table = Table(title="last runs")
+    table.add_column("flow", overflow="fold")
+    table.add_column("run", overflow="fold")
+    table.add_column("state", overflow="fold")
+    table.add_column("started (UTC)", overflow="fold")
+    table.add_column("seconds", justify="right")
     for name, run in runs:
-        started = run.start_time.strftime("%Y-%m-%d %H:%M:%S") if run.start_time else ""
+        started = run.start_time.strftime("%Y-%m-%d %H:%M") if run.start_time else ""
         seconds = f"{run.total_run_time.total_seconds():.1f}" if run.start_time else ""
         table.add_row(name, run.name, run.state_name or "", started, seconds)
     return table
+
+
+def _why_not_completed(runs: list[tuple[str, Any]]) -> list[str]:
+    """A line per listed run that did not complete: its state's message, the one line it
+    failed (or was cancelled) with, which says what to do."""
+    return [
+        f"{name} run {run.name} {(run.state_name or '').lower()}: {redact(run.state.message)}"
+        for name, run in runs
+        if run.state is not None and not run.state.is_completed() and run.state.message
+    ]
 
 
 async def prefect_api_check(env: Mapping[str, str]) -> str:
@@ -128,6 +144,8 @@ def status(
         with prefect_api_errors("reading the last runs (--runs 0 skips them)"):
             last = asyncio.run(_last_runs(runs))
         console.print(_runs_table(last))
+        for line in _why_not_completed(last):
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 # --- serve ----------------------------------------------------------------------------------------

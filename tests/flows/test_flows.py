@@ -281,7 +281,12 @@ def test_a_wrong_key_in_a_block_fails_naming_the_block_and_step_in_summary_and_m
     assert rows["credentials: Customer.io"] == named
     assert named in message["body"]
     assert "push-attributes" in message["body"]
-    for text in (str(state.message), summary.data, message["body"], message["subject"]):
+    # `status`, even on a narrow terminal, shows the failed run and its reason.
+    shown = CliRunner().invoke(engine_cli, ["status", "--runs", "1"], terminal_width=70)
+    assert shown.exit_code == 0, shown.output
+    assert "Failed" in shown.output
+    assert f"failed: Customer.io refused the key or region from {named}" in shown.output
+    for text in (str(state.message), summary.data, message["body"], shown.output):
         assert wrong_key not in text
 
 
