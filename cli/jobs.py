@@ -42,9 +42,11 @@ T = TypeVar("T")
 def summary_table(summary: RunSummary) -> Table:
     """A run's summary rows as the CLI prints them (the flow's artifact has the same); its title
     is printed apart, as a line, so that a narrow terminal wraps it instead of the table."""
-    table = Table("", "", show_header=False)
-    for what, count in summary.rows():
-        table.add_row(what, count)
+    table = Table("", "", "", show_header=False)
+    table.columns[2].overflow = "fold"
+    table.columns[2].style = "dim"
+    for row in summary.table():
+        table.add_row(row["what"], row["count"], row["meaning"])
     return table
 
 

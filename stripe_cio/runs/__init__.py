@@ -12,6 +12,7 @@ from .errors import (
 )
 from .lock import Release, acquire_run_lock, run_lock
 from .persons import complete_persons, person_updates, touched_persons
+from .reasons import REASONS, explain
 from .status import LedgerStatus, ledger_status
 from .summary import DEFAULT_MAX_REJECT_RATE, RunSummary, reject_rate_problem
 from .touched import (
@@ -25,6 +26,7 @@ from .touched import (
 __all__ = [
     "ATTRIBUTES_MARK",
     "DEFAULT_MAX_REJECT_RATE",
+    "REASONS",
     "BackfillIncompleteError",
     "EventsIncompleteError",
     "HistoriesIncompleteError",
@@ -39,6 +41,7 @@ __all__ = [
     "advance_attributes_mark",
     "attributes_mark",
     "complete_persons",
+    "explain",
     "ledger_status",
     "person_updates",
     "reject_rate_problem",

@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from .reasons import explain
+
 _TOTALS = (
     "persons_seen",
     "persons_changed",
@@ -131,6 +133,7 @@ class RunSummary:
         for name in ("skipped", "rejected", "events_sent"):
             getattr(self, name).update(getattr(other, name))
         self.add_stripe(other.stripe)
+        self.credentials.update(other.credentials)
 
     @property
     def reject_rate(self) -> float:
@@ -141,8 +144,20 @@ class RunSummary:
 
     # --- showing it ---------------------------------------------------------------------------
 
+    @property
+    def reaches_customerio(self) -> bool:
+        """Whether the run had anything to do with Customer.io: rows about it apply only then."""
+        return (
+            self.dry_run
+            or "Customer.io" in self.credentials
+            or any(getattr(self, name) for name in _TOTALS if name != "records")
+            or bool(self.events_sent)
+        )
+
     def rows(self) -> list[tuple[str, str]]:
-        """The run as (what, how many) rows: the artifact's table and the CLI's."""
+        """The run as (what, how many) rows: the artifact's table and the CLI's. A run that
+        only read Stripe (a ledger-only sync, a backfill without enrich) has no Customer.io
+        rows: zeros that do not apply would only be noise."""
         would = "would be " if self.dry_run else ""
         rows: list[tuple[str, str]] = []
         if self.failure is not None:
@@ -150,20 +165,23 @@ class RunSummary:
             rows.append(("why, and what to do", self.failure))
         rows += [(f"credentials: {api}", origin) for api, origin in self.credentials.items()]
         rows += [(f"Stripe: {what}", f"{count:,}") for what, count in self.stripe.items()]
-        rows += [
-            ("persons seen", f"{self.persons_seen:,}"),
-            (f"persons changed ({would}sent)", f"{self.persons_changed:,}"),
-        ]
-        if not self.dry_run:
-            rows.append(("persons accepted by Customer.io", f"{self.persons_sent:,}"))
+        customerio = self.reaches_customerio
+        if customerio:
+            rows += [
+                ("persons seen", f"{self.persons_seen:,}"),
+                (f"persons changed ({would}sent)", f"{self.persons_changed:,}"),
+            ]
+            if not self.dry_run:
+                rows.append(("persons accepted by Customer.io", f"{self.persons_sent:,}"))
         rows += [(f"skipped: {reason}", f"{n:,}") for reason, n in sorted(self.skipped.items())]
         rows += [(f"rejected: {reason}", f"{n:,}") for reason, n in sorted(self.rejected.items())]
-        rows.append(("dead-lettered", f"{self.dead_lettered:,}"))
+        if customerio:
+            rows.append(("dead-lettered", f"{self.dead_lettered:,}"))
         if self.dead_letters_resolved:
             rows.append(("dead letters resolved", f"{self.dead_letters_resolved:,}"))
         rows += [(f"event {name} {would}sent", f"{n:,}") for name, n in sorted(
             self.events_sent.items())]  # fmt: skip
-        if not self.dry_run:
+        if customerio and not self.dry_run:
             rows.append(("events accepted by Customer.io", f"{self.events_delivered:,}"))
         rows += [(f"seconds: {name}", f"{s:.1f}") for name, s in self.steps.items()]
         rows.append(("seconds in all", f"{self.seconds:.1f}"))
@@ -171,7 +189,10 @@ class RunSummary:
 
     def table(self) -> list[dict[str, str]]:
         """The rows as records, the shape of a Prefect table artifact."""
-        return [{"what": what, "count": count} for what, count in self.rows()]
+        return [
+            {"what": what, "count": count, "meaning": row_meaning(what)}
+            for what, count in self.rows()
+        ]
 
     @property
     def title(self) -> str:
@@ -192,6 +213,12 @@ class RunSummary:
         for name in ("skipped", "rejected", "events_sent", "credentials"):
             values[name] = dict(values[name])
         return values
+
+
+def row_meaning(what: str) -> str:
+    """What a summary row's skip or reject reason means (reasons.py); empty for other rows."""
+    kind, _, reason = what.partition(": ")
+    return explain(reason) if kind in ("skipped", "rejected") else ""
 
 
 # The reject-rate threshold: a run that rejects too much of its input fails instead of quietly

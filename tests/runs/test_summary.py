@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
+from pathlib import Path
 
 from stripe_cio.deliver import DeliverySummary
 from stripe_cio.lifecycle import LifecycleSummary
-from stripe_cio.runs import RunSummary
+from stripe_cio.runs import REASONS, RunSummary
+from stripe_cio.runs.reasons import reason_code
 
 
 def delivery(**counts: object) -> DeliverySummary:
@@ -78,6 +81,48 @@ def test_steps_are_timed_and_everything_is_plain_data() -> None:
         pass
     assert list(summary.steps) == ["pull Stripe events"]
     table = summary.table()
-    assert {"what": "dead-lettered", "count": "0"} in table
+    # It never reached Customer.io: no Customer.io rows of zeros.
+    assert not any(row["what"] == "dead-lettered" for row in table)
+    summary.credentials["Customer.io"] = "the environment (CUSTOMERIO_SITE_ID)"
+    assert {"what": "dead-lettered", "count": "0", "meaning": ""} in summary.table()
     assert any(row["what"] == "seconds: pull Stripe events" for row in table)
     assert json.loads(json.dumps(summary.as_dict()))["flow"] == "sync-stripe-events"
+
+
+def test_skip_and_reject_rows_say_what_their_reason_means() -> None:
+    summary = RunSummary("enrich-profiles")
+    summary.skipped["customers: no_identifier"] = 2
+    summary.rejected["Stripe charges: missing_field:amount"] = 1
+    summary.rejected["an API's own reason"] = 1
+    meanings = {row["what"]: row["meaning"] for row in summary.table()}
+    assert meanings["skipped: customers: no_identifier"] == REASONS["no_identifier"]
+    assert meanings["rejected: Stripe charges: missing_field:amount"] == REASONS["missing_field"]
+    assert meanings["rejected: an API's own reason"] == ""
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def documented_reasons() -> set[str]:
+    """The codes in the first column of every docs/ table headed `| reason |`."""
+    codes: set[str] = set()
+    for path in DOCS.glob("*.md"):
+        in_table = False
+        for line in path.read_text().splitlines():
+            if line.startswith("| reason |"):
+                in_table = True
+            elif not line.startswith("|"):
+                in_table = False
+            elif in_table and not line.startswith("|---"):
+                first = line.split("|")[1]
+                codes.update(re.findall(r"`([^`]+)`", first))
+    # `missing_field:<name>` documents the code missing_field.
+    return {code.split("<")[0].rstrip(":") for code in codes}
+
+
+def test_every_documented_reason_is_explained_and_every_explained_one_documented() -> None:
+    documented = documented_reasons()
+    assert {"no_identifier", "unmapped_type", "missing_field"} <= documented
+    assert sorted(code for code in documented if reason_code(code) not in REASONS) == []
+    text = "".join(path.read_text() for path in DOCS.glob("*.md"))
+    assert [code for code in REASONS if f"`{code}" not in text] == []
