@@ -3,7 +3,10 @@ account, and what a test reads back from them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,9 +16,15 @@ from stripe_cio import CustomerIOSettings, LedgerSettings, StripeSettings
 from stripe_cio.attributes import attribute_dicts, compute_attributes, load_frames
 from stripe_cio.jobs import Connections
 from stripe_cio.ledger import Ledger
-from stripe_cio.sandbox import SANDBOX_CIO_API_KEY, SANDBOX_CIO_SITE_ID, SANDBOX_STRIPE_KEY
+from stripe_cio.sandbox import (
+    SANDBOX_CIO_API_KEY,
+    SANDBOX_CIO_SITE_ID,
+    SANDBOX_STRIPE_KEY,
+    SandboxProcess,
+)
+from tests._sandbox import NO_FAULTS
 
-__all__ = ["World"]
+__all__ = ["World", "world_of"]
 
 
 @dataclass
@@ -99,3 +108,17 @@ class World:
             person: orjson.loads(orjson.dumps(values))
             for person, values in attribute_dicts(result.attributes)
         }
+
+
+@contextmanager
+def world_of(
+    stripe_box: SandboxProcess, cio_box: SandboxProcess, tmp_path: Path
+) -> Iterator[World]:
+    """A fresh world over these sandboxes: a new ledger, an emptied Customer.io workspace."""
+    with (
+        httpx.Client(base_url=stripe_box.url, timeout=30) as stripe,
+        httpx.Client(base_url=cio_box.url, timeout=30) as cio,
+    ):
+        cio.post("/_sandbox/reset").raise_for_status()
+        cio.post("/_sandbox/config", json={**NO_FAULTS, "region": "us"}).raise_for_status()
+        yield World(f"sqlite:///{tmp_path / 'ledger.db'}", stripe_box.url, cio_box.url, stripe, cio)

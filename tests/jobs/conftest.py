@@ -6,12 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from stripe_cio.sandbox import SandboxProcess
-from tests._sandbox import NO_FAULTS
-from tests.jobs._world import World
+from tests.jobs._world import World, world_of
 
 
 @pytest.fixture(scope="session")
@@ -29,10 +27,5 @@ def cio_box() -> Iterator[SandboxProcess]:
 
 @pytest.fixture
 def world(stripe_box: SandboxProcess, cio_box: SandboxProcess, tmp_path: Path) -> Iterator[World]:
-    with (
-        httpx.Client(base_url=stripe_box.url, timeout=30) as stripe,
-        httpx.Client(base_url=cio_box.url, timeout=30) as cio,
-    ):
-        cio.post("/_sandbox/reset").raise_for_status()
-        cio.post("/_sandbox/config", json={**NO_FAULTS, "region": "us"}).raise_for_status()
-        yield World(f"sqlite:///{tmp_path / 'ledger.db'}", stripe_box.url, cio_box.url, stripe, cio)
+    with world_of(stripe_box, cio_box, tmp_path) as made:
+        yield made

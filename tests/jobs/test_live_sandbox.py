@@ -8,13 +8,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from stripe_cio.jobs import PlainRunner, sync_job
 from stripe_cio.sandbox import SandboxProcess
-from tests._sandbox import NO_FAULTS
-from tests.jobs._world import World
+from tests.jobs._world import World, world_of
 
 DAY = 86_400
 # Sandbox seconds to each wall second: the account lives a day every 24 s.
@@ -32,13 +30,8 @@ def live_box() -> Iterator[SandboxProcess]:
 def live_world(
     live_box: SandboxProcess, cio_box: SandboxProcess, tmp_path: Path
 ) -> Iterator[World]:
-    with (
-        httpx.Client(base_url=live_box.url, timeout=30) as stripe,
-        httpx.Client(base_url=cio_box.url, timeout=30) as cio,
-    ):
-        cio.post("/_sandbox/reset").raise_for_status()
-        cio.post("/_sandbox/config", json={**NO_FAULTS, "region": "us"}).raise_for_status()
-        yield World(f"sqlite:///{tmp_path / 'ledger.db'}", live_box.url, cio_box.url, stripe, cio)
+    with world_of(live_box, cio_box, tmp_path) as made:
+        yield made
 
 
 def newer_events(world: World, after: int, timeout: float = 60.0) -> None:
