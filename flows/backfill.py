@@ -12,6 +12,7 @@ from blocks import CustomerIOCredentials, StripeCredentials
 from stripe_cio.extract import BACKFILL_RESOURCES
 from stripe_cio.jobs import BACKFILL, backfill_job
 from stripe_cio.runs import RunSummary
+from tasks.notify import NotificationTarget
 from tasks.steps import PrefectRunner
 
 from .options import connections, described, flow_options, job_outcome
@@ -33,7 +34,7 @@ async def backfill_history(
     enrich: bool = True,
     resume_run: str | None = None,
     restart: bool = False,
-    notify_block: str | None = None,
+    notify_block: NotificationTarget | None = None,
     max_reject_rate: float | None = None,
 ) -> RunSummary | State[Any]:
     """Read Stripe objects into the ledger, then compute and push every person's attributes (the

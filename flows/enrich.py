@@ -11,6 +11,7 @@ from prefect.client.schemas.objects import State
 from blocks import CustomerIOCredentials
 from stripe_cio.jobs import ENRICH, enrich_job
 from stripe_cio.runs import RunSummary
+from tasks.notify import NotificationTarget
 from tasks.steps import PrefectRunner
 
 from .options import connections, described, flow_options, job_outcome
@@ -23,7 +24,7 @@ async def enrich_profiles(
     dry_run: bool = False,
     as_of: datetime | None = None,
     limit: int | None = None,
-    notify_block: str | None = None,
+    notify_block: NotificationTarget | None = None,
     wait_for_lock: float = 0.0,
     max_reject_rate: float | None = None,
 ) -> RunSummary | State[Any]:

@@ -36,9 +36,10 @@ SHARED_PARAMETERS: dict[str, str] = {
         "Empty: the CUSTOMERIO_* variables of the worker's environment."
     ),
     "notify_block": (
-        "A saved notification block, as TYPE/NAME (e.g. slack-webhook/ops), told when this run "
-        "fails. Empty: STRIPE_CIO_NOTIFY_BLOCK, else no message (an Automation made by "
-        "`stripe-cio notifications setup` reports failures without it)."
+        "The notification block (Slack, Teams, Discord, email, a webhook…) told when this run "
+        "fails, naming the failing step. Empty: the block STRIPE_CIO_NOTIFY_BLOCK names, else "
+        "no message from the run (an Automation made by `stripe-cio notifications setup` "
+        "reports failures without it)."
     ),
     "max_reject_rate": (
         "The share of the run's input that may be rejected (0 to 1) before the run fails. "

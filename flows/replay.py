@@ -11,6 +11,7 @@ from blocks import CustomerIOCredentials
 from stripe_cio.deliver import Kind
 from stripe_cio.jobs import REPLAY, replay_job
 from stripe_cio.runs import RunSummary
+from tasks.notify import NotificationTarget
 from tasks.steps import PrefectRunner
 
 from .options import connections, described, flow_options, job_outcome
@@ -23,7 +24,7 @@ async def replay_dead_letters(
     ids: list[int] | None = None,
     kind: Kind | None = None,
     dry_run: bool = False,
-    notify_block: str | None = None,
+    notify_block: NotificationTarget | None = None,
     max_reject_rate: float | None = None,
 ) -> RunSummary | State[Any]:
     """Resend the open dead letters under the ledger's push lock (the `replay` job, as

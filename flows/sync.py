@@ -12,6 +12,7 @@ from prefect.client.schemas.objects import State
 from blocks import CustomerIOCredentials, StripeCredentials
 from stripe_cio.jobs import SYNC, sync_job
 from stripe_cio.runs import RunSummary
+from tasks.notify import NotificationTarget
 from tasks.steps import PrefectRunner
 
 from .options import connections, described, flow_options, job_outcome
@@ -24,7 +25,7 @@ async def sync_stripe_events(
     customerio_credentials: CustomerIOCredentials | None = None,
     since: datetime | None = None,
     overlap: int = 600,
-    notify_block: str | None = None,
+    notify_block: NotificationTarget | None = None,
     max_reject_rate: float | None = None,
 ) -> RunSummary | State[Any]:
     """Apply Stripe's new events to the ledger, read the histories of customers the ledger

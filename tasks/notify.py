@@ -20,6 +20,17 @@ from prefect import Task, get_run_logger
 from prefect.automations import AutomationCore, EventTrigger, Posture, SendNotification
 from prefect.blocks.abstract import NotificationBlock
 from prefect.blocks.core import Block
+from prefect.blocks.notifications import (
+    CustomWebhookNotificationBlock,
+    DiscordWebhook,
+    MattermostWebhook,
+    MicrosoftTeamsWebhook,
+    OpsgenieWebhook,
+    PagerDutyWebHook,
+    SendgridEmail,
+    SlackWebhook,
+    TwilioSMS,
+)
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun, State
 from prefect.exceptions import ObjectNotFound
@@ -30,6 +41,20 @@ from stripe_cio.notify import FailureReport
 
 from .steps import _run_step
 
+# The notification block types a flow's `notify_block` parameter offers: a parameter typed with
+# their common base, NotificationBlock, would offer a picker of no saved block, since Prefect's
+# form lists the saved blocks of the one type a schema names.
+NotificationTarget = (
+    SlackWebhook
+    | MicrosoftTeamsWebhook
+    | DiscordWebhook
+    | MattermostWebhook
+    | PagerDutyWebHook
+    | OpsgenieWebhook
+    | TwilioSMS
+    | SendgridEmail
+    | CustomWebhookNotificationBlock
+)
 NOTIFY_BLOCK_ENV = ENV_NAMES[("notify", "block")]
 NOTIFY_BLOCK_PARAMETER = "notify_block"
 _HOW_TO_NAME = (
@@ -123,9 +148,26 @@ def failure_report(flow_name: str, flow_run: FlowRun, state: State[Any]) -> Fail
     )
 
 
-def _block_name(flow_run: FlowRun) -> str | None:
-    named = (flow_run.parameters or {}).get(NOTIFY_BLOCK_PARAMETER)
-    return str(named) if named else os.environ.get(NOTIFY_BLOCK_ENV) or None
+async def _configured_block(flow_run: FlowRun) -> tuple[str, NotificationBlock] | None:
+    """(its name, the block) of the run's `notify_block` parameter, else of the block that
+    STRIPE_CIO_NOTIFY_BLOCK names; None when neither is set."""
+    given = (flow_run.parameters or {}).get(NOTIFY_BLOCK_PARAMETER)
+    if isinstance(given, dict):
+        # A block picked in the UI is stored as {"$ref": ...}; one passed in Python, as its
+        # fields with `_block_document_id` (its secrets left out, so it is loaded again).
+        ref = given.get("$ref") or given.get("_block_document_id")
+        if ref is None:
+            problem = "the run's notify_block is a block that was never saved"
+            raise ConfigError(NOTIFY_BLOCK_PARAMETER, problem, _HOW_TO_NAME)
+        loaded: Any = await Block.aload_from_ref(ref)
+        if not isinstance(loaded, NotificationBlock):
+            problem = f"the run's notify_block is a {type(loaded).__name__}"
+            raise ConfigError(NOTIFY_BLOCK_PARAMETER, problem, _HOW_TO_NAME)
+        return f"{loaded.get_block_type_slug()}/{loaded._block_document_name}", loaded
+    name = str(given) if given else os.environ.get(NOTIFY_BLOCK_ENV)
+    if not name:
+        return None
+    return name, await load_notification_block(name)
 
 
 async def notify_on_failure(flow: Any, flow_run: FlowRun, state: State[Any]) -> None:
@@ -141,8 +183,8 @@ async def notify_on_failure(flow: Any, flow_run: FlowRun, state: State[Any]) -> 
         # subflow's failing task, which the error's traceback still holds): one message.
         logger.info("subflow run: its parent run notifies of the failure")
         return
-    name = _block_name(flow_run)
-    if name is None:
+    configured = await _configured_block(flow_run)
+    if configured is None:
         # Not a warning: the Automation of `stripe-cio notifications setup`, if there is one,
         # reports the failure from the server, and this hook cannot see it.
         logger.info(
@@ -151,8 +193,8 @@ async def notify_on_failure(flow: Any, flow_run: FlowRun, state: State[Any]) -> 
             NOTIFY_BLOCK_ENV,
         )
         return
+    name, block = configured
     report = failure_report(flow.name, flow_run, state)
-    block = await load_notification_block(name)
     with block.raise_on_failure():
         await _send(block, report.subject, report.body)
     logger.info("failure notified through %s", name)

@@ -84,6 +84,10 @@ def test_the_run_form_offers_block_pickers_and_describes_every_parameter(spec: A
         definition = definitions[refs[0].rpartition("/")[2]]
         assert definition["block_type_slug"] == CREDENTIAL_BLOCKS[name]
         assert definition["secret_fields"] == ["api_key"]
+    # The notification block too: a picker per notification block type.
+    notify = [option["$ref"] for option in properties["notify_block"]["anyOf"] if "$ref" in option]
+    slugs = {definitions[ref.rpartition("/")[2]]["block_type_slug"] for ref in notify}
+    assert {"slack-webhook", "ms-teams-webhook", "custom-webhook"} <= slugs
     if "resources" in properties:
         [array] = [option for option in properties["resources"]["anyOf"] if "items" in option]
         assert array["items"]["enum"] == [entry.name for entry in BACKFILL_RESOURCES]

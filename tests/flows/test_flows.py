@@ -186,7 +186,7 @@ def test_a_wrong_customerio_key_fails_at_once_and_notifies_once(
         ).save("flows-ops", overwrite=True)
         monkeypatch.setenv("CUSTOMERIO_API_KEY", "not-the-sandbox-key-0123")
         # The backfill checks the Customer.io credentials before it reads Stripe for an hour.
-        state = state_of(backfill_history(notify_block="flows-ops", return_state=True))
+        state = state_of(backfill_history(notify_block=ops_block("flows-ops"), return_state=True))
         [message] = hook.wait_for(1, 10)
         time.sleep(1)  # a second message (say, from the enrich step) would have arrived by now
         assert len(hook.received) == 1
@@ -201,6 +201,13 @@ def test_a_wrong_customerio_key_fails_at_once_and_notifies_once(
         assert ledger.count("customers") == 0  # it failed before reading anything
     assert "not-the-sandbox-key-0123" not in message["body"]
     assert pipeline.people() == {}
+
+
+def ops_block(name: str) -> CustomWebhookNotificationBlock:
+    """A saved notification block, as a flow's `notify_block` parameter takes it."""
+    block = CustomWebhookNotificationBlock.load(name)
+    assert isinstance(block, CustomWebhookNotificationBlock)
+    return block
 
 
 def artifacts_of(state: State[Any]) -> list[Any]:
@@ -264,7 +271,9 @@ def test_a_wrong_key_in_a_block_fails_naming_the_block_and_step_in_summary_and_m
         block = CustomerIOCredentials.load_sync("flows-wrong")
         state = state_of(
             enrich_profiles(
-                customerio_credentials=block, notify_block="flows-ops", return_state=True
+                customerio_credentials=block,
+                notify_block=ops_block("flows-ops"),
+                return_state=True,
             )
         )
         [message] = hook.wait_for(1, 10)

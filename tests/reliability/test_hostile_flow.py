@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prefect.blocks.notifications import CustomWebhookNotificationBlock
 from prefect.client.schemas.objects import State
 
 from flows import sync_stripe_events
@@ -62,7 +63,13 @@ def test_a_sync_over_the_reject_threshold_fails_notifies_and_pushes_nothing(
     save_webhook_block(webhook, "hostile-ops")
     since = datetime.fromtimestamp(NOW - 29 * DAY, UTC)
 
-    state = state_of(sync_stripe_events(since=since, notify_block="hostile-ops", return_state=True))
+    state = state_of(
+        sync_stripe_events(
+            since=since,
+            notify_block=CustomWebhookNotificationBlock.load("hostile-ops"),
+            return_state=True,
+        )
+    )
 
     assert state.is_failed()
     error = state.result(raise_on_failure=False)

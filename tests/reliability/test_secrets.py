@@ -235,7 +235,7 @@ def test_no_secret_escapes_a_whole_pipeline_with_its_failures(
     ).save("canary-ops", overwrite=True)
     states: dict[str, State[Any]] = {}
     try:
-        common = {"notify_block": "canary-ops"}
+        common = {"notify_block": CustomWebhookNotificationBlock.load("canary-ops")}
         states["backfill"] = finished(
             backfill_history(
                 stripe_credentials=stripe_block("canary"), enrich=False, return_state=True, **common
