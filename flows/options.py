@@ -36,8 +36,9 @@ SHARED_PARAMETERS: dict[str, str] = {
         "Empty: the CUSTOMERIO_* variables of the worker's environment."
     ),
     "notify_block": (
-        "The notification block (Slack, Teams, Discord, email, a webhook…) told when this run "
-        "fails, naming the failing step. Empty: the block STRIPE_CIO_NOTIFY_BLOCK names, else "
+        "The notification block (Slack, Teams, PagerDuty, email, a webhook) told when this run "
+        "fails, naming the failing step. Empty: the block STRIPE_CIO_NOTIFY_BLOCK names (any "
+        "notification block type), else "
         "no message from the run (an Automation made by `stripe-cio notifications setup` "
         "reports failures without it)."
     ),
