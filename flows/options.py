@@ -37,10 +37,9 @@ SHARED_PARAMETERS: dict[str, str] = {
     ),
     "notify_block": (
         "The notification block (Slack, Teams, PagerDuty, email, a webhook) told when this run "
-        "fails, naming the failing step. Empty: the block STRIPE_CIO_NOTIFY_BLOCK names (any "
-        "notification block type), else "
-        "no message from the run (an Automation made by `stripe-cio notifications setup` "
-        "reports failures without it)."
+        "fails, naming the failing step. Empty: the block STRIPE_CIO_NOTIFY_BLOCK names (of any "
+        "notification type), else no message from the run (an Automation made by `stripe-cio "
+        "notifications setup` reports failures without it)."
     ),
     "max_reject_rate": (
         "The share of the run's input that may be rejected (0 to 1) before the run fails. "
