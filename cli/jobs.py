@@ -30,6 +30,8 @@ from stripe_cio.jobs import Connections, backfill_job, enrich_job, sync_job
 from stripe_cio.runs import RunSummary
 from stripe_cio.sandbox.command import parse_time
 from stripe_cio.settings import (
+    CustomerIOSettings,
+    StripeSettings,
     customerio_settings_from_env,
     ledger_settings_from_env,
     stripe_settings_from_env,
@@ -144,32 +146,31 @@ def connections(
     stripe_block: str | None = None,
     customerio_block: str | None = None,
 ) -> Connections:
-    """The ledger and the APIs a job needs: from the named blocks (loaded through the Prefect
-    API, imported only then), else the environment; one line when one is off."""
-    stripe_settings = customerio_settings = None
-    if stripe:
-        stripe_settings = (
-            _block_settings("stripe", stripe_block)
-            if stripe_block
-            else stripe_settings_from_env(os.environ)
-        )
-    if customerio:
-        customerio_settings = (
-            _block_settings("customerio", customerio_block)
-            if customerio_block
-            else customerio_settings_from_env(os.environ)
-        )
+    """The ledger and the APIs a job needs: from the named blocks, else the environment; one
+    line when one is off."""
+    stripe_of: Callable[[str | None], StripeSettings]
+    customerio_of: Callable[[str | None], CustomerIOSettings]
+    if stripe_block or customerio_block:
+        # Loading a block goes through the Prefect API: Prefect is imported only then (seconds).
+        from blocks import customerio_settings, stripe_settings
+
+        stripe_of, customerio_of = stripe_settings, customerio_settings
+    else:
+        stripe_of = _stripe_from_env
+        customerio_of = _customerio_from_env
     return Connections(
         ledger=ledger_settings_from_env(os.environ),
-        stripe=stripe_settings,
-        customerio=customerio_settings,
+        stripe=stripe_of(stripe_block) if stripe else None,
+        customerio=customerio_of(customerio_block) if customerio else None,
     )
 
 
-def _block_settings(api: str, name: str) -> Any:
-    from blocks import customerio_settings, stripe_settings  # imports Prefect: seconds
+def _stripe_from_env(_: str | None) -> StripeSettings:
+    return stripe_settings_from_env(os.environ)
 
-    return stripe_settings(name) if api == "stripe" else customerio_settings(name)
+
+def _customerio_from_env(_: str | None) -> CustomerIOSettings:
+    return customerio_settings_from_env(os.environ)
 
 
 STRIPE_BLOCK = typer.Option(
