@@ -23,6 +23,7 @@ import numpy.typing as npt
 
 from stripe_cio import LedgerSettings
 from stripe_cio.ledger import Ledger
+from stripe_cio.ledger.normalise import email_key
 
 __all__ = ["AS_OF", "build_ledger"]
 
@@ -141,7 +142,7 @@ def _customers(
     currency = _none_where(known, rng.random(n) < 0.6)
     delinquent = (rng.random(n) < 0.03).tolist()
     rows = (
-        (i, c, 0, AS_OF, "{}", e, cur, d, dl, f'{{"user_id": "u{k}"}}')
+        (i, c, 0, AS_OF, "{}", e, email_key(e), cur, d, dl, f'{{"user_id": "u{k}"}}')
         for k, (i, c, e, cur, d, dl) in enumerate(
             zip(ids, created.tolist(), email, currency, deleted.tolist(), delinquent, strict=True)
         )
@@ -153,6 +154,7 @@ def _customers(
         "observed_at",
         "raw",
         "email",
+        "email_key",
         "currency",
     )
     _insert(db, "customers", (*columns, "deleted", "delinquent", "metadata"), rows)
@@ -225,10 +227,11 @@ def _charges(
         refunded.tolist(),
         CURRENCIES[cur].tolist(),
         billing,
+        [email_key(email) for email in billing],  # billing emails are guests' only
         strict=True,
     )
     columns: tuple[str, ...] = ("id", "created", "customer", "status", "amount", "amount_captured")
-    columns += ("amount_refunded", "currency", "billing_email")
+    columns += ("amount_refunded", "currency", "billing_email", "guest_email_key")
     constants = ("livemode", "observed_at", "raw")
     _insert(db, "charges", (*columns, *constants), ((*row, 0, AS_OF, "{}") for row in rows))
     _disputes(db, rng, ids, created, captured, CURRENCIES[cur])

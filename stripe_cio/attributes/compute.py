@@ -12,10 +12,12 @@ from .config import AttributeSettings
 from .currency import MONEY_ATTRIBUTES, money_attributes, primary_currency, primary_exponents
 from .customers import CUSTOMER_ATTRIBUTES, customer_attributes
 from .frames import LedgerFrames, frame_from_columns
+from .groups import take
 from .money import currency_vocabulary
 from .persons import SkipCounts, assign_persons
 from .purchases import ACTIVITY_ATTRIBUTES, activity_attributes, purchase_totals
-from .rfm import RFM_ATTRIBUTES, rfm_segments
+from .rfm import RFM_ATTRIBUTES, RankCuts, rfm_segments
+from .rfm import rank_cuts as rank_cuts_of
 from .subscriptions import SUBSCRIPTION_ATTRIBUTES, subscription_attributes
 
 # Every attribute, without its prefix, in the contract's order (docs/attributes.md): each
@@ -41,13 +43,22 @@ class AttributeResult:
 
     attributes: pd.DataFrame
     skipped: SkipCounts
+    # The rank attributes' cut-points these persons were scored against (None: no purchase).
+    rank_cuts: RankCuts | None = None
 
 
 def compute_attributes(
-    frames: LedgerFrames, as_of: int, settings: AttributeSettings | None = None
+    frames: LedgerFrames,
+    as_of: int,
+    settings: AttributeSettings | None = None,
+    *,
+    rank_cuts: RankCuts | None = None,
 ) -> AttributeResult:
     """Every attribute of every person, as of `as_of` (Unix seconds), from the ledger frames.
 
+    The rank attributes compare each person with the others of the frames, or, given
+    `rank_cuts` (those of a computation over everyone), with everyone: frames holding only some
+    persons' whole rows then give exactly those persons' rows of the computation over everyone.
     Pure: reads no clock and no file, and leaves the frames as they are.
     """
     settings = settings or AttributeSettings()
@@ -67,12 +78,14 @@ def compute_attributes(
         **activity_attributes(frames, persons, as_of),
         **subscription_attributes(frames, persons, vocabulary, primary, exponents),
     }
-    values["rfm_segment"] = rfm_segments(
+    ranked = (
         values["last_purchase_at"].to_numpy(dtype=np.int64, na_value=0),
         values["purchase_count"],
         values["spent_minor"],
-        primary,
+        take(vocabulary.to_numpy(dtype=object), primary, None),
     )
+    cuts = rank_cuts or rank_cuts_of(*ranked)
+    values["rfm_segment"] = rfm_segments(*ranked, cuts)
     if values.keys() - _INTERMEDIATE != set(ATTRIBUTES):
         # A computed attribute missing from its group's names would never be sent.
         unnamed = sorted(values.keys() - _INTERMEDIATE ^ set(ATTRIBUTES))
@@ -81,4 +94,4 @@ def compute_attributes(
         {settings.name(name): values[name] for name in ATTRIBUTES}, len(persons)
     )
     frame.index = pd.Index(persons.ids, dtype=object, name="person")
-    return AttributeResult(attributes=frame, skipped=persons.skipped)
+    return AttributeResult(attributes=frame, skipped=persons.skipped, rank_cuts=cuts)

@@ -32,6 +32,8 @@ class _StripeObject(_LedgerModel):
 class Customer(_StripeObject, table=True):
     __tablename__ = "customers"
     email: str | None = None  # as given: trimming and case folding belong to the attributes
+    # `email_key(email)`: finds the other customers of a person by email (migration 6).
+    email_key: str | None = Field(default=None, index=True)
     name: str | None = None
     currency: str | None = None
     delinquent: bool | None = None
@@ -52,6 +54,9 @@ class Charge(_StripeObject, table=True):
     paid: bool | None = None
     disputed: bool | None = None
     billing_email: str | None = None
+    # `email_key(billing_email)` of a charge without a customer (a guest's), else null: finds
+    # a person's guest charges by email (migration 6).
+    guest_email_key: str | None = Field(default=None, index=True)
     payment_intent: str | None = Field(default=None, index=True)
     invoice: str | None = None
     failure_code: str | None = None
@@ -247,6 +252,18 @@ class RejectRow(_LedgerModel, table=True):
     created_at: int = Field(sa_type=BigInteger)  # wall clock, Unix s
 
 
+class RankCutRow(_LedgerModel, table=True):
+    """A cut-point list of the rank attributes, from the latest full computation: a sync
+    scores the persons it touches against them (see attributes/rfm.py)."""
+
+    __tablename__ = "rank_cuts"
+    name: str = Field(primary_key=True)  # "recency", "frequency" or "monetary:<currency>"
+    cuts: str  # JSON list of the four cut-points
+    persons: int = Field(sa_type=BigInteger)  # how many persons they were cut from
+    as_of: int = Field(sa_type=BigInteger)  # the computation's time, Unix s
+    computed_at: int = Field(sa_type=BigInteger)  # wall clock, Unix s
+
+
 class SchemaVersion(_LedgerModel, table=True):
     __tablename__ = "schema_version"
     version: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
@@ -259,6 +276,9 @@ LEDGER_METADATA: MetaData = _LedgerModel.metadata
 COVERAGE_TABLES: tuple[Table, ...] = tuple(
     LEDGER_METADATA.tables[name] for name in ("backfill_runs", "customer_histories")
 )
+
+# Added to existing ledgers by MIGRATIONS[6] (`schema.py`).
+RANK_TABLES: tuple[Table, ...] = (LEDGER_METADATA.tables["rank_cuts"],)
 
 
 def table(name: str) -> Table:

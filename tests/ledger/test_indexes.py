@@ -10,7 +10,12 @@ from stripe_cio.ledger.indexes import _present
 from stripe_cio.ledger.tables import table
 
 Example = Callable[[str], dict[str, Any]]
-CHARGE_INDEXES = {"ix_charges_created", "ix_charges_customer", "ix_charges_payment_intent"}
+CHARGE_INDEXES = {
+    "ix_charges_created",
+    "ix_charges_customer",
+    "ix_charges_guest_email_key",
+    "ix_charges_payment_intent",
+}
 
 
 def indexes(ledger: Ledger) -> set[str]:

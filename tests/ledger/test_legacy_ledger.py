@@ -53,6 +53,7 @@ from sqlalchemy import Engine, Integer, MetaData, Table, create_engine, select, 
 
 from stripe_cio import LedgerSettings
 from stripe_cio.ledger import Ledger
+from stripe_cio.ledger.normalise import email_key
 from stripe_cio.sandbox import SANDBOX_STRIPE_KEY, SandboxProcess, sandbox_environment
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ledger"
@@ -248,6 +249,15 @@ def test_a_legacy_ledger_migrates_keeps_every_row_and_sends_nothing_again(
             assert after[name] == rows, f"{name}: rows lost, changed or added by opening"
     versions = [version for version, *_ in after["schema_version"]]
     assert max(versions) == latest
+    # Migration 6 keyed the emails already there, so a sync finds a person's rows by them.
+    with Ledger.open(LedgerSettings(database_url=migrated)) as ledger, ledger.engine.connect() as c:
+        customers = c.execute(text("SELECT email, email_key FROM customers")).all()
+        guests = c.execute(
+            text("SELECT customer, billing_email, guest_email_key FROM charges")
+        ).all()
+    assert customers and all(key == email_key(email) for email, key in customers)
+    assert any(key for *_, key in guests)
+    assert all(key == (email_key(email) if owner is None else None) for owner, email, key in guests)
 
     sandbox = MANIFEST["stripe_sandbox"]
     with (

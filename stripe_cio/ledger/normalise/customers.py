@@ -18,7 +18,7 @@ from .common import (
     opt_str,
     req_str,
 )
-from .email import invalid_email_reason
+from .email import email_key, invalid_email_reason
 
 
 def deleted_stub(obj: Mapping[str, Any]) -> bool:
@@ -48,6 +48,7 @@ def normalise_customer(obj: Mapping[str, Any], api_version: str | None = None) -
     email = opt_str(obj, "email")
     row.update(
         email=email,
+        email_key=email_key(email),
         name=opt_str(obj, "name"),
         currency=currency(obj, required=False),
         delinquent=opt_bool(obj, "delinquent"),

@@ -69,6 +69,15 @@ def normalised_email(value: Any) -> str | None:
     return text
 
 
+def email_key(value: Any) -> str | None:
+    """How persons are matched by email: `value` trimmed and lower-cased, valid or not; None
+    when absent or blank. The attribute engine keys persons the same way (`str.strip`, then
+    `str.lower`), so the ledger can find a person's rows by this key through an index."""
+    if not isinstance(value, str):
+        return None
+    return value.strip().lower() or None
+
+
 def invalid_email_reason(value: str) -> str | None:
     """The reject reason of a non-blank `value` that is not a valid address, else None.
 

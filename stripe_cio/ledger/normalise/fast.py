@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .common import MAX_AMOUNT, STRIPE_CURRENCIES
-from .email import invalid_email_reason
+from .email import email_key, invalid_email_reason
 
 # (obj, before_basil) -> the row's values in column order, or None: ask the careful normaliser
 FastPath = Callable[[Any, bool], tuple[Any, ...] | None]
@@ -44,6 +44,7 @@ CHARGE_COLUMNS = (
     "paid",
     "disputed",
     "billing_email",
+    "guest_email_key",
     "payment_intent",
     "invoice",
     "failure_code",
@@ -131,6 +132,7 @@ def charge_values(obj: Any, before_basil: bool) -> tuple[Any, ...] | None:
         paid,
         disputed,
         email,
+        email_key(email) if customer is None else None,
         intent,
         invoice,
         code,

@@ -22,7 +22,7 @@ from .common import (
     ref,
     req_str,
 )
-from .email import invalid_email_reason
+from .email import email_key, invalid_email_reason
 
 # The reject reason of a charge whose refunded amount exceeds its captured amount.
 OVER_REFUNDED = "amount_refunded_over_captured"
@@ -69,6 +69,7 @@ def normalise_charge(obj: Mapping[str, Any], api_version: str | None = None) -> 
         paid=opt_bool(obj, "paid"),
         disputed=opt_bool(obj, "disputed"),
         billing_email=billing_email,
+        guest_email_key=email_key(billing_email) if customer is None else None,
         payment_intent=ref(obj, "payment_intent"),
         # `invoice` on charges was removed in 2025-03-31.basil; older renderings carry it.
         invoice=ref(obj, "invoice"),
