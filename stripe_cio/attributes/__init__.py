@@ -8,10 +8,17 @@ attributes to send.
 from .compute import ATTRIBUTES, RANK_ATTRIBUTES, AttributeResult, compute_attributes
 from .config import AttributeSettings, attribute_settings_from_env
 from .frames import FRAME_COLUMNS, LedgerFrames, attribute_dict, attribute_dicts, frame_from_records
-from .load import LedgerReadError, load_frames
+from .load import (
+    LedgerReadError,
+    RecordedRanks,
+    load_frames,
+    record_rank_cuts,
+    recorded_rank_cuts,
+)
 from .money import exponent
 from .persons import SKIP_REASONS, SkipCounts
-from .rfm import SEGMENTS
+from .rfm import SEGMENTS, RankCuts
+from .selection import PersonRows, rows_of
 from .subscriptions import INTERVAL_TWELFTHS, MRR_STATUSES
 
 __all__ = [
@@ -26,6 +33,9 @@ __all__ = [
     "AttributeSettings",
     "LedgerFrames",
     "LedgerReadError",
+    "PersonRows",
+    "RankCuts",
+    "RecordedRanks",
     "SkipCounts",
     "attribute_dict",
     "attribute_dicts",
@@ -34,4 +44,7 @@ __all__ = [
     "exponent",
     "frame_from_records",
     "load_frames",
+    "record_rank_cuts",
+    "recorded_rank_cuts",
+    "rows_of",
 ]

@@ -8,7 +8,10 @@ other databases stream through SQLAlchemy with a server-side cursor where they h
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
@@ -16,12 +19,22 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from pandas.api.types import union_categoricals
-from sqlalchemy import JSON, Connection, Engine, Select, case, cast, null, select, type_coerce
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import (
+    CompoundSelect,
+    Connection,
+    Engine,
+    Select,
+    case,
+    delete,
+    insert,
+    null,
+    select,
+    union_all,
+)
 
 from ..exceptions import LedgerDamagedError
 from ..gc import collector_paused
-from ..ledger import table
+from ..ledger import table, write_transaction
 from .config import AttributeSettings
 from .frames import (
     FRAME_COLUMNS,
@@ -31,6 +44,8 @@ from .frames import (
     frame_from_columns,
 )
 from .groups import lookup, object_index
+from .rfm import RankCuts
+from .selection import SELECTED_CUSTOMERS, SELECTED_GUESTS, PersonRows, metadata_value, stage
 
 CHUNK_ROWS = 100_000
 
@@ -40,22 +55,17 @@ class LedgerReadError(LedgerDamagedError):
     edited by hand or damaged."""
 
 
-def _metadata_value(connection: Connection, key: str) -> ColumnElement[Any]:
-    column = table("customers").c.metadata
-    # SQLite keeps JSON as text and has no JSON type to cast to (a CAST would make a number).
-    as_json = (
-        type_coerce(column, JSON) if connection.dialect.name == "sqlite" else cast(column, JSON)
-    )
-    value: ColumnElement[Any] = as_json[key].as_string()
-    return value
+Query = Select[Any] | CompoundSelect[Any]
 
 
-def _selects(connection: Connection, settings: AttributeSettings) -> dict[str, Select[Any]]:
+def _selects(
+    connection: Connection, settings: AttributeSettings, rows: PersonRows | None
+) -> dict[str, Query]:
     kind = settings.identifier_kind
     customers, charges = table("customers"), table("charges")
     email = customers.c.email if kind == "email" else null()
     key = settings.metadata_key
-    metadata = _metadata_value(connection, key) if key is not None else null()
+    metadata = metadata_value(connection, key) if key is not None else null()
     guest_email = (
         case((charges.c.customer.is_(None), charges.c.billing_email), else_=null())
         if kind == "email"
@@ -79,7 +89,7 @@ def _selects(connection: Connection, settings: AttributeSettings) -> dict[str, S
             )
         )
 
-    return {
+    queries: dict[str, Query] = {
         "customers": plain("customers", email=email, metadata_value=metadata),
         "charges": plain("charges", billing_email=guest_email),
         "disputes": plain("disputes", **disputed).outerjoin(
@@ -89,9 +99,46 @@ def _selects(connection: Connection, settings: AttributeSettings) -> dict[str, S
         "subscription_items": plain("subscription_items"),
         "prices": plain("prices"),
     }
+    return queries if rows is None else _of_persons(queries)
 
 
-def _chunks(connection: Connection, query: Select[Any]) -> Iterator[Any]:
+def _of_persons(queries: dict[str, Any]) -> dict[str, Query]:
+    """The queries narrowed to the staged persons' rows, each answered from an index.
+
+    A charge is the person's by its customer, or, as a guest's, by its email key (the two never
+    both: only guest charges have a key), hence a UNION ALL of two index reads rather than an
+    OR, which PostgreSQL would answer with a scan. Disputes, subscription items and prices
+    follow their charges, subscriptions and items.
+    """
+    customers = select(SELECTED_CUSTOMERS.c.id)
+    guests = select(SELECTED_GUESTS.c.key)
+    charges, subscriptions = table("charges"), table("subscriptions")
+    items = table("subscription_items")
+    # Aliases: a subquery naming the outer query's table would be correlated with it.
+    owned = charges.alias("owned_charges")
+    their_charges = union_all(
+        select(owned.c.id).where(owned.c.customer.in_(customers)),
+        select(owned.c.id).where(owned.c.guest_email_key.in_(guests)),
+    )
+    their_subscriptions = select(subscriptions.c.id).where(subscriptions.c.customer.in_(customers))
+    their_prices = select(items.c.price).where(items.c.subscription.in_(their_subscriptions))
+    charge_rows = queries["charges"]
+    return {
+        "customers": queries["customers"].where(table("customers").c.id.in_(customers)),
+        "charges": union_all(
+            charge_rows.where(charges.c.customer.in_(customers)),
+            charge_rows.where(charges.c.guest_email_key.in_(guests)),
+        ),
+        "disputes": queries["disputes"].where(table("disputes").c.charge.in_(their_charges)),
+        "subscriptions": queries["subscriptions"].where(subscriptions.c.customer.in_(customers)),
+        "subscription_items": queries["subscription_items"].where(
+            items.c.subscription.in_(their_subscriptions)
+        ),
+        "prices": queries["prices"].where(table("prices").c.id.in_(their_prices)),
+    }
+
+
+def _chunks(connection: Connection, query: Query) -> Iterator[Any]:
     if connection.dialect.name == "sqlite":
         cursor = connection.execute(query).cursor
         while rows := cursor.fetchmany(CHUNK_ROWS):
@@ -161,7 +208,7 @@ def _combine(parts: list[Any], kind: ColumnKind, name: str) -> Any:
 def _read(
     connection: Connection,
     name: str,
-    query: Select[Any],
+    query: Query,
     known: Mapping[str, pd.Index] | None = None,
 ) -> pd.DataFrame:
     columns: Mapping[str, ColumnKind] = FRAME_COLUMNS[name]
@@ -190,13 +237,18 @@ def _read(
     return frame_from_columns(data, len(next(iter(data.values()))))
 
 
-def load_frames(engine: Engine, settings: AttributeSettings | None = None) -> LedgerFrames:
-    """Read the ledger tables the attributes need, as compact frames (FRAME_COLUMNS)."""
+def load_frames(
+    engine: Engine, settings: AttributeSettings | None = None, *, rows: PersonRows | None = None
+) -> LedgerFrames:
+    """Read the ledger tables the attributes need, as compact frames (FRAME_COLUMNS): all their
+    rows, or only `rows` (some persons' whole rows, see `rows_of`), read through indexes."""
     settings = settings or AttributeSettings()
     # Fetching makes millions of short-lived row tuples, each a trigger for the cyclic
     # collector, which would walk the growing frames again and again for nothing.
     with engine.connect() as connection, collector_paused():
-        queries = _selects(connection, settings)
+        if rows is not None:
+            stage(connection, rows)
+        queries = _selects(connection, settings, rows)
         customers = _read(connection, "customers", queries.pop("customers"))
         customer_ids = object_index(customers["id"])
         # Customer ids are coded against the customers just read (fast paths downstream).
@@ -211,3 +263,77 @@ def load_frames(engine: Engine, settings: AttributeSettings | None = None) -> Le
             for name, query in queries.items()
         }
     return LedgerFrames(customers=customers, **frames)
+
+
+# --- the rank cut-points of the latest full computation ------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordedRanks:
+    """The rank cut-points a full computation as of `as_of` recorded (None: nobody bought)."""
+
+    cuts: RankCuts | None
+    as_of: int
+
+
+# The row that records a computation even when nobody had bought (no cut-points).
+_COMPUTED = "computed"
+
+
+def record_rank_cuts(
+    engine: Engine, cuts: RankCuts | None, as_of: int, *, now: float | None = None
+) -> None:
+    """Replace the recorded cut-points with those of a full computation as of `as_of`."""
+    stamp = int(time.time() if now is None else now)
+    entries: list[tuple[str, tuple[int, ...], int]] = [(_COMPUTED, (), 0)]
+    if cuts is not None:
+        entries += [
+            ("recency", cuts.recency, cuts.persons),
+            ("frequency", cuts.frequency, cuts.persons),
+        ]
+        entries += [
+            (f"monetary:{code}", values, cuts.persons)
+            for code, values in sorted(cuts.monetary.items())
+        ]
+    rows = [
+        {
+            "name": name,
+            "cuts": json.dumps(list(values)),
+            "persons": persons,
+            "as_of": as_of,
+            "computed_at": stamp,
+        }
+        for name, values, persons in entries
+    ]
+    target = table("rank_cuts")
+    with write_transaction(engine) as connection:
+        connection.execute(delete(target))
+        connection.execute(insert(target), rows)
+
+
+def recorded_rank_cuts(engine: Engine) -> RecordedRanks | None:
+    """The cut-points the latest full computation recorded; None before the first one."""
+    target = table("rank_cuts")
+    with engine.connect() as connection:
+        rows = {row.name: row for row in connection.execute(select(target))}
+    if _COMPUTED not in rows:
+        return None
+    as_of = int(rows[_COMPUTED].as_of)
+    if "recency" not in rows or "frequency" not in rows:
+        return RecordedRanks(None, as_of)
+
+    def cuts_of(name: str) -> tuple[int, ...]:
+        return tuple(int(value) for value in json.loads(rows[name].cuts))
+
+    monetary = {
+        name.removeprefix("monetary:"): cuts_of(name)
+        for name in rows
+        if name.startswith("monetary:")
+    }
+    cuts = RankCuts(
+        recency=cuts_of("recency"),
+        frequency=cuts_of("frequency"),
+        monetary=monetary,
+        persons=int(rows["recency"].persons),
+    )
+    return RecordedRanks(cuts, as_of)

@@ -5,21 +5,27 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
+
+import pandas as pd
 
 from ..attributes import (
     RANK_ATTRIBUTES,
+    AttributeResult,
     AttributeSettings,
     attribute_settings_from_env,
     load_frames,
+    record_rank_cuts,
+    recorded_rank_cuts,
+    rows_of,
 )
 from ..attributes import compute_attributes as compute
 from ..cio_api import CustomerIOClient
 from ..deliver import DeliveryStore, DeliverySummary, Kind, PersonUpdate, deliver
 from ..deliver import replay_dead_letters as replay
 from ..exceptions import ConfigError
-from ..ledger import Ledger, guest_history_complete, incomplete_customers
+from ..ledger import Ledger, guest_history_complete, incomplete_among, incomplete_customers
 from ..runs import RunSummary, TouchedCustomers, complete_persons, person_updates, touched_persons
 from ..settings import CustomerIOSettings
 from .common import Connections, JobRun, opened_job, reject_threshold
@@ -46,22 +52,65 @@ def plan_updates(
     settings: AttributeSettings,
     as_of: int,
     *,
-    touched: TouchedCustomers | None = None,
+    limit: int | None = None,
+    record_ranks: bool = False,
+) -> PlannedUpdates:
+    """Compute every person's attributes as of `as_of` and plan the updates of those whose
+    history in the ledger is complete, then the first `limit`; `record_ranks` keeps the rank
+    attributes' cut-points for the syncs that follow."""
+    result = compute(load_frames(ledger.engine, settings), as_of, settings)
+    if record_ranks:
+        record_rank_cuts(ledger.engine, result.rank_cuts, as_of)
+    incomplete = incomplete_customers(ledger.engine)
+    return _planned(ledger, settings, result, result.attributes, incomplete, limit=limit)
+
+
+def plan_touched_updates(
+    ledger: Ledger, settings: AttributeSettings, as_of: int, touched: TouchedCustomers
+) -> PlannedUpdates:
+    """Compute the attributes of the persons `touched` holds, from their rows alone, and plan
+    the updates of those whose history in the ledger is complete.
+
+    The rank attributes are scored against the cut-points of the latest full computation (the
+    nightly enrich, which scores everyone again); before there is one, this computes everyone
+    once and records them.
+    """
+    recorded = recorded_rank_cuts(ledger.engine)
+    if recorded is None:
+        result = compute(load_frames(ledger.engine, settings), as_of, settings)
+        record_rank_cuts(ledger.engine, result.rank_cuts, as_of)
+        rows = None
+    else:
+        rows = rows_of(ledger.engine, touched.customers, touched.guest_emails, settings)
+        frames = load_frames(ledger.engine, settings, rows=rows)
+        result = compute(frames, as_of, settings, rank_cuts=recorded.cuts)
+    frame = result.attributes
+    frame = frame[frame.index.isin(touched_persons(frame, touched, settings))]
+    incomplete = (
+        incomplete_customers(ledger.engine)
+        if rows is None
+        else incomplete_among(ledger.engine, rows.customers)
+    )
+    return _planned(ledger, settings, result, frame, incomplete)
+
+
+def _planned(
+    ledger: Ledger,
+    settings: AttributeSettings,
+    result: AttributeResult,
+    frame: pd.DataFrame,
+    incomplete: Collection[str],
+    *,
     limit: int | None = None,
 ) -> PlannedUpdates:
-    """Compute the attributes as of `as_of` and plan the updates of the persons to send: those
-    `touched` (all when None) whose history in the ledger is complete, then the first `limit`."""
-    result = compute(load_frames(ledger.engine, settings), as_of, settings)
-    frame = result.attributes
+    """The updates of the persons of `frame` whose history is complete, and what was left out."""
     skipped: dict[str, int] = {}
     for table, reasons in result.skipped.as_dict().items():
         for reason, count in reasons.items():
             if count:
                 skipped[f"{table}: {reason}"] = count
-    if touched is not None:
-        frame = frame[frame.index.isin(touched_persons(frame, touched, settings))]
     whole = guest_history_complete(ledger.engine)
-    complete = complete_persons(frame, incomplete_customers(ledger.engine), whole, settings)
+    complete = complete_persons(frame, incomplete, whole, settings)
     if not complete.all():
         skipped[HISTORY_INCOMPLETE] = int((~complete).sum())
         frame = frame[complete.to_numpy(dtype=bool)]
@@ -177,7 +226,9 @@ async def enrich_job(
         reference = int(clock()) if as_of is None else as_of
 
         async def compute_step() -> PlannedUpdates:
-            return await asyncio.to_thread(plan_updates, ledger, settings, reference, limit=limit)
+            return await asyncio.to_thread(
+                plan_updates, ledger, settings, reference, limit=limit, record_ranks=not dry_run
+            )
 
         planned = await job.step("compute attributes", compute_step)
         runner.info(

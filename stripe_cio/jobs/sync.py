@@ -35,7 +35,7 @@ from ..settings import CustomerIOSettings
 from ..stripe_api import StripeClient
 from .common import Connections, JobRun, opened_job, reject_threshold
 from .histories import read_missing_histories
-from .profiles import PlannedUpdates, plan_updates, push_updates
+from .profiles import PlannedUpdates, plan_touched_updates, push_updates
 from .runner import StepRunner
 
 SYNC = "sync-stripe-events"
@@ -128,7 +128,7 @@ async def _sync(
 
             async def compute_step() -> PlannedUpdates:
                 return await asyncio.to_thread(
-                    plan_updates, ledger, settings, as_of, touched=touched
+                    plan_touched_updates, ledger, settings, as_of, touched
                 )
 
             planned = await job.step("compute attributes", compute_step)
