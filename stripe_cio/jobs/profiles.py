@@ -62,7 +62,7 @@ def plan_updates(
     if record_ranks:
         record_rank_cuts(ledger.engine, result.rank_cuts, as_of)
     incomplete = incomplete_customers(ledger.engine)
-    return _planned(ledger, settings, result, result.attributes, incomplete, limit=limit)
+    return plan_frame_updates(ledger, settings, result, result.attributes, incomplete, limit=limit)
 
 
 def plan_touched_updates(
@@ -91,10 +91,10 @@ def plan_touched_updates(
         if rows is None
         else incomplete_among(ledger.engine, rows.customers)
     )
-    return _planned(ledger, settings, result, frame, incomplete)
+    return plan_frame_updates(ledger, settings, result, frame, incomplete)
 
 
-def _planned(
+def plan_frame_updates(
     ledger: Ledger,
     settings: AttributeSettings,
     result: AttributeResult,
