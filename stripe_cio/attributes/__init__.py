@@ -18,7 +18,7 @@ from .load import (
 from .money import exponent
 from .persons import SKIP_REASONS, SkipCounts
 from .rfm import SEGMENTS, RankCuts
-from .selection import PersonRows, rows_of
+from .selection import PersonRows, partition_of, plan_partitions, rows_of
 from .subscriptions import INTERVAL_TWELFTHS, MRR_STATUSES
 
 __all__ = [
@@ -44,6 +44,8 @@ __all__ = [
     "exponent",
     "frame_from_records",
     "load_frames",
+    "partition_of",
+    "plan_partitions",
     "record_rank_cuts",
     "recorded_rank_cuts",
     "rows_of",

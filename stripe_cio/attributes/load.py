@@ -99,16 +99,18 @@ def _selects(
         "subscription_items": plain("subscription_items"),
         "prices": plain("prices"),
     }
-    return queries if rows is None else _of_persons(queries)
+    return queries if rows is None else _of_persons(queries, rows.orphans)
 
 
-def _of_persons(queries: dict[str, Any]) -> dict[str, Query]:
+def _of_persons(queries: dict[str, Any], orphans: bool) -> dict[str, Query]:
     """The queries narrowed to the staged persons' rows, each answered from an index.
 
     A charge is the person's by its customer, or, as a guest's, by its email key (the two never
     both: only guest charges have a key), hence a UNION ALL of two index reads rather than an
     OR, which PostgreSQL would answer with a scan. Disputes, subscription items and prices
-    follow their charges, subscriptions and items.
+    follow their charges, subscriptions and items. With `orphans`, the rows no person holds
+    come too (they are counted as skipped): guest charges without an email, charges and
+    subscriptions of customers the ledger lacks, disputes of charges it lacks.
     """
     customers = select(SELECTED_CUSTOMERS.c.id)
     guests = select(SELECTED_GUESTS.c.key)
@@ -122,15 +124,27 @@ def _of_persons(queries: dict[str, Any]) -> dict[str, Query]:
     )
     their_subscriptions = select(subscriptions.c.id).where(subscriptions.c.customer.in_(customers))
     their_prices = select(items.c.price).where(items.c.subscription.in_(their_subscriptions))
-    charge_rows = queries["charges"]
+    charge_rows, subscription_rows = queries["charges"], queries["subscriptions"]
+    charge_parts = [
+        charge_rows.where(charges.c.customer.in_(customers)),
+        charge_rows.where(charges.c.guest_email_key.in_(guests)),
+    ]
+    subscription_parts = [subscription_rows.where(subscriptions.c.customer.in_(customers))]
+    dispute_parts = [queries["disputes"].where(table("disputes").c.charge.in_(their_charges))]
+    if orphans:
+        known = select(table("customers").c.id)
+        charge_parts += [
+            charge_rows.where(charges.c.customer.is_(None), charges.c.guest_email_key.is_(None)),
+            charge_rows.where(charges.c.customer.not_in(known)),
+        ]
+        subscription_parts.append(subscription_rows.where(subscriptions.c.customer.not_in(known)))
+        # The outer join leaves a dispute of a charge the ledger lacks without a charge id.
+        dispute_parts.append(queries["disputes"].where(charges.c.id.is_(None)))
     return {
         "customers": queries["customers"].where(table("customers").c.id.in_(customers)),
-        "charges": union_all(
-            charge_rows.where(charges.c.customer.in_(customers)),
-            charge_rows.where(charges.c.guest_email_key.in_(guests)),
-        ),
-        "disputes": queries["disputes"].where(table("disputes").c.charge.in_(their_charges)),
-        "subscriptions": queries["subscriptions"].where(subscriptions.c.customer.in_(customers)),
+        "charges": union_all(*charge_parts),
+        "disputes": union_all(*dispute_parts),
+        "subscriptions": union_all(*subscription_parts),
         "subscription_items": queries["subscription_items"].where(
             items.c.subscription.in_(their_subscriptions)
         ),

@@ -59,7 +59,7 @@ def accounts(draw: st.DrawFn) -> dict[str, list[dict[str, Any]]]:
             "created": AS_OF - draw(st.integers(1, 700)) * DAY,
             "currency": draw(st.sampled_from([None, *CURRENCIES])),
             "delinquent": draw(st.booleans()),
-            "metadata": {"user_id": draw(st.sampled_from(["u1", "u2", "u3"]))},
+            "metadata": {"user_id": draw(st.sampled_from(["u1", " u1", "u2", "u3 "]))},
         }
         for i in range(draw(st.integers(0, 7)))
     ]
