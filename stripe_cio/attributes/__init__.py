@@ -5,7 +5,14 @@ one DataFrame with a row per Customer.io person, purely; `attribute_dict` gives 
 attributes to send.
 """
 
-from .compute import ATTRIBUTES, RANK_ATTRIBUTES, AttributeResult, compute_attributes
+from .compute import (
+    ATTRIBUTES,
+    RANK_ATTRIBUTES,
+    AttributeResult,
+    combined_rank_cuts,
+    compute_attributes,
+    rescored,
+)
 from .config import AttributeSettings, attribute_settings_from_env
 from .frames import FRAME_COLUMNS, LedgerFrames, attribute_dict, attribute_dicts, frame_from_records
 from .load import (
@@ -40,6 +47,7 @@ __all__ = [
     "attribute_dict",
     "attribute_dicts",
     "attribute_settings_from_env",
+    "combined_rank_cuts",
     "compute_attributes",
     "exponent",
     "frame_from_records",
@@ -48,5 +56,6 @@ __all__ = [
     "plan_partitions",
     "record_rank_cuts",
     "recorded_rank_cuts",
+    "rescored",
     "rows_of",
 ]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,7 @@ _INTERMEDIATE = frozenset({"spent_minor"})
 # Attributes that rank a person among all persons: right only when the ledger holds everyone's
 # whole history (a partial ledger, e.g. a sync without a backfill, ranks against a sample).
 RANK_ATTRIBUTES: tuple[str, ...] = ("rfm_segment",)
+RANK_INPUTS = ("last_purchase_at", "purchase_count", "spent_minor", "currency")
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,9 @@ class AttributeResult:
     skipped: SkipCounts
     # The rank attributes' cut-points these persons were scored against (None: no purchase).
     rank_cuts: RankCuts | None = None
+    # What the ranks compare, a row a person (index: the identifier): last_purchase_at,
+    # purchase_count, spent_minor and currency (the primary one).
+    rank_inputs: pd.DataFrame | None = None
 
 
 def compute_attributes(
@@ -94,4 +99,29 @@ def compute_attributes(
         {settings.name(name): values[name] for name in ATTRIBUTES}, len(persons)
     )
     frame.index = pd.Index(persons.ids, dtype=object, name="person")
-    return AttributeResult(attributes=frame, skipped=persons.skipped, rank_cuts=cuts)
+    inputs = pd.DataFrame(dict(zip(RANK_INPUTS, ranked, strict=True)), index=frame.index)
+    return AttributeResult(
+        attributes=frame, skipped=persons.skipped, rank_cuts=cuts, rank_inputs=inputs
+    )
+
+
+def combined_rank_cuts(inputs: Iterable[pd.DataFrame]) -> RankCuts | None:
+    """The cut-points of everyone, from the rank inputs of computations over parts of them."""
+    parts = [part for part in inputs if len(part)]
+    if not parts:
+        return None
+    whole = pd.concat(parts)
+    last, count, spent, currency = (whole[name].to_numpy() for name in RANK_INPUTS)
+    return rank_cuts_of(last, count, spent, currency)
+
+
+def rescored(
+    result: AttributeResult, cuts: RankCuts | None, settings: AttributeSettings
+) -> AttributeResult:
+    """`result` with its rank attributes scored against `cuts` (those of everyone)."""
+    assert result.rank_inputs is not None
+    inputs = result.rank_inputs
+    frame = result.attributes.copy()
+    last, count, spent, currency = (inputs[name].to_numpy() for name in RANK_INPUTS)
+    frame[settings.name("rfm_segment")] = rfm_segments(last, count, spent, currency, cuts)
+    return replace(result, attributes=frame, rank_cuts=cuts)

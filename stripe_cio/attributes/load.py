@@ -24,6 +24,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     Select,
+    and_,
     case,
     delete,
     insert,
@@ -31,6 +32,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy.sql.elements import ColumnElement
 
 from ..exceptions import LedgerDamagedError
 from ..gc import collector_paused
@@ -114,35 +116,43 @@ def _of_persons(queries: dict[str, Any], orphans: bool) -> dict[str, Query]:
     """
     customers = select(SELECTED_CUSTOMERS.c.id)
     guests = select(SELECTED_GUESTS.c.key)
+    known = select(table("customers").c.id)
     charges, subscriptions = table("charges"), table("subscriptions")
     items = table("subscription_items")
-    # Aliases: a subquery naming the outer query's table would be correlated with it.
+
+    def whose(charge_table: Any) -> list[ColumnElement[bool]]:
+        """Each a condition selecting some of the charges to read, by an index."""
+        conditions = [
+            charge_table.c.customer.in_(customers),
+            charge_table.c.guest_email_key.in_(guests),
+        ]
+        if orphans:
+            conditions += [
+                and_(charge_table.c.customer.is_(None), charge_table.c.guest_email_key.is_(None)),
+                # NULL NOT IN an empty set is true in SQL: guests are excluded by name.
+                and_(charge_table.c.customer.is_not(None), charge_table.c.customer.not_in(known)),
+            ]
+        return conditions
+
+    # An alias: a subquery naming the outer query's table would be correlated with it.
     owned = charges.alias("owned_charges")
-    their_charges = union_all(
-        select(owned.c.id).where(owned.c.customer.in_(customers)),
-        select(owned.c.id).where(owned.c.guest_email_key.in_(guests)),
-    )
+    their_charges = union_all(*(select(owned.c.id).where(cond) for cond in whose(owned)))
     their_subscriptions = select(subscriptions.c.id).where(subscriptions.c.customer.in_(customers))
     their_prices = select(items.c.price).where(items.c.subscription.in_(their_subscriptions))
-    charge_rows, subscription_rows = queries["charges"], queries["subscriptions"]
-    charge_parts = [
-        charge_rows.where(charges.c.customer.in_(customers)),
-        charge_rows.where(charges.c.guest_email_key.in_(guests)),
-    ]
+    subscription_rows = queries["subscriptions"]
     subscription_parts = [subscription_rows.where(subscriptions.c.customer.in_(customers))]
     dispute_parts = [queries["disputes"].where(table("disputes").c.charge.in_(their_charges))]
     if orphans:
-        known = select(table("customers").c.id)
-        charge_parts += [
-            charge_rows.where(charges.c.customer.is_(None), charges.c.guest_email_key.is_(None)),
-            charge_rows.where(charges.c.customer.not_in(known)),
-        ]
-        subscription_parts.append(subscription_rows.where(subscriptions.c.customer.not_in(known)))
+        subscription_parts.append(
+            subscription_rows.where(
+                subscriptions.c.customer.is_not(None), subscriptions.c.customer.not_in(known)
+            )
+        )
         # The outer join leaves a dispute of a charge the ledger lacks without a charge id.
         dispute_parts.append(queries["disputes"].where(charges.c.id.is_(None)))
     return {
         "customers": queries["customers"].where(table("customers").c.id.in_(customers)),
-        "charges": union_all(*charge_parts),
+        "charges": union_all(*(queries["charges"].where(cond) for cond in whose(charges))),
         "disputes": union_all(*dispute_parts),
         "subscriptions": union_all(*subscription_parts),
         "subscription_items": queries["subscription_items"].where(

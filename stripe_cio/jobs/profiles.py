@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
@@ -14,6 +16,7 @@ from ..attributes import (
     RANK_ATTRIBUTES,
     AttributeResult,
     AttributeSettings,
+    RankCuts,
     attribute_settings_from_env,
     load_frames,
     record_rank_cuts,
@@ -29,6 +32,16 @@ from ..ledger import Ledger, guest_history_complete, incomplete_among, incomplet
 from ..runs import RunSummary, TouchedCustomers, complete_persons, person_updates, touched_persons
 from ..settings import CustomerIOSettings
 from .common import Connections, JobRun, opened_job, reject_threshold
+from .partitions import (
+    MAX_PARTITIONS,
+    PartitionRunner,
+    PartitionWork,
+    everyones_cuts,
+    finished_partition,
+    in_threads,
+    remove_files,
+    write_plan,
+)
 from .runner import StepRunner
 
 ENRICH = "enrich-profiles"
@@ -192,6 +205,9 @@ async def enrich_job(
     limit: int | None = None,
     wait_for_lock: float = 0.0,
     max_reject_rate: float | None = None,
+    partitions: int = 1,
+    run_partitions: PartitionRunner | None = None,
+    partition_dir: Path | None = None,
     clock: Callable[[], float] = time.time,
 ) -> RunSummary:
     """Compute every person's attributes as of `as_of` (default: now) and push what changed.
@@ -200,10 +216,23 @@ async def enrich_job(
     persons by identifier. Persons whose history the ledger lacks are left out and counted.
     Another pushing run holding the ledger refuses this one (RunInProgressError) unless it ends
     within `wait_for_lock` seconds; rejects above the threshold fail it (RejectRateExceededError).
+    With `partitions` above 1 the persons are computed and pushed a partition at a time, each
+    from its own rows (see partitions.py): `run_partitions` computes them (default: in this
+    process, one at a time), exchanging files in `partition_dir` (default: a temporary one).
     """
     threshold = reject_threshold(max_reject_rate)
     if as_of is not None:
         check_as_of(as_of, clock())
+    if not 1 <= partitions <= MAX_PARTITIONS:
+        raise ConfigError(
+            "partitions", f"{partitions} is out of range", f"give 1 to {MAX_PARTITIONS}"
+        )
+    if partitions > 1 and limit is not None:
+        raise ConfigError(
+            "limit",
+            "a limit takes the first persons of all, which partitions do not know",
+            "give either a limit or partitions",
+        )
     customerio = None if dry_run else conns.customerio_settings()
     settings = attribute_settings_from_env()
     # Snapshots are replaced only once Customer.io accepted them, and recorded as the run
@@ -224,6 +253,14 @@ async def enrich_job(
     ) as (ledger, job):
         # Read once the lock is held: waiting for it may take minutes.
         reference = int(clock()) if as_of is None else as_of
+        if partitions > 1:
+            runner_ = run_partitions or in_threads(conns.ledger, settings)
+            directory = partition_dir or Path(tempfile.mkdtemp(prefix="stripe-cio-partitions-"))
+            await _partitioned(
+                job, ledger, customerio, settings, reference, partitions, runner_, directory
+            )
+            job.check_rejects()
+            return job.summary
 
         async def compute_step() -> PlannedUpdates:
             return await asyncio.to_thread(
@@ -239,6 +276,51 @@ async def enrich_job(
         await push_updates(job, ledger, customerio, planned.updates, dry_run=dry_run)
         job.check_rejects()
     return job.summary
+
+
+async def _partitioned(
+    job: JobRun,
+    ledger: Ledger,
+    customerio: CustomerIOSettings | None,
+    settings: AttributeSettings,
+    as_of: int,
+    partitions: int,
+    run_partitions: PartitionRunner,
+    directory: Path,
+) -> None:
+    """Enrich's compute and push, a partition at a time: plan the partitions, compute them
+    (wherever `run_partitions` does), rank everyone against everyone's cut-points, then plan
+    and push each partition's updates."""
+    dry_run = customerio is None
+
+    async def plan_step() -> list[PartitionWork]:
+        return await asyncio.to_thread(write_plan, ledger, settings, partitions, directory, as_of)
+
+    works = await job.step("plan partitions", plan_step)
+    try:
+
+        async def compute_step() -> RankCuts | None:
+            computed = await run_partitions(works)
+            missing = {work.partition for work in works} - {done.partition for done in computed}
+            if missing:
+                raise RuntimeError(f"partitions {sorted(missing)} were not computed")
+            return await asyncio.to_thread(everyones_cuts, works)
+
+        cuts = await job.step("compute attributes", compute_step)
+        if not dry_run:
+            record_rank_cuts(ledger.engine, cuts, as_of)
+        incomplete = await asyncio.to_thread(incomplete_customers, ledger.engine)
+        persons = 0
+        for work in works:
+            result = await asyncio.to_thread(finished_partition, work, cuts, settings)
+            planned = plan_frame_updates(ledger, settings, result, result.attributes, incomplete)
+            persons += planned.persons
+            job.summary.add_skipped(planned.skipped)
+            del result
+            await push_updates(job, ledger, customerio, planned.updates, dry_run=dry_run)
+        job.runner.info(f"attributes of {persons} persons in {partitions} partitions")
+    finally:
+        await asyncio.to_thread(remove_files, works)
 
 
 async def replay_job(

@@ -1,11 +1,13 @@
 """Attributes of some persons from their rows alone equal the computation over everyone,
-restricted to them: random ledgers written through the normalisers on SQLite and PostgreSQL,
-random touched customers and guests, each identifier strategy."""
+restricted to them, and partitions together equal the single pass: random ledgers written
+through the normalisers on SQLite and PostgreSQL, random touched customers and guests, each
+identifier strategy."""
 
 from __future__ import annotations
 
 import copy
 import itertools
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +24,13 @@ from stripe_cio.attributes import (
     compute_attributes,
     load_frames,
     rows_of,
+)
+from stripe_cio.jobs.partitions import (
+    compute_partition,
+    everyones_cuts,
+    finished_partition,
+    remove_files,
+    write_plan,
 )
 from stripe_cio.ledger import Ledger, write_transaction
 from stripe_cio.ledger.normalise import email_key
@@ -117,6 +126,9 @@ class Writer:
     def __init__(self, examples: dict[str, Any]) -> None:
         self.examples = examples
 
+    def __repr__(self) -> str:  # Hypothesis prints a failing example's arguments
+        return "Writer()"
+
     def example(self, kind: str, **fields: Any) -> dict[str, Any]:
         return {**copy.deepcopy(self.examples[kind]), **fields}
 
@@ -163,6 +175,11 @@ class Writer:
 _databases = itertools.count()
 
 
+@pytest.fixture(scope="module")
+def writer(stripe_examples: dict[str, Any]) -> Writer:
+    return Writer(stripe_examples)
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def ledger(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -190,12 +207,12 @@ def sent(frame: Any, persons: list[str]) -> dict[str, dict[str, Any]]:
 @given(account=accounts(), identifier=st.sampled_from(IDENTIFIERS), data=st.data())
 def test_the_touched_persons_rows_alone_give_their_attributes_of_the_full_computation(
     ledger: Ledger,
-    stripe_examples: dict[str, Any],
+    writer: Writer,
     account: dict[str, list[dict[str, Any]]],
     identifier: str,
     data: st.DataObject,
 ) -> None:
-    Writer(stripe_examples).write(ledger, account)
+    writer.write(ledger, account)
     settings_ = AttributeSettings(identifier=identifier)
     full = compute_attributes(load_frames(ledger.engine, settings_), AS_OF, settings_)
 
@@ -220,3 +237,45 @@ def test_the_touched_persons_rows_alone_give_their_attributes_of_the_full_comput
     assert sent(partial.attributes, expected) == sent(full.attributes, expected)
     # The partial load read only the touched persons' rows: nobody else was computed.
     assert sorted(partial.attributes.index) == sorted(expected)
+
+
+@EXAMPLES
+@given(account=accounts(), identifier=st.sampled_from(IDENTIFIERS), count=st.integers(1, 5))
+def test_partitions_each_from_their_own_rows_give_exactly_the_single_pass(
+    ledger: Ledger,
+    writer: Writer,
+    tmp_path_factory: pytest.TempPathFactory,
+    account: dict[str, list[dict[str, Any]]],
+    identifier: str,
+    count: int,
+) -> None:
+    writer.write(ledger, account)
+    settings_ = AttributeSettings(identifier=identifier)
+    single = compute_attributes(load_frames(ledger.engine, settings_), AS_OF, settings_)
+
+    directory = tmp_path_factory.mktemp("partitions")
+    works = write_plan(ledger, settings_, count, directory, AS_OF)
+    computed = [compute_partition(ledger.settings, settings_, work) for work in works]
+    cuts = everyones_cuts(works)
+    parts = [finished_partition(work, cuts, settings_) for work in works]
+    remove_files(works)
+
+    assert cuts == single.rank_cuts
+    persons = [person for part in parts for person in part.attributes.index]
+    assert len(persons) == len(set(persons)), "each person in one partition"
+    assert sorted(persons) == sorted(single.attributes.index)
+    together = dict(item for part in parts for item in attribute_dicts(part.attributes))
+    assert together == dict(attribute_dicts(single.attributes))
+    # Every row is counted once, skipped ones included.
+    skipped: Counter[str] = Counter()
+    for done in computed:
+        skipped.update(done.skipped)
+    assert skipped == Counter(
+        {
+            f"{table_}: {reason}": n
+            for table_, reasons in single.skipped.as_dict().items()
+            for reason, n in reasons.items()
+            if n
+        }
+    )
+    assert not directory.exists(), "the run's files are removed"

@@ -255,7 +255,8 @@ def test_a_legacy_ledger_migrates_keeps_every_row_and_sends_nothing_again(
         guests = c.execute(
             text("SELECT customer, billing_email, guest_email_key FROM charges")
         ).all()
-    assert customers and all(key == email_key(email) for email, key in customers)
+    assert customers
+    assert all(key == email_key(email) for email, key in customers)
     assert any(key for *_, key in guests)
     assert all(key == (email_key(email) if owner is None else None) for owner, email, key in guests)
 

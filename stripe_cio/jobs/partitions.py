@@ -1,0 +1,157 @@
+"""The nightly enrich in partitions: peak memory set by a partition, not by the account.
+
+Persons are split by a stable hash of their key (`plan_partitions`); each partition loads only
+its own rows and computes its persons' attributes (`compute_partition`), anywhere: in this
+process, in a Prefect task, or in a child flow run on another worker of the pool. Everything
+they exchange is a file in the run's partition directory (on one machine a temporary
+directory; across machines a directory every worker mounts):
+
+- `plan-<n>.pickle`: partition n's customers and guest emails, written by the run;
+- `attributes-<n>.pickle`: its attributes and rank inputs, written by whoever computed it.
+
+The rank attributes compare a person with everyone, so the run combines every partition's
+small rank inputs into the cut-points of everyone and scores each partition against them
+(`finished_partition`): the result equals the single pass exactly. The files are the run's
+own, written and read by stripe-cio processes only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import pickle
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..attributes import (
+    AttributeResult,
+    AttributeSettings,
+    PersonRows,
+    RankCuts,
+    combined_rank_cuts,
+    compute_attributes,
+    load_frames,
+    plan_partitions,
+    rescored,
+)
+from ..ledger import Ledger
+from ..settings import LedgerSettings
+
+# Partitions a run may be split into: beyond this the plan files and the per-partition
+# overhead outweigh what a partition saves.
+MAX_PARTITIONS = 4096
+
+
+@dataclass(frozen=True)
+class PartitionWork:
+    """What computing one partition takes: plain values, so a child flow run can take it as
+    parameters."""
+
+    directory: str
+    partition: int
+    as_of: int
+
+
+@dataclass(frozen=True)
+class PartitionComputed:
+    """One partition's computation done: how many persons, and what it left out and why."""
+
+    partition: int
+    persons: int
+    skipped: dict[str, int]  # "table: reason" -> rows
+
+
+# Runs every partition's computation (in order or not) and gives their outcomes.
+PartitionRunner = Callable[[Sequence[PartitionWork]], Awaitable[list[PartitionComputed]]]
+
+
+def _plan_file(directory: str | Path, partition: int) -> Path:
+    return Path(directory) / f"plan-{partition}.pickle"
+
+
+def _attributes_file(directory: str | Path, partition: int) -> Path:
+    return Path(directory) / f"attributes-{partition}.pickle"
+
+
+def write_plan(
+    ledger: Ledger, settings: AttributeSettings, partitions: int, directory: Path, as_of: int
+) -> list[PartitionWork]:
+    """Split the persons into `partitions` and write each partition's plan; their work."""
+    directory.mkdir(parents=True, exist_ok=True)
+    plan = plan_partitions(ledger.engine, settings, partitions)
+    for partition, rows in enumerate(plan):
+        with _plan_file(directory, partition).open("wb") as handle:
+            pickle.dump(rows, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    return [PartitionWork(str(directory), partition, as_of) for partition in range(partitions)]
+
+
+def compute_partition(
+    ledger_settings: LedgerSettings, settings: AttributeSettings, work: PartitionWork
+) -> PartitionComputed:
+    """Compute one partition's attributes from its own rows and write them for the run."""
+    with _plan_file(work.directory, work.partition).open("rb") as handle:
+        rows: PersonRows = pickle.load(handle)  # noqa: S301 - the run's own file
+    with Ledger.open(ledger_settings) as ledger:
+        frames = load_frames(ledger.engine, settings, rows=rows)
+    result = compute_attributes(frames, work.as_of, settings)
+    del frames
+    with _attributes_file(work.directory, work.partition).open("wb") as handle:
+        pickle.dump(result, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    skipped = {
+        f"{table}: {reason}": count
+        for table, reasons in result.skipped.as_dict().items()
+        for reason, count in reasons.items()
+        if count
+    }
+    return PartitionComputed(work.partition, len(result.attributes), skipped)
+
+
+def _result(directory: str | Path, partition: int) -> AttributeResult:
+    with _attributes_file(directory, partition).open("rb") as handle:
+        result: AttributeResult = pickle.load(handle)  # noqa: S301 - the run's own file
+    return result
+
+
+def everyones_cuts(works: Sequence[PartitionWork]) -> RankCuts | None:
+    """The cut-points of every person of every partition (their rank inputs, one at a time)."""
+    inputs = []
+    for work in works:
+        rank_inputs = _result(work.directory, work.partition).rank_inputs
+        assert rank_inputs is not None
+        inputs.append(rank_inputs)
+    return combined_rank_cuts(inputs)
+
+
+def finished_partition(
+    work: PartitionWork, cuts: RankCuts | None, settings: AttributeSettings
+) -> AttributeResult:
+    """Partition `work`'s attributes, its persons ranked among everyone by `cuts`."""
+    return rescored(_result(work.directory, work.partition), cuts, settings)
+
+
+def remove_files(works: Sequence[PartitionWork]) -> None:
+    """Delete the run's partition files (and the directory when that leaves it empty)."""
+    for work in works:
+        _plan_file(work.directory, work.partition).unlink(missing_ok=True)
+        _attributes_file(work.directory, work.partition).unlink(missing_ok=True)
+    for directory in {Path(work.directory) for work in works}:
+        with contextlib.suppress(OSError):  # not empty: someone else's files are there too
+            directory.rmdir()
+
+
+def in_threads(
+    ledger_settings: LedgerSettings, settings: AttributeSettings, concurrency: int = 1
+) -> PartitionRunner:
+    """A runner computing the partitions in this process, `concurrency` at a time (each one
+    at a time holds one partition's frames: the peak grows with it)."""
+    limit = asyncio.Semaphore(max(1, concurrency))
+
+    async def one(work: PartitionWork) -> PartitionComputed:
+        async with limit:
+            return await asyncio.to_thread(compute_partition, ledger_settings, settings, work)
+
+    async def run(works: Sequence[PartitionWork]) -> list[PartitionComputed]:
+        return list(await asyncio.gather(*(one(work) for work in works)))
+
+    return run
