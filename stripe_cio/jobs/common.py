@@ -49,12 +49,13 @@ class Connections:
         apis = {"Stripe": self.stripe, "Customer.io": self.customerio}
         return {api: settings.origin for api, settings in apis.items() if settings is not None}
 
-    def open_ledger(self, *, write: bool = True) -> Ledger:
-        """The ledger, its schema migrated, its integrity checked and, for a job that will
-        `write`, its writability (a LedgerError if not)."""
+    def open_ledger(self, *, write: bool = True, check_every: float | None = None) -> Ledger:
+        """The ledger, its schema migrated, its integrity checked (at most once in
+        `check_every` seconds, when given) and, for a job that will `write`, its writability
+        (a LedgerError if not)."""
         ledger = Ledger.open(self.ledger)
         try:
-            ledger.check_integrity()
+            ledger.check_integrity(every=check_every)
             if write:
                 ledger.check_writable()
         except BaseException:
@@ -139,11 +140,13 @@ async def opened_job(
     write: bool = True,
     wait: float = 0.0,
     skip_lock: bool = False,
+    check_every: float | None = None,
 ) -> AsyncIterator[tuple[Ledger, JobRun]]:
-    """How every job opens: the ledger, its lock `lock`, then the run, whose summary is published
-    however the block ends; `interrupted` is the line an interruption ends with until the job
-    sets another."""
-    with conns.open_ledger(write=write) as ledger:
+    """How every job opens: the ledger (its integrity checked at most once in `check_every`
+    seconds, when given), its lock `lock`, then the run, whose summary is published however the
+    block ends; `interrupted` is the line an interruption ends with until the job sets
+    another."""
+    with conns.open_ledger(write=write, check_every=check_every) as ledger:
         async with locked(ledger, runner, lock, wait, skip=skip_lock):
             summary.credentials.update(conns.credential_origins())
             job = JobRun(runner, summary, threshold)

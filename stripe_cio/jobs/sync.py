@@ -39,6 +39,8 @@ from .profiles import PlannedUpdates, plan_touched_updates, push_updates
 from .runner import StepRunner
 
 SYNC = "sync-stripe-events"
+# How long a passed integrity check stands for the sync (the nightly jobs check every time).
+INTEGRITY_CHECK_EVERY = 24 * 3600
 
 
 async def sync_job(
@@ -79,6 +81,8 @@ async def sync_job(
             lock="push",
             skip_lock=ledger_only,
             interrupted=interrupted,
+            # The check reads the whole file: a sync every few minutes runs it once a day.
+            check_every=INTEGRITY_CHECK_EVERY,
         ) as (ledger, job),
         StripeClient(stripe) as client,
     ):

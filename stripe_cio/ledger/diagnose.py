@@ -3,29 +3,52 @@ by every job as it starts) and the one line `stripe-cio doctor` says of it."""
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import Callable
+
 from sqlalchemy import Engine, false, func, inspect, select
+from sqlalchemy.exc import OperationalError
 
 from ..exceptions import LedgerDamagedError
 from ..settings import LedgerSettings
 from .engine import make_engine, write_transaction
+from .events import advance_cursor, read_cursor
 from .failures import REBUILD_HINT, ledger_name
 from .resources import RESOURCE_TABLES
 from .schema import check_version, latest_version
 from .tables import table
 
+# The cursor (wall clock, Unix s) of the last integrity check a job passed.
+INTEGRITY_CHECKED = "integrity_checked_at"
 
-def check_integrity(engine: Engine) -> None:
+
+def check_integrity(
+    engine: Engine, *, every: float | None = None, clock: Callable[[], float] = time.time
+) -> None:
     """Stop with LedgerDamagedError when a SQLite ledger fails SQLite's `quick_check`.
 
     `quick_check` reads every page and checks its structure, but not that indexes match their
     tables, which makes it several times cheaper than `integrity_check`. Source:
-    https://sqlite.org/pragma.html#pragma_quick_check. PostgreSQL checks its own pages as it
-    reads them, and reports damage as an error that `failures` translates.
+    https://sqlite.org/pragma.html#pragma_quick_check. Reading every page costs what the file
+    weighs: with `every` (seconds), a check passed less than that long ago (recorded in the
+    ledger) stands, so that a frequent job does not read the whole ledger each time.
+    PostgreSQL checks its own pages as it reads them, and reports damage as an error that
+    `failures` translates.
     """
     if engine.dialect.name != "sqlite":
         return
+    now = int(clock())
     with engine.connect() as conn:
+        if every is not None:
+            last = read_cursor(conn, INTEGRITY_CHECKED)
+            if last is not None and 0 <= now - last < every:
+                return
         problems = [str(row[0]) for row in conn.exec_driver_sql("PRAGMA quick_check(3)")]
+    if problems == ["ok"] and every is not None:
+        # On a read-only ledger the check stands for this run only.
+        with contextlib.suppress(OperationalError), write_transaction(engine) as conn:
+            advance_cursor(conn, INTEGRITY_CHECKED, now)
     if problems != ["ok"]:
         found = "; ".join(p.splitlines()[0][:120] for p in problems)
         raise LedgerDamagedError(

@@ -57,9 +57,10 @@ class Ledger:
         """Connect to the ledger of `settings`, creating or migrating its schema."""
         return cls(make_engine(settings.database_url.get_secret_value()), settings)
 
-    def check_integrity(self) -> None:
-        """Stop with LedgerDamagedError when the ledger fails its integrity check."""
-        check_integrity(self._engine)
+    def check_integrity(self, *, every: float | None = None) -> None:
+        """Stop with LedgerDamagedError when the ledger fails its integrity check (not run again
+        within `every` seconds of a passed one, when given)."""
+        check_integrity(self._engine, every=every)
 
     def check_writable(self) -> None:
         """Stop with LedgerAccessError when the ledger cannot be written (read-only)."""
