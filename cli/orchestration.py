@@ -149,7 +149,7 @@ def status(
 
 
 # --- serve ----------------------------------------------------------------------------------------
-# `stripe-cio serve`: the four deployments of prefect.yaml, served from this one process.
+# `stripe-cio serve`: the deployments of prefect.yaml, served from this one process.
 
 console = Console()
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .backfill import backfill_history
-    from .enrich import enrich_profiles
+    from .enrich import enrich_partition, enrich_profiles
     from .replay import replay_dead_letters
     from .sync import sync_stripe_events
 
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FLOW_NAMES",
     "backfill_history",
+    "enrich_partition",
     "enrich_profiles",
     "replay_dead_letters",
     "sync_stripe_events",
@@ -27,12 +28,19 @@ __all__ = [
 
 _MODULES = {
     "backfill_history": ".backfill",
+    "enrich_partition": ".enrich",
     "enrich_profiles": ".enrich",
     "replay_dead_letters": ".replay",
     "sync_stripe_events": ".sync",
 }
 # The order of the deployments in prefect.yaml.
-_DEPLOYED = ("sync_stripe_events", "enrich_profiles", "backfill_history", "replay_dead_letters")
+_DEPLOYED = (
+    "sync_stripe_events",
+    "enrich_profiles",
+    "enrich_partition",
+    "backfill_history",
+    "replay_dead_letters",
+)
 
 
 def __getattr__(name: str) -> Any:

@@ -1,4 +1,4 @@
-"""The four deployments, read from prefect.yaml: `prefect deploy --all` and `stripe-cio serve`
+"""The deployments, read from prefect.yaml: `prefect deploy --all` and `stripe-cio serve`
 use the same file, so the two ways of running can never drift apart."""
 
 from __future__ import annotations

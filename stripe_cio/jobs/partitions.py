@@ -38,6 +38,11 @@ from ..attributes import (
 from ..ledger import Ledger
 from ..settings import LedgerSettings
 
+ENRICH_PARTITION = "enrich-partition"
+# Where the partitions' files go when they must be shared (child flow runs on other workers):
+# a directory every worker sees. Unset: a temporary directory of the run's machine.
+PARTITION_DIR_VARIABLE = "STRIPE_CIO_PARTITION_DIR"
+
 # Partitions a run may be split into: beyond this the plan files and the per-partition
 # overhead outweigh what a partition saves.
 MAX_PARTITIONS = 4096
@@ -62,8 +67,9 @@ class PartitionComputed:
     skipped: dict[str, int]  # "table: reason" -> rows
 
 
-# Runs every partition's computation (in order or not) and gives their outcomes.
-PartitionRunner = Callable[[Sequence[PartitionWork]], Awaitable[list[PartitionComputed]]]
+# Runs every partition's computation (in any order, anywhere that sees the directory); the
+# run then checks each partition's attributes file is there.
+PartitionRunner = Callable[[Sequence[PartitionWork]], Awaitable[object]]
 
 
 def _plan_file(directory: str | Path, partition: int) -> Path:
@@ -105,6 +111,11 @@ def compute_partition(
         if count
     }
     return PartitionComputed(work.partition, len(result.attributes), skipped)
+
+
+def computed(work: PartitionWork) -> bool:
+    """Whether partition `work`'s attributes have been written."""
+    return _attributes_file(work.directory, work.partition).exists()
 
 
 def _result(directory: str | Path, partition: int) -> AttributeResult:

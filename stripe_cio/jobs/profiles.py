@@ -36,6 +36,7 @@ from .partitions import (
     MAX_PARTITIONS,
     PartitionRunner,
     PartitionWork,
+    computed,
     everyones_cuts,
     finished_partition,
     in_threads,
@@ -300,8 +301,8 @@ async def _partitioned(
     try:
 
         async def compute_step() -> RankCuts | None:
-            computed = await run_partitions(works)
-            missing = {work.partition for work in works} - {done.partition for done in computed}
+            await run_partitions(works)
+            missing = [work.partition for work in works if not computed(work)]
             if missing:
                 raise RuntimeError(f"partitions {sorted(missing)} were not computed")
             return await asyncio.to_thread(everyones_cuts, works)
