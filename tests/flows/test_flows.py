@@ -157,6 +157,23 @@ def test_nightly_flow_leaves_customerio_equal_to_the_attribute_engine(pipeline: 
     assert pipeline.people() == expected
 
 
+def test_the_nightly_flow_in_partitions_as_task_runs_sends_what_one_pass_does(
+    pipeline: Pipeline,
+) -> None:
+    asyncio.run(backfill_history(enrich=False))
+    as_of = pipeline.stripe_now()
+    summary = asyncio.run(enrich_profiles(as_of=as_of, partitions=3, partition_concurrency=2))
+    assert isinstance(summary, RunSummary)
+    expected = expected_attributes(pipeline, as_of)
+    assert pipeline.people() == expected
+    assert summary.persons_sent == len(expected)
+    assert set(summary.steps) == {"plan partitions", "compute attributes", "push attributes"}
+    # Nothing left to send by a single pass afterwards.
+    again = asyncio.run(enrich_profiles(as_of=as_of))
+    assert isinstance(again, RunSummary)
+    assert again.persons_changed == 0
+
+
 def test_dry_run_sends_nothing_and_limit_takes_the_first_persons(pipeline: Pipeline) -> None:
     asyncio.run(backfill_history(enrich=False))
     as_of = pipeline.stripe_now()
