@@ -15,7 +15,8 @@ the sync as it was, which recomputed every person's attributes to keep the touch
 4. Each measured sync runs in a fresh child process on a fresh copy of the ready ledger: ours
    (`sync_job`), and the baseline, the same job with the attribute step as it was before (every
    person loaded and computed, then the touched persons kept). Timed: the job alone (no
-   interpreter start, no Prefect); peak RSS of the child.
+   interpreter start, no Prefect); peak RSS of the child. The ledger's integrity check, which
+   the preparation's sync passed, stands for a day: neither run reads the whole file for it.
 5. Both must push the same persons with the same attributes, but for `rfm_segment`, which ours
    scores against the recorded cut-points (the nightly enrich scores everyone again) and the
    baseline against everyone now: the differing segments are counted and printed.
