@@ -71,6 +71,8 @@ ENV_NAMES: Mapping[tuple[str, str], str] = {
     ("customerio", "ca_bundle"): "STRIPE_CIO_CA_BUNDLE",
     ("ledger", "database_url"): "STRIPE_CIO_DATABASE_URL",
     ("ledger", "data_dir"): "STRIPE_CIO_DATA_DIR",
+    # Where an enrich run in partitions and its child flow runs exchange files (jobs/partitions).
+    ("partitions", "directory"): "STRIPE_CIO_PARTITION_DIR",
     ("runs", "max_reject_rate"): "STRIPE_CIO_MAX_REJECT_RATE",
     ("attributes", "prefix"): "STRIPE_CIO_ATTRIBUTE_PREFIX",
     ("attributes", "identifier"): "STRIPE_CIO_IDENTIFIER",

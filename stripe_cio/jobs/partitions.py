@@ -37,11 +37,12 @@ from ..attributes import (
 )
 from ..ledger import Ledger
 from ..settings import LedgerSettings
+from ..settings_base import ENV_NAMES
 
 ENRICH_PARTITION = "enrich-partition"
 # Where the partitions' files go when they must be shared (child flow runs on other workers):
 # a directory every worker sees. Unset: a temporary directory of the run's machine.
-PARTITION_DIR_VARIABLE = "STRIPE_CIO_PARTITION_DIR"
+PARTITION_DIR_VARIABLE = ENV_NAMES[("partitions", "directory")]
 
 # Partitions a run may be split into: beyond this the plan files and the per-partition
 # overhead outweigh what a partition saves.
