@@ -25,8 +25,10 @@ from rich.markdown import Markdown
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from stripe_cio.attributes import attribute_settings_from_env
 from stripe_cio.extract import BACKFILL_RESOURCES, DEFAULT_OVERLAP_SECONDS, ProgressCallback
 from stripe_cio.jobs import Connections, backfill_job, enrich_job, sync_job
+from stripe_cio.jobs.partitions import in_threads
 from stripe_cio.runs import RunSummary
 from stripe_cio.sandbox.command import parse_time
 from stripe_cio.settings import (
@@ -304,6 +306,15 @@ def enrich_command(
         None, help="Reference time of the attributes (Unix s or ISO 8601; default: now)."
     ),
     limit: int | None = typer.Option(None, min=0, help="Only the first N persons."),
+    partitions: int = typer.Option(
+        1,
+        min=1,
+        help="Split the persons into N partitions, each computed from its own rows: peak "
+        "memory follows a partition, not the account.",
+    ),
+    partition_concurrency: int = typer.Option(
+        1, min=1, help="Partitions computed at once (each holds its own rows in memory)."
+    ),
     max_reject_rate: float | None = _MAX_REJECT_RATE,
     customerio_block: str | None = CUSTOMERIO_BLOCK,
 ) -> None:
@@ -313,13 +324,18 @@ def enrich_command(
 
     Example: stripe-cio enrich --dry-run --as-of 2026-01-01T00:00:00Z --limit 100
     """
+    conns = connections(stripe=False, customerio=not dry_run, customerio_block=customerio_block)
     run_job(
         enrich_job(
-            connections(stripe=False, customerio=not dry_run, customerio_block=customerio_block),
+            conns,
             ConsoleRunner("enrich"),
             dry_run=dry_run,
             as_of=parse_time(as_of) if as_of else None,
             limit=limit,
             max_reject_rate=max_reject_rate,
+            partitions=partitions,
+            run_partitions=in_threads(
+                conns.ledger, attribute_settings_from_env(), partition_concurrency
+            ),
         )
     )

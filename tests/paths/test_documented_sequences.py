@@ -170,3 +170,29 @@ def test_enrich_during_an_unfinished_backfill_pushes_only_complete_persons(world
     world.stripe_config(corrupt_pages=[])
     _ok(world.cli("backfill", "--run", run.group(0)))
     assert len(world.people()) > 0
+
+
+def test_enrich_in_partitions_from_the_command_line_sends_what_one_pass_sends(
+    world: World,
+) -> None:
+    _ok(world.cli("backfill", "--no-enrich"))
+    as_of = str(world.stripe_now())
+    split = world.cli(
+        "enrich", "--as-of", as_of, "--partitions", "3", "--partition-concurrency", "2"
+    )
+    _ok(split)
+    assert "plan partitions" in split.stdout
+    partitioned = world.people()
+    assert partitioned
+
+    world.reset_cio()
+    with world.ledger() as ledger, ledger.engine.begin() as conn:
+        conn.execute(text("DELETE FROM cio_person_snapshots"))
+    _ok(world.cli("enrich", "--as-of", as_of))
+    assert world.people() == partitioned
+
+    refused = world.cli("enrich", "--partitions", "2", "--limit", "5")
+    assert refused.returncode != 0
+    [line] = [line for line in refused.stderr.splitlines() if line.strip()]
+    assert line.startswith("configuration error: limit:")
+    assert line.endswith("give either a limit or partitions")
