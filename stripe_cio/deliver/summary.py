@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import orjson
@@ -38,6 +38,24 @@ class DeliverySummary:
     split_batches: int = 0
     seconds: float = 0.0
     samples: list[dict[str, Any]] = field(default_factory=list)  # dry run: items as they'd go
+
+    def combined(self, other: DeliverySummary, samples: int = 5) -> DeliverySummary:
+        """This run's counts and `other`'s added up (runs of one job in parts), keeping the
+        first `samples` sample payloads."""
+        values: dict[str, Any] = {"dry_run": self.dry_run or other.dry_run}
+        for item in fields(self):
+            mine, theirs = getattr(self, item.name), getattr(other, item.name)
+            if item.name == "dry_run":
+                continue
+            if item.name == "samples":
+                values[item.name] = [*mine, *theirs][:samples]
+            elif isinstance(mine, Counter):
+                values[item.name] = mine + theirs
+            elif isinstance(mine, dict):
+                values[item.name] = dict(Counter(mine) + Counter(theirs))
+            else:
+                values[item.name] = mine + theirs
+        return DeliverySummary(**values)
 
     def reject(self, kind: str, reason: str) -> None:
         """Count one item refused, before sending or by Customer.io."""

@@ -144,8 +144,10 @@ async def push_updates(
     updates: list[PersonUpdate],
     *,
     dry_run: bool = False,
+    preview: bool = True,
 ) -> DeliverySummary:
-    """Send `updates` (only what changed) as the job's step "push attributes"."""
+    """Send `updates` (only what changed) as the job's step "push attributes"; a dry run
+    attaches its preview unless `preview` is false (the caller attaches one for all parts)."""
 
     async def push() -> DeliverySummary:
         store = DeliveryStore.of(ledger)
@@ -157,13 +159,18 @@ async def push_updates(
     delivered = await job.step("push attributes", push, retry=True)
     job.summary.add_delivery(delivered)
     job.runner.info(_delivery_line("person updates", delivered))
-    if delivered.dry_run:
-        await job.runner.attach(
-            "customerio-person-updates-preview",
-            delivered.as_markdown(),
-            "Customer.io person updates a run would send, with sample payloads",
-        )
+    if delivered.dry_run and preview:
+        await attach_preview(job, delivered)
     return delivered
+
+
+async def attach_preview(job: JobRun, delivered: DeliverySummary) -> None:
+    """Publish a dry run's preview of the person updates as the run's artifact."""
+    await job.runner.attach(
+        "customerio-person-updates-preview",
+        delivered.as_markdown(),
+        "Customer.io person updates a run would send, with sample payloads",
+    )
 
 
 def _delivery_line(what: str, summary: DeliverySummary) -> str:
@@ -311,14 +318,19 @@ async def _partitioned(
         if not dry_run:
             record_rank_cuts(ledger.engine, cuts, as_of)
         incomplete = await asyncio.to_thread(incomplete_customers, ledger.engine)
-        persons = 0
+        persons, delivered = 0, DeliverySummary(dry_run=dry_run)
         for work in works:
             result = await asyncio.to_thread(finished_partition, work, cuts, settings)
             planned = plan_frame_updates(ledger, settings, result, result.attributes, incomplete)
             persons += planned.persons
             job.summary.add_skipped(planned.skipped)
             del result
-            await push_updates(job, ledger, customerio, planned.updates, dry_run=dry_run)
+            part = await push_updates(
+                job, ledger, customerio, planned.updates, dry_run=dry_run, preview=False
+            )
+            delivered = delivered.combined(part)
+        if dry_run:
+            await attach_preview(job, delivered)
         job.runner.info(f"attributes of {persons} persons in {partitions} partitions")
     finally:
         await asyncio.to_thread(remove_files, works)
