@@ -255,6 +255,7 @@ def test_partitions_each_from_their_own_rows_give_exactly_the_single_pass(
 
     directory = tmp_path_factory.mktemp("partitions")
     works = write_plan(ledger, settings_, count, directory, AS_OF)
+    assert ledger.settings is not None
     computed = [compute_partition(ledger.settings, settings_, work) for work in works]
     cuts = everyones_cuts(works)
     parts = [finished_partition(work, cuts, settings_) for work in works]
