@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from stripe_cio import LedgerSettings
 from stripe_cio.ledger import Ledger
+from stripe_cio.ledger.diagnose import INTEGRITY_CHECKED
 
 __all__ = ["check_after_crash", "cio_state", "ledger_facts", "sandbox_call"]
 
@@ -80,6 +81,8 @@ def ledger_facts(database_url: str) -> dict[str, Any]:
         cursors: dict[str, int] = dict(
             conn.execute(text("SELECT name, value FROM sync_cursors")).all()
         )
+        # When the last integrity check passed is wall-clock bookkeeping, not a sync fact.
+        cursors.pop(INTEGRITY_CHECKED, None)
         unhandled = conn.execute(
             text(
                 "SELECT count(*) FROM processed_events p WHERE NOT EXISTS "
