@@ -2,18 +2,23 @@
 
 Only the needed columns are selected (never `raw`), in chunks converted at once to int64,
 nullable Int64/boolean and categoricals, so that peak memory stays near the frames' size.
-Rows are taken from the DBAPI cursor as plain tuples on SQLite (no per-row Row objects);
-other databases stream through SQLAlchemy with a server-side cursor where they have one.
+A full load from PostgreSQL is columnar where the extra `columnar` is installed: the ADBC
+driver reads each result as Arrow record batches (binary COPY), converted column by column
+without a Python object per row. Partial loads, which read keys staged in this connection's
+temporary tables, and SQLite take rows: plain tuples from the DBAPI cursor on SQLite (no
+per-row Row objects), a server-side cursor through SQLAlchemy elsewhere. docs/attributes.md,
+"Columnar load", says why SQLite reads rows.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -32,11 +37,15 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..exceptions import LedgerDamagedError
 from ..gc import collector_paused
 from ..ledger import table, write_transaction
+from ..redaction import redact
 from .config import AttributeSettings
 from .frames import (
     FRAME_COLUMNS,
@@ -49,7 +58,16 @@ from .groups import lookup, object_index
 from .rfm import RankCuts
 from .selection import SELECTED_CUSTOMERS, SELECTED_GUESTS, PersonRows, metadata_value, stage
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from adbc_driver_manager.dbapi import Connection as ArrowConnection
+
 CHUNK_ROWS = 100_000
+# The size of the record batches the columnar driver hands over (a hint: it ends a batch at the
+# first row past it); like CHUNK_ROWS, it bounds what is held beside the frames.
+BATCH_BYTES = 16 * 2**20
+
+_log = logging.getLogger(__name__)
 
 
 class LedgerReadError(LedgerDamagedError):
@@ -162,14 +180,56 @@ def _of_persons(queries: dict[str, Any], orphans: bool) -> dict[str, Query]:
     }
 
 
-def _chunks(connection: Connection, query: Query) -> Iterator[Any]:
+class _Chunk(Protocol):
+    """Some rows of a query's result, read a column (by its position) at a time."""
+
+    def compact(self, position: int, kind: ColumnKind, name: str) -> Any:
+        """The column at `position` as the compact array of its kind."""
+
+    def encode(self, position: int, encoder: _KnownValues) -> None:
+        """Add the column at `position` to `encoder`."""
+
+
+class _RowChunk:
+    """Row tuples from a DBAPI cursor."""
+
+    def __init__(self, rows: Sequence[Any]) -> None:
+        self.rows = rows
+
+    def compact(self, position: int, kind: ColumnKind, name: str) -> Any:
+        """The column at `position` as the compact array of its kind."""
+        return _column(self.rows, position, kind, name)
+
+    def encode(self, position: int, encoder: _KnownValues) -> None:
+        """Add the column at `position` to `encoder`."""
+        encoder.add(_cells(self.rows, position, object))
+
+
+class _ArrowChunk:
+    """An Arrow record batch from the columnar driver."""
+
+    def __init__(self, batch: pa.RecordBatch) -> None:
+        self.batch = batch
+
+    def compact(self, position: int, kind: ColumnKind, name: str) -> Any:
+        """The column at `position` as the compact array of its kind."""
+        return _arrow_column(self.batch.column(position), kind, name)
+
+    def encode(self, position: int, encoder: _KnownValues) -> None:
+        """Add the column at `position` to `encoder`."""
+        encoder.add_arrow(self.batch.column(position))
+
+
+def _chunks(connection: Connection, query: Query) -> Iterator[_Chunk]:
+    """The rows of `query` on this connection, CHUNK_ROWS at a time."""
     if connection.dialect.name == "sqlite":
         cursor = connection.execute(query).cursor
         while rows := cursor.fetchmany(CHUNK_ROWS):
-            yield rows
+            yield _RowChunk(rows)
         return
     result = connection.execution_options(stream_results=True).execute(query)
-    yield from result.partitions(CHUNK_ROWS)
+    for rows in result.partitions(CHUNK_ROWS):
+        yield _RowChunk(rows)
 
 
 class _KnownValues:
@@ -183,14 +243,36 @@ class _KnownValues:
         self.codes: list[npt.NDArray[np.int64]] = []
 
     def add(self, values: npt.NDArray[Any]) -> None:
+        """Add a column of Python values (None for null)."""
         codes = lookup(self.known, values)
+        self._code_unknown(codes, values)
+        self.codes.append(codes)
+
+    def add_arrow(self, values: pa.Array[Any]) -> None:
+        """Add an Arrow column: only its distinct values are looked up, as Python objects."""
+        if values.null_count == len(values):  # also a column of Arrow's null type
+            self.add(np.full(len(values), None, dtype=object))
+            return
+        # Distinct values in order of first appearance, so that unknown ones are coded in the
+        # order their rows would be.
+        encoded = values.dictionary_encode()
+        distinct = _arrow_objects(encoded.dictionary)
+        codes = lookup(self.known, distinct)
+        self._code_unknown(codes, distinct)
+        # A null row's index, -1, takes the -1 appended.
+        self.codes.append(np.append(codes, -1)[_arrow_integers(encoded.indices, fill=-1)])
+
+    def _code_unknown(self, codes: npt.NDArray[np.int64], values: npt.NDArray[Any]) -> None:
+        """Code the values not known (code -1, not null) after the known ones."""
         unknown = np.flatnonzero((codes < 0) & pd.notna(values))
         for row in unknown.tolist():  # rare: charges of customers the ledger does not have
             codes[row] = len(self.known) + self.extra.setdefault(values[row], len(self.extra))
-        self.codes.append(codes)
 
     def column(self) -> pd.Categorical:
-        categories = self.known.append(pd.Index(list(self.extra), dtype=object))
+        """The categorical of every value added, the known values first."""
+        # Not Index.append: pandas infers its `str` dtype for the result.
+        extra = np.array(list(self.extra), dtype=object)
+        categories = object_index(np.concatenate([np.asarray(self.known, dtype=object), extra]))
         codes = np.concatenate(self.codes) if self.codes else np.empty(0, dtype=np.int64)
         return pd.Categorical.from_codes(codes, categories=categories)
 
@@ -219,39 +301,89 @@ def _column(rows: Sequence[Any], position: int, kind: ColumnKind, name: str) -> 
     return column_from_objects(_cells(rows, position, object), kind, name)
 
 
+def _arrow_objects(values: pa.Array[Any]) -> npt.NDArray[Any]:
+    """An Arrow column as an array of Python values, None for null."""
+    if values.null_count == len(values):  # also a column of Arrow's null type
+        return np.full(len(values), None, dtype=object)
+    objects: npt.NDArray[Any] = values.to_numpy(zero_copy_only=False)
+    return objects
+
+
+def _arrow_integers(values: pa.Array[Any], fill: int = 0) -> npt.NDArray[np.int64]:
+    """An Arrow column of integers or booleans as int64, `fill` for null.
+
+    A copy, not a view of the Arrow buffer: a view would be read-only, and the frames' arrays
+    must be writable as the row path's are."""
+    import pyarrow as pa
+
+    integers: npt.NDArray[np.int64] = (
+        values.cast(pa.int64()).fill_null(fill).to_numpy(zero_copy_only=False, writable=True)
+    )
+    return integers
+
+
+def _arrow_column(values: pa.Array[Any], kind: ColumnKind, name: str) -> Any:
+    """One column of a record batch as the compact array of its kind: what `_column` makes of
+    the same values as Python objects."""
+    if kind in ("id", "str") or values.null_count == len(values):
+        return column_from_objects(_arrow_objects(values), kind, name)
+    if kind == "category":
+        # Categories in order of appearance, as pandas' factorize gives them.
+        encoded = values.dictionary_encode()
+        codes = _arrow_integers(encoded.indices, fill=-1)
+        categories = pd.Index(_arrow_objects(encoded.dictionary), dtype=object)
+        return pd.Categorical.from_codes(codes, categories=categories)
+    if kind in ("int", "bool"):
+        if values.null_count:
+            raise ValueError(f"column {name} has {values.null_count} null values")
+        integers = _arrow_integers(values)
+        return integers if kind == "int" else integers.astype(bool)
+    integers = _arrow_integers(values)
+    missing: npt.NDArray[np.bool_] = values.is_null().to_numpy(zero_copy_only=False)
+    if kind == "Int":
+        return pd.arrays.IntegerArray(integers, missing)
+    return pd.arrays.BooleanArray(integers.astype(bool), missing)
+
+
 def _combine(parts: list[Any], kind: ColumnKind, name: str) -> Any:
+    """The chunks' arrays of one column as one array of its kind."""
     if not parts:
         return column_from_objects(np.empty(0, dtype=object), kind, name)
     if kind == "category":
-        return union_categoricals(parts)
+        united = union_categoricals(parts)
+        # Categories of Python strings, as column_from_objects makes them: pandas infers its
+        # `str` dtype for some unions (held in Arrow where pyarrow is installed), depending
+        # on where chunks happen to end.
+        if united.categories.dtype == object:
+            return united
+        return pd.Categorical.from_codes(united.codes, categories=object_index(united.categories))
     if isinstance(parts[0], np.ndarray):
         return np.concatenate(parts)
     return pd.concat([pd.Series(part) for part in parts], ignore_index=True).array
 
 
 def _read(
-    connection: Connection,
-    name: str,
-    query: Query,
-    known: Mapping[str, pd.Index] | None = None,
+    chunks: Iterable[_Chunk], name: str, known: Mapping[str, pd.Index] | None = None
 ) -> pd.DataFrame:
+    """The frame of table `name` from its query's chunks; the columns in `known` coded against
+    those known values."""
     columns: Mapping[str, ColumnKind] = FRAME_COLUMNS[name]
     encoders = {column: _KnownValues(index) for column, index in (known or {}).items()}
     parts: dict[str, list[Any]] = {column: [] for column in columns}
-    for rows in _chunks(connection, query):
+    for chunk in chunks:
         for position, (column, kind) in enumerate(columns.items()):
             if column in encoders:
-                encoders[column].add(_cells(rows, position, object))
+                chunk.encode(position, encoders[column])
                 continue
             try:
-                part = _column(rows, position, kind, f"{name}.{column}")
+                part = chunk.compact(position, kind, f"{name}.{column}")
             except ValueError as exc:
                 raise LedgerReadError(
                     f"cannot read the ledger: {exc}; something other than stripe-cio wrote "
                     "it: undo that, or rebuild the ledger with `stripe-cio backfill`"
                 ) from None
             parts[column].append(part)
-        del rows
+        del chunk
     data = {
         column: encoders[column].column()
         if column in encoders
@@ -259,6 +391,76 @@ def _read(
         for column, kind in columns.items()
     }
     return frame_from_columns(data, len(next(iter(data.values()))))
+
+
+def _frames(tables: Iterable[str], chunks: Callable[[str], Iterable[_Chunk]]) -> LedgerFrames:
+    """The frames of the tables, each read from `chunks(table)`."""
+    customers = _read(chunks("customers"), "customers")
+    customer_ids = object_index(customers["id"])
+    # Customer ids are coded against the customers just read (fast paths downstream).
+    encoded = {"charges": "customer", "subscriptions": "customer"}
+    frames = {
+        name: _read(chunks(name), name, {encoded[name]: customer_ids} if name in encoded else None)
+        for name in tables
+        if name != "customers"
+    }
+    return LedgerFrames(customers=customers, **frames)
+
+
+def _compiled(query: Query, dialect: Dialect) -> tuple[str, list[Any]]:
+    """`query` as SQL text for `dialect`, and the values of its positional parameters."""
+    compiled = query.compile(dialect=dialect)
+    assert isinstance(compiled, SQLCompiler)
+    values = compiled.construct_params()
+    parameters = []
+    for name in compiled.positiontup or ():
+        processor = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+        parameters.append(values[name] if processor is None else processor(values[name]))
+    return str(compiled), parameters
+
+
+def _arrow_chunks(connection: ArrowConnection, sql: str, parameters: list[Any]) -> Iterator[_Chunk]:
+    """The result of `sql` as record batches from the columnar driver."""
+    cursor = connection.cursor()
+    try:
+        cursor.adbc_statement.set_options(
+            **{"adbc.postgresql.batch_size_hint_bytes": str(BATCH_BYTES)}
+        )
+        cursor.execute(sql, parameters or None)
+        for batch in cursor.fetch_record_batch():
+            yield _ArrowChunk(batch)
+    finally:
+        cursor.close()
+
+
+def _columnar_frames(engine: Engine, queries: Mapping[str, Query]) -> LedgerFrames | None:
+    """The frames of the queries' results read by the columnar driver over a connection of its
+    own; None where it does not read them (not PostgreSQL, the extra `columnar` not installed,
+    or the driver failed), for the caller to read rows instead, which fails as every ledger
+    statement does if the ledger does.
+    """
+    if engine.dialect.name != "postgresql":
+        return None
+    try:  # the optional extra `columnar`
+        import adbc_driver_manager
+        import adbc_driver_postgresql.dbapi  # type: ignore[import-untyped]  # no type hints
+        import pyarrow as pa
+    except ImportError:
+        return None
+
+    # The same statements, with the positional parameters ($1) the driver takes.
+    dialect = PGDialect_psycopg(paramstyle="numeric_dollar")  # type: ignore[no-untyped-call]
+    statements = {name: _compiled(query, dialect) for name, query in queries.items()}
+    url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        with adbc_driver_postgresql.dbapi.connect(url) as connection:
+            return _frames(statements, lambda name: _arrow_chunks(connection, *statements[name]))
+    except (adbc_driver_manager.Error, pa.ArrowException, OSError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        _log.warning(
+            "the columnar read of the ledger failed (%s): reading rows instead", redact(reason)
+        )
+        return None
 
 
 def load_frames(
@@ -273,20 +475,11 @@ def load_frames(
         if rows is not None:
             stage(connection, rows)
         queries = _selects(connection, settings, rows)
-        customers = _read(connection, "customers", queries.pop("customers"))
-        customer_ids = object_index(customers["id"])
-        # Customer ids are coded against the customers just read (fast paths downstream).
-        encoded = {"charges": "customer", "subscriptions": "customer"}
-        frames = {
-            name: _read(
-                connection,
-                name,
-                query,
-                {encoded[name]: customer_ids} if name in encoded else None,
-            )
-            for name, query in queries.items()
-        }
-    return LedgerFrames(customers=customers, **frames)
+        # The columnar driver's connection cannot see the keys staged in this one: partial
+        # loads read rows.
+        if rows is None and (frames := _columnar_frames(engine, queries)) is not None:
+            return frames
+        return _frames(queries, lambda name: _chunks(connection, queries[name]))
 
 
 # --- the rank cut-points of the latest full computation ------------------------------------------
