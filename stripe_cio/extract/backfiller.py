@@ -297,7 +297,13 @@ class _Backfill:
 
 
 async def _cancel(tasks: Sequence[asyncio.Task[None]], raised: BaseException | None = None) -> None:
-    """Cancel and await `tasks`; an error other than the one being raised is logged, not lost."""
+    """Cancel and await `tasks`; an error other than the one being raised is logged, not lost.
+
+    A cancellation of the run itself that arrives meanwhile (Ctrl-C as the backfill ends) is
+    raised once every task is awaited: caught with the tasks' own, it would be lost and the
+    command would go on as if never interrupted."""
+    current = asyncio.current_task()
+    cancelling = current.cancelling() if current is not None else 0
     for task in tasks:
         task.cancel()
     for task in tasks:
@@ -308,3 +314,5 @@ async def _cancel(tasks: Sequence[asyncio.Task[None]], raised: BaseException | N
         except Exception as exc:
             if exc is not raised:
                 log.error("a backfill worker also failed while the run stopped: %s", exc)
+    if current is not None and current.cancelling() > cancelling:
+        raise asyncio.CancelledError
