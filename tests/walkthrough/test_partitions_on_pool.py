@@ -4,7 +4,6 @@ workers, and Customer.io left holding exactly the single pass's attributes."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -24,23 +23,15 @@ from stripe_cio.sandbox import (
     SANDBOX_STRIPE_KEY,
     SandboxProcess,
 )
-from tests.walkthrough.test_walkthrough import BIN, Prefect, finished, wait_until
+from tests.walkthrough.test_walkthrough import BIN, Prefect, finished, prefect_world, wait_until
 
 PARTITIONS = 3
 
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[tuple[Prefect, SandboxProcess, SandboxProcess]]:
-    with (
-        SandboxProcess("stripe", "--customers", "200", "--months", "4", "--rps", "0") as stripe,
-        SandboxProcess("customerio", "--rps", "0") as cio,
-    ):
-        base = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "STRIPE"))}
-        prefect = Prefect(tmp_path / "prefect", {**base, "STRIPE_CIO_DATA_DIR": str(tmp_path)})
-        try:
-            yield prefect, stripe, cio
-        finally:
-            prefect.stop()
+    with prefect_world(tmp_path, "--customers", "200", "--months", "4", "--rps", "0") as made:
+        yield made
 
 
 def people(cio_url: str) -> dict[str, dict[str, Any]]:

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -159,9 +160,12 @@ def finished(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in runs if r["state_type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")]
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[tuple[Prefect, SandboxProcess, SandboxProcess]]:
-    stripe_args = ("--customers", "150", "--months", "3", "--rps", "0", "--live", "--speed", SPEED)
+@contextmanager
+def prefect_world(
+    tmp_path: Path, *stripe_args: str
+) -> Iterator[tuple[Prefect, SandboxProcess, SandboxProcess]]:
+    """A Stripe sandbox started with `stripe_args`, a Customer.io sandbox, and a Prefect server
+    whose environment carries none of the caller's PREFECT_ or STRIPE variables."""
     with (
         SandboxProcess("stripe", *stripe_args) as stripe,
         SandboxProcess("customerio", "--rps", "0") as cio,
@@ -172,6 +176,13 @@ def world(tmp_path: Path) -> Iterator[tuple[Prefect, SandboxProcess, SandboxProc
             yield prefect, stripe, cio
         finally:
             prefect.stop()
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[tuple[Prefect, SandboxProcess, SandboxProcess]]:
+    stripe_args = ("--customers", "150", "--months", "3", "--rps", "0", "--live", "--speed", SPEED)
+    with prefect_world(tmp_path, *stripe_args) as made:
+        yield made
 
 
 def test_the_walkthrough_runs_as_written(
