@@ -13,7 +13,7 @@ partitions, next to DuckDB SQL.
 3. Ours in partitions (--partitions N, default 8; 0 or 1 leaves it out), in a fresh child
    process per run: what the nightly enrich does (stripe_cio/jobs/partitions.py) with every
    partition computed in this one process, one after another, as a single worker would:
-   `write_plan` (into a directory under --workdir), `compute_partition` for each partition,
+   `write_partitions` (into a directory under --workdir), `compute_partition` for each partition,
    `everyones_cuts`, then `finished_partition` for each, dropped as soon as it is made (the
    job pushes it and drops it). Timed from opening the ledger to the last partition's finished
    attributes; the peak RSS is the largest of the phases' own peaks (the high-water mark reset
@@ -124,7 +124,7 @@ def partitioned(path: Path, partitions: int) -> tuple[Measure, pd.DataFrame]:
         everyones_cuts,
         finished_partition,
         remove_files,
-        write_plan,
+        write_partitions,
     )
     from stripe_cio.ledger import Ledger
 
@@ -139,13 +139,13 @@ def partitioned(path: Path, partitions: int) -> tuple[Measure, pd.DataFrame]:
         phases = _reset_peak()
         started, cpu_started = time.perf_counter(), time.process_time()
         ledger = Ledger.open(ledger_settings)
-        works = write_plan(ledger, settings, partitions, directory, AS_OF)
+        works = write_partitions(ledger, settings, partitions, directory, AS_OF)
         planned, plan_peak = time.perf_counter(), _peak_gb()
         times, cpu_times, partition_peak = [], [], 0.0
         for work in works:
             _reset_peak()
             begun, cpu_begun = time.perf_counter(), time.process_time()
-            compute_partition(ledger_settings, settings, work)
+            compute_partition(settings, work)
             times.append(time.perf_counter() - begun)
             cpu_times.append(time.process_time() - cpu_begun)
             partition_peak = max(partition_peak, _peak_gb())

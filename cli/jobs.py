@@ -334,8 +334,6 @@ def enrich_command(
             limit=limit,
             max_reject_rate=max_reject_rate,
             partitions=partitions,
-            run_partitions=in_threads(
-                conns.ledger, attribute_settings_from_env(), partition_concurrency
-            ),
+            run_partitions=in_threads(attribute_settings_from_env(), partition_concurrency),
         )
     )

@@ -22,7 +22,6 @@ from stripe_cio.jobs.partitions import (
     compute_partition,
 )
 from stripe_cio.runs import RunSummary
-from stripe_cio.settings import ledger_settings_from_env
 from tasks.notify import NotificationTarget
 from tasks.partitions import in_child_flows, in_tasks
 from tasks.steps import PrefectRunner
@@ -73,7 +72,7 @@ async def enrich_profiles(
         run_partitions = (
             in_child_flows(partition_deployment, partition_concurrency)
             if partition_deployment
-            else in_tasks(conns.ledger, attribute_settings_from_env(), partition_concurrency)
+            else in_tasks(attribute_settings_from_env(), partition_concurrency)
         )
         directory = os.environ.get(PARTITION_DIR_VARIABLE)
         return await enrich_job(
@@ -103,14 +102,13 @@ def enrich_partition(directory: str, partition: int, as_of: int) -> dict[str, An
     started this one (which ranks and pushes them); not a job to run on its own.
 
     Args:
-        directory: The run's partition directory, where its plan is and the attributes go.
+        directory: The run's partition directory, where this partition's rows are and its
+            attributes go.
         partition: Which partition.
         as_of: The time the attributes are computed at, Unix seconds.
     """
     done = compute_partition(
-        ledger_settings_from_env(),
-        attribute_settings_from_env(),
-        PartitionWork(directory, partition, as_of),
+        attribute_settings_from_env(), PartitionWork(directory, partition, as_of)
     )
     get_run_logger().info(
         "partition %s: attributes of %s persons written to %s", partition, done.persons, directory

@@ -21,7 +21,6 @@ from stripe_cio.jobs.partitions import (
     PartitionWork,
     compute_partition,
 )
-from stripe_cio.settings import LedgerSettings
 
 
 @task(
@@ -29,22 +28,18 @@ from stripe_cio.settings import LedgerSettings
     task_run_name="compute partition {work.partition}",
     cache_policy=NO_CACHE,
 )
-def compute_partition_task(
-    ledger: LedgerSettings, settings: AttributeSettings, work: PartitionWork
-) -> PartitionComputed:
+def compute_partition_task(settings: AttributeSettings, work: PartitionWork) -> PartitionComputed:
     """Compute one partition's attributes from its own rows (a task run of the flow run)."""
-    return compute_partition(ledger, settings, work)
+    return compute_partition(settings, work)
 
 
-def in_tasks(
-    ledger: LedgerSettings, settings: AttributeSettings, concurrency: int
-) -> PartitionRunner:
+def in_tasks(settings: AttributeSettings, concurrency: int) -> PartitionRunner:
     """Compute the partitions as task runs of this flow run, `concurrency` at a time."""
     limit = asyncio.Semaphore(max(1, concurrency))
 
     async def one(work: PartitionWork) -> PartitionComputed:
         async with limit:
-            future = compute_partition_task.submit(ledger, settings, work)
+            future = compute_partition_task.submit(settings, work)
             return await asyncio.to_thread(future.result)
 
     async def run(works: Sequence[PartitionWork]) -> list[PartitionComputed]:

@@ -25,7 +25,8 @@ from .load import (
 from .money import exponent
 from .persons import SKIP_REASONS, SkipCounts
 from .rfm import SEGMENTS, RankCuts
-from .selection import PersonRows, partition_of, plan_partitions, rows_of
+from .scatter import partition_file, partition_frames, partition_of, scatter
+from .selection import PersonRows, rows_of
 from .subscriptions import INTERVAL_TWELFTHS, MRR_STATUSES
 
 __all__ = [
@@ -52,10 +53,12 @@ __all__ = [
     "exponent",
     "frame_from_records",
     "load_frames",
+    "partition_file",
+    "partition_frames",
     "partition_of",
-    "plan_partitions",
     "record_rank_cuts",
     "recorded_rank_cuts",
     "rescored",
     "rows_of",
+    "scatter",
 ]

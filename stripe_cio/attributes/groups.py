@@ -42,6 +42,10 @@ def lookup(index: pd.Index, values: Any) -> Int64Array:
     """The position of each value in `index` (whose values are unique), -1 where absent."""
     if len(index) == 0:
         return np.full(len(values), -1, dtype=np.int64)
+    if isinstance(values, np.ndarray) and values.dtype == object:
+        # As an Index of objects: pandas would infer its `str` dtype for strings and convert
+        # them to Arrow and back before looking them up.
+        values = object_index(values)
     positions: Int64Array = index.get_indexer(values).astype(np.int64, copy=False)
     return positions
 

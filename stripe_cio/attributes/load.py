@@ -29,7 +29,6 @@ from sqlalchemy import (
     Connection,
     Engine,
     Select,
-    and_,
     case,
     delete,
     insert,
@@ -119,60 +118,39 @@ def _selects(
         "subscription_items": plain("subscription_items"),
         "prices": plain("prices"),
     }
-    return queries if rows is None else _of_persons(queries, rows.orphans)
+    return queries if rows is None else _of_persons(queries)
 
 
-def _of_persons(queries: dict[str, Any], orphans: bool) -> dict[str, Query]:
+def _of_persons(queries: dict[str, Any]) -> dict[str, Query]:
     """The queries narrowed to the staged persons' rows, each answered from an index.
 
     A charge is the person's by its customer, or, as a guest's, by its email key (the two never
     both: only guest charges have a key), hence a UNION ALL of two index reads rather than an
     OR, which PostgreSQL would answer with a scan. Disputes, subscription items and prices
-    follow their charges, subscriptions and items. With `orphans`, the rows no person holds
-    come too (they are counted as skipped): guest charges without an email, charges and
-    subscriptions of customers the ledger lacks, disputes of charges it lacks.
+    follow their charges, subscriptions and items.
     """
     customers = select(SELECTED_CUSTOMERS.c.id)
     guests = select(SELECTED_GUESTS.c.key)
-    known = select(table("customers").c.id)
     charges, subscriptions = table("charges"), table("subscriptions")
     items = table("subscription_items")
 
     def whose(charge_table: Any) -> list[ColumnElement[bool]]:
         """Each a condition selecting some of the charges to read, by an index."""
-        conditions = [
+        return [
             charge_table.c.customer.in_(customers),
             charge_table.c.guest_email_key.in_(guests),
         ]
-        if orphans:
-            conditions += [
-                and_(charge_table.c.customer.is_(None), charge_table.c.guest_email_key.is_(None)),
-                # NULL NOT IN an empty set is true in SQL: guests are excluded by name.
-                and_(charge_table.c.customer.is_not(None), charge_table.c.customer.not_in(known)),
-            ]
-        return conditions
 
     # An alias: a subquery naming the outer query's table would be correlated with it.
     owned = charges.alias("owned_charges")
     their_charges = union_all(*(select(owned.c.id).where(cond) for cond in whose(owned)))
     their_subscriptions = select(subscriptions.c.id).where(subscriptions.c.customer.in_(customers))
     their_prices = select(items.c.price).where(items.c.subscription.in_(their_subscriptions))
-    subscription_rows = queries["subscriptions"]
-    subscription_parts = [subscription_rows.where(subscriptions.c.customer.in_(customers))]
-    dispute_parts = [queries["disputes"].where(table("disputes").c.charge.in_(their_charges))]
-    if orphans:
-        subscription_parts.append(
-            subscription_rows.where(
-                subscriptions.c.customer.is_not(None), subscriptions.c.customer.not_in(known)
-            )
-        )
-        # The outer join leaves a dispute of a charge the ledger lacks without a charge id.
-        dispute_parts.append(queries["disputes"].where(charges.c.id.is_(None)))
     return {
         "customers": queries["customers"].where(table("customers").c.id.in_(customers)),
         "charges": union_all(*(queries["charges"].where(cond) for cond in whose(charges))),
-        "disputes": union_all(*dispute_parts),
-        "subscriptions": union_all(*subscription_parts),
+        "disputes": queries["disputes"].where(table("disputes").c.charge.in_(their_charges)),
+        "subscriptions": queries["subscriptions"].where(subscriptions.c.customer.in_(customers)),
         "subscription_items": queries["subscription_items"].where(
             items.c.subscription.in_(their_subscriptions)
         ),
@@ -186,8 +164,21 @@ class _Chunk(Protocol):
     def compact(self, position: int, kind: ColumnKind, name: str) -> Any:
         """The column at `position` as the compact array of its kind."""
 
-    def encode(self, position: int, encoder: _KnownValues) -> None:
+    def encode(self, position: int, encoder: _Encoder) -> None:
         """Add the column at `position` to `encoder`."""
+
+
+class _Encoder(Protocol):
+    """Gathers a column chunk by chunk as integer codes, for one categorical at the end."""
+
+    def add(self, values: npt.NDArray[Any]) -> None:
+        """Add a column of Python values (None for null)."""
+
+    def add_arrow(self, values: pa.Array[Any]) -> None:
+        """Add an Arrow column."""
+
+    def column(self) -> pd.Categorical:
+        """The categorical of every value added."""
 
 
 class _RowChunk:
@@ -200,7 +191,7 @@ class _RowChunk:
         """The column at `position` as the compact array of its kind."""
         return _column(self.rows, position, kind, name)
 
-    def encode(self, position: int, encoder: _KnownValues) -> None:
+    def encode(self, position: int, encoder: _Encoder) -> None:
         """Add the column at `position` to `encoder`."""
         encoder.add(_cells(self.rows, position, object))
 
@@ -215,7 +206,7 @@ class _ArrowChunk:
         """The column at `position` as the compact array of its kind."""
         return _arrow_column(self.batch.column(position), kind, name)
 
-    def encode(self, position: int, encoder: _KnownValues) -> None:
+    def encode(self, position: int, encoder: _Encoder) -> None:
         """Add the column at `position` to `encoder`."""
         encoder.add_arrow(self.batch.column(position))
 
@@ -243,24 +234,32 @@ class _KnownValues:
         self.codes: list[npt.NDArray[np.int64]] = []
 
     def add(self, values: npt.NDArray[Any]) -> None:
-        """Add a column of Python values (None for null)."""
-        codes = lookup(self.known, values)
-        self._code_unknown(codes, values)
-        self.codes.append(codes)
+        """Add a column of Python values (None for null): only its distinct values are looked
+        up in the known ones (a chunk's own hash table stays in the processor's caches, the
+        known values' does not)."""
+        indices, distinct = pd.factorize(values)
+        self._add_distinct(indices, np.asarray(distinct, dtype=object))
 
     def add_arrow(self, values: pa.Array[Any]) -> None:
         """Add an Arrow column: only its distinct values are looked up, as Python objects."""
         if values.null_count == len(values):  # also a column of Arrow's null type
             self.add(np.full(len(values), None, dtype=object))
             return
-        # Distinct values in order of first appearance, so that unknown ones are coded in the
-        # order their rows would be.
         encoded = values.dictionary_encode()
         distinct = _arrow_objects(encoded.dictionary)
+        self._add_distinct(_arrow_integers(encoded.indices, fill=-1), distinct)
+
+    def add_categorical(self, values: pd.Categorical) -> None:
+        """Add a categorical (its categories are looked up, not its rows)."""
+        self._add_distinct(np.asarray(values.codes), np.asarray(values.categories, dtype=object))
+
+    def _add_distinct(self, indices: npt.NDArray[Any], distinct: npt.NDArray[Any]) -> None:
+        """Add the rows' `indices` into `distinct` values (in order of first appearance, so
+        that unknown ones are coded in the order their rows would be); -1 for null."""
         codes = lookup(self.known, distinct)
         self._code_unknown(codes, distinct)
         # A null row's index, -1, takes the -1 appended.
-        self.codes.append(np.append(codes, -1)[_arrow_integers(encoded.indices, fill=-1)])
+        self.codes.append(np.append(codes, -1)[indices])
 
     def _code_unknown(self, codes: npt.NDArray[np.int64], values: npt.NDArray[Any]) -> None:
         """Code the values not known (code -1, not null) after the known ones."""
@@ -274,6 +273,51 @@ class _KnownValues:
         extra = np.array(list(self.extra), dtype=object)
         categories = object_index(np.concatenate([np.asarray(self.known, dtype=object), extra]))
         codes = np.concatenate(self.codes) if self.codes else np.empty(0, dtype=np.int64)
+        return pd.Categorical.from_codes(codes, categories=categories)
+
+
+class _Categories:
+    """Gathers a category column: each chunk factorized on its own, and only its distinct
+    values coded through one running dictionary, in order of first appearance (a union of every
+    chunk's categoricals at the end cost several times more, and inferred pandas' `str` dtype
+    on the way)."""
+
+    def __init__(self) -> None:
+        self.seen: dict[Any, int] = {}
+        self.codes: list[npt.NDArray[np.int64]] = []
+
+    def add(self, values: npt.NDArray[Any]) -> None:
+        """Add a column of Python values (None for null)."""
+        codes, distinct = pd.factorize(values)
+        self._add(codes, np.asarray(distinct, dtype=object))
+
+    def add_arrow(self, values: pa.Array[Any]) -> None:
+        """Add an Arrow column: only its distinct values become Python objects."""
+        if values.null_count == len(values):  # also a column of Arrow's null type
+            self.codes.append(np.full(len(values), -1, dtype=np.int64))
+            return
+        encoded = values.dictionary_encode()
+        codes = _arrow_integers(encoded.indices, fill=-1)
+        self._add(codes, _arrow_objects(encoded.dictionary))
+
+    def add_categorical(self, values: pd.Categorical) -> None:
+        """Add a categorical (its categories are looked up, not its rows)."""
+        self._add(np.asarray(values.codes), np.asarray(values.categories, dtype=object))
+
+    def _add(self, codes: npt.NDArray[Any], distinct: npt.NDArray[Any]) -> None:
+        seen = self.seen
+        running = np.fromiter(
+            (seen.setdefault(value, len(seen)) for value in distinct.tolist()),
+            dtype=np.int64,
+            count=len(distinct),
+        )
+        # A null's code, -1, takes the -1 appended.
+        self.codes.append(np.append(running, -1)[codes])
+
+    def column(self) -> pd.Categorical:
+        """The categorical of every value added."""
+        codes = np.concatenate(self.codes) if self.codes else np.empty(0, dtype=np.int64)
+        categories = object_index(np.array(list(self.seen), dtype=object))
         return pd.Categorical.from_codes(codes, categories=categories)
 
 
@@ -368,7 +412,11 @@ def _read(
     """The frame of table `name` from its query's chunks; the columns in `known` coded against
     those known values."""
     columns: Mapping[str, ColumnKind] = FRAME_COLUMNS[name]
-    encoders = {column: _KnownValues(index) for column, index in (known or {}).items()}
+    encoders: dict[str, _Encoder] = {
+        column: _KnownValues(known[column]) if known and column in known else _Categories()
+        for column, kind in columns.items()
+        if kind == "category"
+    }
     parts: dict[str, list[Any]] = {column: [] for column in columns}
     for chunk in chunks:
         for position, (column, kind) in enumerate(columns.items()):

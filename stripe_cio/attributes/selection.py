@@ -9,7 +9,6 @@ attributes computed from the partial load equal the full computation's for those
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,8 +59,6 @@ class PersonRows:
 
     customers: frozenset[str] = field(default_factory=frozenset)
     guest_keys: frozenset[str] = field(default_factory=frozenset)
-    # Also the rows no person holds (skipped, but counted): one partition of a full run reads them.
-    orphans: bool = False
 
     def __len__(self) -> int:
         return len(self.customers) + len(self.guest_keys)
@@ -127,52 +124,6 @@ def rows_of(
             query = select(table_.c.id, value).where(value.is_not(None))
             found.update(ident for ident, raw in connection.execute(query) if raw.strip() in wanted)
         return PersonRows(customers=frozenset(found))
-
-
-def partition_of(key: str, partitions: int) -> int:
-    """The partition of a person's key: stable across runs, processes and machines (CRC-32 of
-    its UTF-8, unlike Python's salted `hash`)."""
-    return zlib.crc32(key.encode()) % partitions
-
-
-def plan_partitions(
-    engine: Engine, settings: AttributeSettings, partitions: int
-) -> list[PersonRows]:
-    """Split every person into `partitions` by a stable hash of their key: each partition's
-    customers and guest emails, and, in the first, the rows no person holds.
-
-    Reads each customer's key and the guests' distinct email keys (an index-only read), not
-    their charges: every partition then loads its own rows.
-    """
-    if partitions < 1:
-        raise ValueError("partitions must be at least 1")
-    customers_of: list[set[str]] = [set() for _ in range(partitions)]
-    guests_of: list[set[str]] = [set() for _ in range(partitions)]
-    customers, charges = table("customers"), table("charges")
-    kind = settings.identifier_kind
-    with engine.connect() as connection:
-        if kind == "email":
-            key_column: ColumnElement[Any] = customers.c.email_key
-        elif kind == "stripe_id":
-            key_column = customers.c.id
-        else:
-            assert settings.metadata_key is not None
-            key_column = metadata_value(connection, settings.metadata_key)
-        for ident, raw in connection.execute(select(customers.c.id, key_column)):
-            key = raw.strip() if isinstance(raw, str) else ""
-            # Without a key a customer is nobody's (skipped, counted): any partition will do.
-            customers_of[partition_of(key or ident, partitions)].add(ident)
-        guest_keys = select(charges.c.guest_email_key).where(charges.c.guest_email_key.is_not(None))
-        for key in connection.execute(guest_keys.distinct()).scalars():
-            guests_of[partition_of(key, partitions)].add(key)
-    return [
-        PersonRows(
-            customers=frozenset(customers_of[n]),
-            guest_keys=frozenset(guests_of[n]),
-            orphans=n == 0,
-        )
-        for n in range(partitions)
-    ]
 
 
 def stage(connection: Connection, rows: PersonRows) -> None:

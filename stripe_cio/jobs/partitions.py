@@ -1,12 +1,14 @@
 """The nightly enrich in partitions: peak memory set by a partition, not by the account.
 
-Persons are split by a stable hash of their key (`plan_partitions`); each partition loads only
-its own rows and computes its persons' attributes (`compute_partition`), anywhere: in this
-process, in a Prefect task, or in a child flow run on another worker of the pool. Everything
-they exchange is a file in the run's partition directory (on one machine a temporary
-directory; across machines a directory every worker mounts):
+Persons are split by a stable hash of their key. The run reads the ledger once and writes each
+partition's rows into a file of its own (`write_partitions`, see `stripe_cio.attributes.scatter`);
+each partition then builds its frames from its file alone and computes its persons' attributes
+(`compute_partition`), anywhere: in this process, in a Prefect task, or in a child flow run on
+another worker of the pool, which needs the files but not the ledger. Everything they exchange
+is a file in the run's partition directory (on one machine a temporary directory; across
+machines a directory every worker mounts):
 
-- `plan-<n>.pickle`: partition n's customers and guest emails, written by the run;
+- `frames-<n>.pickle`: partition n's rows, written by the run;
 - `attributes-<n>.pickle`: its attributes and rank inputs, written by whoever computed it.
 
 The rank attributes compare a person with everyone, so the run combines every partition's
@@ -27,16 +29,15 @@ from pathlib import Path
 from ..attributes import (
     AttributeResult,
     AttributeSettings,
-    PersonRows,
     RankCuts,
     combined_rank_cuts,
     compute_attributes,
-    load_frames,
-    plan_partitions,
+    partition_file,
+    partition_frames,
     rescored,
+    scatter,
 )
 from ..ledger import Ledger
-from ..settings import LedgerSettings
 from ..settings_base import ENV_NAMES
 
 ENRICH_PARTITION = "enrich-partition"
@@ -73,34 +74,21 @@ class PartitionComputed:
 PartitionRunner = Callable[[Sequence[PartitionWork]], Awaitable[object]]
 
 
-def _plan_file(directory: str | Path, partition: int) -> Path:
-    return Path(directory) / f"plan-{partition}.pickle"
-
-
 def _attributes_file(directory: str | Path, partition: int) -> Path:
     return Path(directory) / f"attributes-{partition}.pickle"
 
 
-def write_plan(
+def write_partitions(
     ledger: Ledger, settings: AttributeSettings, partitions: int, directory: Path, as_of: int
 ) -> list[PartitionWork]:
-    """Split the persons into `partitions` and write each partition's plan; their work."""
-    directory.mkdir(parents=True, exist_ok=True)
-    plan = plan_partitions(ledger.engine, settings, partitions)
-    for partition, rows in enumerate(plan):
-        with _plan_file(directory, partition).open("wb") as handle:
-            pickle.dump(rows, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    """Read the ledger once, writing each of `partitions` its persons' rows; their work."""
+    scatter(ledger.engine, settings, partitions, directory)
     return [PartitionWork(str(directory), partition, as_of) for partition in range(partitions)]
 
 
-def compute_partition(
-    ledger_settings: LedgerSettings, settings: AttributeSettings, work: PartitionWork
-) -> PartitionComputed:
+def compute_partition(settings: AttributeSettings, work: PartitionWork) -> PartitionComputed:
     """Compute one partition's attributes from its own rows and write them for the run."""
-    with _plan_file(work.directory, work.partition).open("rb") as handle:
-        rows: PersonRows = pickle.load(handle)  # noqa: S301 - the run's own file
-    with Ledger.open(ledger_settings) as ledger:
-        frames = load_frames(ledger.engine, settings, rows=rows)
+    frames = partition_frames(work.directory, work.partition)
     result = compute_attributes(frames, work.as_of, settings)
     del frames
     with _attributes_file(work.directory, work.partition).open("wb") as handle:
@@ -145,23 +133,21 @@ def finished_partition(
 def remove_files(works: Sequence[PartitionWork]) -> None:
     """Delete the run's partition files (and the directory when that leaves it empty)."""
     for work in works:
-        _plan_file(work.directory, work.partition).unlink(missing_ok=True)
+        partition_file(work.directory, work.partition).unlink(missing_ok=True)
         _attributes_file(work.directory, work.partition).unlink(missing_ok=True)
     for directory in {Path(work.directory) for work in works}:
         with contextlib.suppress(OSError):  # not empty: someone else's files are there too
             directory.rmdir()
 
 
-def in_threads(
-    ledger_settings: LedgerSettings, settings: AttributeSettings, concurrency: int = 1
-) -> PartitionRunner:
+def in_threads(settings: AttributeSettings, concurrency: int = 1) -> PartitionRunner:
     """A runner computing the partitions in this process, `concurrency` at a time (each one
     at a time holds one partition's frames: the peak grows with it)."""
     limit = asyncio.Semaphore(max(1, concurrency))
 
     async def one(work: PartitionWork) -> PartitionComputed:
         async with limit:
-            return await asyncio.to_thread(compute_partition, ledger_settings, settings, work)
+            return await asyncio.to_thread(compute_partition, settings, work)
 
     async def run(works: Sequence[PartitionWork]) -> list[PartitionComputed]:
         return list(await asyncio.gather(*(one(work) for work in works)))

@@ -41,7 +41,7 @@ from .partitions import (
     finished_partition,
     in_threads,
     remove_files,
-    write_plan,
+    write_partitions,
 )
 from .runner import StepRunner
 
@@ -262,7 +262,7 @@ async def enrich_job(
         # Read once the lock is held: waiting for it may take minutes.
         reference = int(clock()) if as_of is None else as_of
         if partitions > 1:
-            runner_ = run_partitions or in_threads(conns.ledger, settings)
+            runner_ = run_partitions or in_threads(settings)
             directory = partition_dir or Path(tempfile.mkdtemp(prefix="stripe-cio-partitions-"))
             await _partitioned(
                 job, ledger, customerio, settings, reference, partitions, runner_, directory
@@ -296,15 +296,17 @@ async def _partitioned(
     run_partitions: PartitionRunner,
     directory: Path,
 ) -> None:
-    """Enrich's compute and push, a partition at a time: plan the partitions, compute them
-    (wherever `run_partitions` does), rank everyone against everyone's cut-points, then plan
-    and push each partition's updates."""
+    """Enrich's compute and push, a partition at a time: read the ledger into the partitions'
+    files, compute them (wherever `run_partitions` does), rank everyone against everyone's
+    cut-points, then plan and push each partition's updates."""
     dry_run = customerio is None
 
-    async def plan_step() -> list[PartitionWork]:
-        return await asyncio.to_thread(write_plan, ledger, settings, partitions, directory, as_of)
+    async def read_step() -> list[PartitionWork]:
+        return await asyncio.to_thread(
+            write_partitions, ledger, settings, partitions, directory, as_of
+        )
 
-    works = await job.step("plan partitions", plan_step)
+    works = await job.step("read into partitions", read_step)
     try:
 
         async def compute_step() -> RankCuts | None:

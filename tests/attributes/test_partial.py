@@ -30,7 +30,7 @@ from stripe_cio.jobs.partitions import (
     everyones_cuts,
     finished_partition,
     remove_files,
-    write_plan,
+    write_partitions,
 )
 from stripe_cio.ledger import Ledger, write_transaction
 from stripe_cio.ledger.normalise import email_key
@@ -240,7 +240,12 @@ def test_the_touched_persons_rows_alone_give_their_attributes_of_the_full_comput
 
 
 @EXAMPLES
-@given(account=accounts(), identifier=st.sampled_from(IDENTIFIERS), count=st.integers(1, 5))
+@given(
+    account=accounts(),
+    identifier=st.sampled_from(IDENTIFIERS),
+    # Beyond 64 partitions their files are opened per piece; most are then empty.
+    count=st.sampled_from([1, 2, 3, 5, 70]),
+)
 def test_partitions_each_from_their_own_rows_give_exactly_the_single_pass(
     ledger: Ledger,
     writer: Writer,
@@ -254,9 +259,9 @@ def test_partitions_each_from_their_own_rows_give_exactly_the_single_pass(
     single = compute_attributes(load_frames(ledger.engine, settings_), AS_OF, settings_)
 
     directory = tmp_path_factory.mktemp("partitions")
-    works = write_plan(ledger, settings_, count, directory, AS_OF)
+    works = write_partitions(ledger, settings_, count, directory, AS_OF)
     assert ledger.settings is not None
-    computed = [compute_partition(ledger.settings, settings_, work) for work in works]
+    computed = [compute_partition(settings_, work) for work in works]
     cuts = everyones_cuts(works)
     parts = [finished_partition(work, cuts, settings_) for work in works]
     remove_files(works)

@@ -167,7 +167,7 @@ def test_the_nightly_flow_in_partitions_as_task_runs_sends_what_one_pass_does(
     expected = expected_attributes(pipeline, as_of)
     assert pipeline.people() == expected
     assert summary.persons_sent == len(expected)
-    assert set(summary.steps) == {"plan partitions", "compute attributes", "push attributes"}
+    assert set(summary.steps) == {"read into partitions", "compute attributes", "push attributes"}
     # Nothing left to send by a single pass afterwards.
     again = asyncio.run(enrich_profiles(as_of=as_of))
     assert isinstance(again, RunSummary)

@@ -181,7 +181,7 @@ def test_enrich_in_partitions_from_the_command_line_sends_what_one_pass_sends(
         "enrich", "--as-of", as_of, "--partitions", "3", "--partition-concurrency", "2"
     )
     _ok(split)
-    assert "plan partitions" in split.stdout
+    assert "read into partitions" in split.stdout
     partitioned = world.people()
     assert partitioned
 

@@ -1,0 +1,320 @@
+"""The ledger's frames split by person into partitions in one read, each partition's rows in a
+file of its own: a partition then builds its frames from its file alone.
+
+One pass reads every table once, in chunks, as the full load does; each chunk's columns are
+compacted and its rows routed to the partition of their person (`partition_of` the person's
+key): a customer by its key, a charge or subscription by its customer, a guest charge by its
+email key, a dispute by its charge, a subscription item by its subscription. Rows no person
+holds (a charge of a customer the ledger lacks, a guest charge without an email, a dispute of a
+charge the ledger lacks) go to partition 0, which counts them as skipped, once. Prices are few
+and go to every partition.
+
+Reading each partition's rows through the indexes instead (`load_frames(rows=...)`, as the
+frequent sync does) cost several times the CPU per row of a sequential read, and the disputes
+and orphans each partition looks for re-read whole tables: docs/attributes.md, "Partitions".
+A partition's file is a stream of pickles (its pieces of each chunk, in the order read),
+written and read by stripe-cio processes only.
+"""
+
+from __future__ import annotations
+
+import pickle
+import zlib
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from sqlalchemy import Connection, Engine
+
+from ..gc import collector_paused
+from ..ledger import table
+from .config import AttributeSettings
+from .frames import FRAME_COLUMNS, ColumnKind, LedgerFrames, frame_from_columns
+from .groups import lookup, object_index
+from .load import (
+    LedgerReadError,
+    Query,
+    _Categories,
+    _Chunk,
+    _chunks,
+    _combine,
+    _KnownValues,
+    _selects,
+)
+from .selection import metadata_value
+
+# Tables in the order they are read: a table's rows are routed by rows read before them.
+_ORDER = ("customers", "subscriptions", "subscription_items", "charges", "disputes", "prices")
+assert sorted(_ORDER) == sorted(FRAME_COLUMNS)
+# The column after a table's frame columns that routes its rows (see _routing_selects).
+_FILE = "frames-{}.pickle"
+
+
+def partition_file(directory: str | Path, partition: int) -> Path:
+    """Where partition `partition`'s rows are written."""
+    return Path(directory) / _FILE.format(partition)
+
+
+def partition_of(key: str, partitions: int) -> int:
+    """The partition of a person's key: stable across runs, processes and machines (CRC-32 of
+    its UTF-8, unlike Python's salted `hash`)."""
+    return zlib.crc32(key.encode()) % partitions
+
+
+def _partitions_of_keys(keys: npt.NDArray[Any], partitions: int) -> npt.NDArray[np.int64]:
+    """The partition of each key (None: partition 0); each distinct key hashed once."""
+    codes, distinct = pd.factorize(keys)
+    parts = np.fromiter(
+        (partition_of(key, partitions) for key in distinct.tolist()),
+        dtype=np.int64,
+        count=len(distinct),
+    )
+    return np.append(parts, 0)[codes]
+
+
+def _routing_selects(connection: Connection, settings: AttributeSettings) -> dict[str, Query]:
+    """The full load's statements with the column that routes each row added after the frame's
+    columns (customers, charges, disputes)."""
+    customers, charges = table("customers"), table("charges")
+    queries = _selects(connection, settings, None)
+    kind = settings.identifier_kind
+    if kind == "email":
+        key: Any = customers.c.email_key
+    elif kind == "stripe_id":
+        key = customers.c.id
+    else:
+        assert settings.metadata_key is not None
+        key = metadata_value(connection, settings.metadata_key)
+    queries["customers"] = queries["customers"].add_columns(key.label("routing_key"))  # type: ignore[union-attr]
+    queries["charges"] = queries["charges"].add_columns(  # type: ignore[union-attr]
+        charges.c.guest_email_key.label("routing_key")
+    )
+    queries["disputes"] = queries["disputes"].add_columns(  # type: ignore[union-attr]
+        charges.c.guest_email_key.label("routing_key")
+    )
+    return queries
+
+
+class _Writers:
+    """One appending file per partition, each piece a pickle."""
+
+    def __init__(self, directory: Path, partitions: int) -> None:
+        self.paths = [partition_file(directory, n) for n in range(partitions)]
+        for path in self.paths:  # each made anew, empty: a partition may have no rows
+            path.write_bytes(b"")
+        # Few partitions: their files stay open. Many: opened per piece (file descriptors).
+        self.handles: list[BinaryIO] | None = (
+            [path.open("ab") for path in self.paths] if partitions <= 64 else None
+        )
+
+    def write(self, partition: int, piece: tuple[str, dict[str, Any]]) -> None:
+        if self.handles is not None:
+            pickle.dump(piece, self.handles[partition], protocol=pickle.HIGHEST_PROTOCOL)
+            return
+        with self.paths[partition].open("ab") as handle:
+            pickle.dump(piece, handle, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def close(self) -> None:
+        for handle in self.handles or ():
+            handle.close()
+
+
+def _compact(chunk: _Chunk, name: str) -> dict[str, Any]:
+    """A chunk's frame columns, each compact (categories: a chunk-local categorical)."""
+    columns: Mapping[str, ColumnKind] = FRAME_COLUMNS[name]
+    out = {}
+    for position, (column, kind) in enumerate(columns.items()):
+        try:
+            out[column] = chunk.compact(position, kind, f"{name}.{column}")
+        except ValueError as exc:
+            raise LedgerReadError(
+                f"cannot read the ledger: {exc}; something other than stripe-cio wrote "
+                "it: undo that, or rebuild the ledger with `stripe-cio backfill`"
+            ) from None
+    return out
+
+
+def _concatenated(arrays: list[npt.NDArray[Any]], dtype: Any) -> npt.NDArray[Any]:
+    return np.concatenate(arrays) if arrays else np.empty(0, dtype=dtype)
+
+
+def _take(part: Any, rows: npt.NDArray[np.int64]) -> Any:
+    """Some rows of a compact column; a categorical keeps only the categories they use (a
+    chunk's customers are mostly other partitions')."""
+    if isinstance(part, np.ndarray):
+        return part[rows]
+    if isinstance(part, pd.Categorical):
+        codes = np.asarray(part.codes, dtype=np.int64)[rows]
+        used = np.bincount(codes + 1, minlength=len(part.categories) + 1)[1:] > 0
+        renumbered = np.append(np.cumsum(used) - 1, -1)
+        return pd.Categorical.from_codes(
+            renumbered[codes], categories=object_index(np.asarray(part.categories)[used])
+        )
+    return part.take(rows)
+
+
+class _Router:
+    """Routes each table's chunks to the partitions' files, remembering what later tables are
+    routed by: each customer's partition, each subscription's partition."""
+
+    def __init__(self, writers: _Writers, partitions: int) -> None:
+        self.writers = writers
+        self.partitions = partitions
+        self.customer_ids: list[npt.NDArray[Any]] = []
+        self.customer_parts: list[npt.NDArray[np.int64]] = []
+        self.subscription_ids: list[npt.NDArray[Any]] = []
+        self.subscription_parts: list[npt.NDArray[np.int64]] = []
+        # The partition of each row of a chunk, by table; None: every partition.
+        self.partitions_of: dict[
+            str, Callable[[_Chunk, dict[str, Any]], npt.NDArray[np.int64] | None]
+        ] = {
+            "customers": self._customers,
+            "subscriptions": self._subscriptions,
+            "subscription_items": self._subscription_items,
+            "charges": self._charges,
+            "disputes": self._disputes,
+            "prices": lambda chunk, columns: None,
+        }
+
+    def route(self, name: str, chunk: _Chunk) -> None:
+        """Write each row of a chunk of table `name` to its partition's file."""
+        columns = _compact(chunk, name)
+        parts = self.partitions_of[name](chunk, columns)
+        if parts is None:  # every partition
+            for partition in range(self.partitions):
+                self.writers.write(partition, (name, columns))
+            return
+        order = np.argsort(parts, kind="stable")
+        bounds = np.searchsorted(parts[order], np.arange(self.partitions + 1))
+        for partition in range(self.partitions):
+            rows = order[bounds[partition] : bounds[partition + 1]]
+            if len(rows):
+                piece = {column: _take(part, rows) for column, part in columns.items()}
+                self.writers.write(partition, (name, piece))
+
+    def finish_customers(self) -> None:
+        """Every customer has been routed: index them for the tables routed by customer."""
+        self.known = object_index(_concatenated(self.customer_ids, object))
+        self.known_parts = _concatenated(self.customer_parts, np.int64)
+
+    def finish_subscriptions(self) -> None:
+        """Every subscription has been routed: index them for their items."""
+        self.subscriptions = object_index(_concatenated(self.subscription_ids, object))
+        self.subscription_known_parts = _concatenated(self.subscription_parts, np.int64)
+
+    def _by_customer(self, customers: pd.Categorical) -> npt.NDArray[np.int64]:
+        """The partition of each row by its customer (a chunk's categorical: its distinct
+        customers looked up once); unknown customers' rows and null go to 0."""
+        found = lookup(self.known, np.asarray(customers.categories, dtype=object))
+        parts = np.where(found >= 0, np.append(self.known_parts, 0)[found], 0)
+        return np.append(parts, 0)[np.asarray(customers.codes, dtype=np.int64)]
+
+    def _customers(self, chunk: _Chunk, columns: dict[str, Any]) -> npt.NDArray[np.int64]:
+        keys = chunk.compact(len(FRAME_COLUMNS["customers"]), "str", "customers.routing_key")
+        ids = columns["id"]
+        stripped = [key.strip() if isinstance(key, str) else "" for key in keys.tolist()]
+        # Without a key a customer is nobody's (skipped, counted): its id places it.
+        keyed = np.array(
+            [key or ident for key, ident in zip(stripped, ids.tolist(), strict=True)],
+            dtype=object,
+        )
+        parts = _partitions_of_keys(keyed, self.partitions)
+        self.customer_ids.append(ids)
+        self.customer_parts.append(parts)
+        return parts
+
+    def _subscriptions(self, chunk: _Chunk, columns: dict[str, Any]) -> npt.NDArray[np.int64]:
+        parts = self._by_customer(columns["customer"])
+        self.subscription_ids.append(columns["id"])
+        self.subscription_parts.append(parts)
+        return parts
+
+    def _subscription_items(self, chunk: _Chunk, columns: dict[str, Any]) -> npt.NDArray[np.int64]:
+        found = lookup(self.subscriptions, columns["subscription"])
+        return np.where(found >= 0, np.append(self.subscription_known_parts, 0)[found], 0)
+
+    def _guests_or_customers(
+        self, customers: pd.Categorical, guest_keys: npt.NDArray[Any]
+    ) -> npt.NDArray[np.int64]:
+        by_customer = self._by_customer(customers)
+        guest = np.asarray(customers.codes) < 0
+        if not guest.any():
+            return by_customer
+        keys = guest_keys.copy()
+        keys[~guest] = None
+        by_key = _partitions_of_keys(keys, self.partitions)
+        return np.where(guest, by_key, by_customer)
+
+    def _charges(self, chunk: _Chunk, columns: dict[str, Any]) -> npt.NDArray[np.int64]:
+        keys = chunk.compact(len(FRAME_COLUMNS["charges"]), "str", "charges.routing_key")
+        return self._guests_or_customers(columns["customer"], keys)
+
+    def _disputes(self, chunk: _Chunk, columns: dict[str, Any]) -> npt.NDArray[np.int64]:
+        keys = chunk.compact(len(FRAME_COLUMNS["disputes"]), "str", "disputes.routing_key")
+        # A dispute of a charge the ledger lacks has neither: partition 0 (no key).
+        return self._guests_or_customers(columns["charge_customer"], keys)
+
+
+def scatter(engine: Engine, settings: AttributeSettings, partitions: int, directory: Path) -> None:
+    """Read the ledger once and write each partition's rows into its file in `directory`."""
+    if partitions < 1:
+        raise ValueError("partitions must be at least 1")
+    directory.mkdir(parents=True, exist_ok=True)
+    writers = _Writers(directory, partitions)
+    router = _Router(writers, partitions)
+    try:
+        # One connection, one read transaction: the tables as of one moment.
+        with engine.connect() as connection, collector_paused():
+            queries = _routing_selects(connection, settings)
+            for name in _ORDER:
+                for chunk in _chunks(connection, queries[name]):
+                    router.route(name, chunk)
+                if name == "customers":
+                    router.finish_customers()
+                elif name == "subscriptions":
+                    router.finish_subscriptions()
+    finally:
+        writers.close()
+
+
+def _pieces(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    with path.open("rb") as handle:
+        while True:
+            try:
+                yield pickle.load(handle)  # noqa: S301 - the run's own file
+            except EOFError:
+                return
+
+
+def _gathered(
+    name: str, pieces: list[dict[str, Any]], known: pd.Index | None = None
+) -> pd.DataFrame:
+    """Table `name`'s frame from its pieces; its `customer` coded against `known`."""
+    data: dict[str, Any] = {}
+    for column, kind in FRAME_COLUMNS[name].items():
+        parts = [piece[column] for piece in pieces]
+        if kind == "category":
+            encoder = (
+                _KnownValues(known) if known is not None and column == "customer" else _Categories()
+            )
+            for part in parts:
+                encoder.add_categorical(part)
+            data[column] = encoder.column()
+        else:
+            data[column] = _combine(parts, kind, f"{name}.{column}")
+    return frame_from_columns(data, len(next(iter(data.values()))))
+
+
+def partition_frames(directory: str | Path, partition: int) -> LedgerFrames:
+    """Partition `partition`'s frames, from its file alone."""
+    pieces: dict[str, list[dict[str, Any]]] = {name: [] for name in FRAME_COLUMNS}
+    with collector_paused():
+        for name, piece in _pieces(partition_file(directory, partition)):
+            pieces[name].append(piece)
+        customers = _gathered("customers", pieces.pop("customers"))
+        known = object_index(customers["id"])
+        frames = {name: _gathered(name, pieces.pop(name), known) for name in list(pieces)}
+    return LedgerFrames(customers=customers, **frames)
