@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -60,6 +60,8 @@ from .selection import SELECTED_CUSTOMERS, SELECTED_GUESTS, PersonRows, metadata
 if TYPE_CHECKING:
     import pyarrow as pa
     from adbc_driver_manager.dbapi import Connection as ArrowConnection
+
+T = TypeVar("T")
 
 CHUNK_ROWS = 100_000
 # The size of the record batches the columnar driver hands over (a hint: it ends a batch at the
@@ -252,6 +254,13 @@ class _KnownValues:
     def add_categorical(self, values: pd.Categorical) -> None:
         """Add a categorical (its categories are looked up, not its rows)."""
         self._add_distinct(np.asarray(values.codes), np.asarray(values.categories, dtype=object))
+
+    def add_coded(self, codes: npt.NDArray[np.int64], unknown: npt.NDArray[Any]) -> None:
+        """Add rows already coded (positions among the known values, -1 for others), with
+        the values of the rows whose value is not known (None elsewhere)."""
+        codes = codes.copy()
+        self._code_unknown(codes, unknown)
+        self.codes.append(codes)
 
     def _add_distinct(self, indices: npt.NDArray[Any], distinct: npt.NDArray[Any]) -> None:
         """Add the rows' `indices` into `distinct` values (in order of first appearance, so
@@ -481,11 +490,15 @@ def _arrow_chunks(connection: ArrowConnection, sql: str, parameters: list[Any]) 
         cursor.close()
 
 
-def _columnar_frames(engine: Engine, queries: Mapping[str, Query]) -> LedgerFrames | None:
-    """The frames of the queries' results read by the columnar driver over a connection of its
-    own; None where it does not read them (not PostgreSQL, the extra `columnar` not installed,
-    or the driver failed), for the caller to read rows instead, which fails as every ledger
-    statement does if the ledger does.
+def read_columnar(
+    engine: Engine,
+    queries: Mapping[str, Query],
+    read: Callable[[Callable[[str], Iterable[_Chunk]]], T],
+) -> T | None:
+    """What `read` makes of the queries' results (by name, in chunks) read by the columnar
+    driver over a connection of its own; None where it does not read them (not PostgreSQL, the
+    extra `columnar` not installed, or the driver failed), for the caller to read rows instead,
+    which fails as every ledger statement does if the ledger does.
     """
     if engine.dialect.name != "postgresql":
         return None
@@ -502,13 +515,18 @@ def _columnar_frames(engine: Engine, queries: Mapping[str, Query]) -> LedgerFram
     url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     try:
         with adbc_driver_postgresql.dbapi.connect(url) as connection:
-            return _frames(statements, lambda name: _arrow_chunks(connection, *statements[name]))
+            return read(lambda name: _arrow_chunks(connection, *statements[name]))
     except (adbc_driver_manager.Error, pa.ArrowException, OSError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         _log.warning(
             "the columnar read of the ledger failed (%s): reading rows instead", redact(reason)
         )
         return None
+
+
+def _columnar_frames(engine: Engine, queries: Mapping[str, Query]) -> LedgerFrames | None:
+    """The frames of the queries' results read by the columnar driver (see `read_columnar`)."""
+    return read_columnar(engine, queries, lambda chunks: _frames(queries, chunks))
 
 
 def load_frames(

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import pickle
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -43,6 +43,7 @@ from .load import (
     _combine,
     _KnownValues,
     _selects,
+    read_columnar,
 )
 from .selection import metadata_value
 
@@ -51,6 +52,11 @@ _ORDER = ("customers", "subscriptions", "subscription_items", "charges", "disput
 assert sorted(_ORDER) == sorted(FRAME_COLUMNS)
 # The column after a table's frame columns that routes its rows (see _routing_selects).
 _FILE = "frames-{}.pickle"
+# The tables whose `customer` the frames code against the customers (as `load_frames` does),
+# and the columns a piece holds it in: the customer's position among all customers (-1: none
+# or one the ledger lacks), and the ids of those the ledger lacks.
+_BY_CUSTOMER = ("charges", "subscriptions")
+_POSITION, _UNKNOWN = "customer:position", "customer:unknown"
 
 
 def partition_file(directory: str | Path, partition: int) -> Path:
@@ -98,6 +104,14 @@ def _routing_selects(connection: Connection, settings: AttributeSettings) -> dic
     return queries
 
 
+def _dump(piece: tuple[str, dict[str, Any]], handle: BinaryIO) -> None:
+    pickler = pickle.Pickler(handle, protocol=pickle.HIGHEST_PROTOCOL)
+    # Without the memo: a piece holds no object twice, and remembering each of its strings cost
+    # 8x the time of writing them (https://docs.python.org/3/library/pickle.html#pickle.Pickler.fast).
+    pickler.fast = True
+    pickler.dump(piece)
+
+
 class _Writers:
     """One appending file per partition, each piece a pickle."""
 
@@ -112,10 +126,10 @@ class _Writers:
 
     def write(self, partition: int, piece: tuple[str, dict[str, Any]]) -> None:
         if self.handles is not None:
-            pickle.dump(piece, self.handles[partition], protocol=pickle.HIGHEST_PROTOCOL)
+            _dump(piece, self.handles[partition])
             return
         with self.paths[partition].open("ab") as handle:
-            pickle.dump(piece, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            _dump(piece, handle)
 
     def close(self) -> None:
         for handle in self.handles or ():
@@ -142,8 +156,10 @@ def _concatenated(arrays: list[npt.NDArray[Any]], dtype: Any) -> npt.NDArray[Any
 
 
 def _take(part: Any, rows: npt.NDArray[np.int64]) -> Any:
-    """Some rows of a compact column; a categorical keeps only the categories they use (a
-    chunk's customers are mostly other partitions')."""
+    """Some rows of a compact column (None stays None); a categorical keeps only the categories
+    they use (a chunk's customers are mostly other partitions')."""
+    if part is None:
+        return None
     if isinstance(part, np.ndarray):
         return part[rows]
     if isinstance(part, pd.Categorical):
@@ -167,6 +183,7 @@ class _Router:
         self.customer_parts: list[npt.NDArray[np.int64]] = []
         self.subscription_ids: list[npt.NDArray[Any]] = []
         self.subscription_parts: list[npt.NDArray[np.int64]] = []
+        self.routed = 0  # customers so far
         # The partition of each row of a chunk, by table; None: every partition.
         self.partitions_of: dict[
             str, Callable[[_Chunk, dict[str, Any]], npt.NDArray[np.int64] | None]
@@ -183,6 +200,23 @@ class _Router:
         """Write each row of a chunk of table `name` to its partition's file."""
         columns = _compact(chunk, name)
         parts = self.partitions_of[name](chunk, columns)
+        if name in _BY_CUSTOMER:
+            # Each row's customer as that customer's position among all of them (the
+            # partition knows its customers' positions), and the ids of customers the
+            # ledger lacks apart (those rows are all partition 0's).
+            customer = columns.pop("customer")
+            found = lookup(self.known, np.asarray(customer.categories, dtype=object))
+            columns[_POSITION] = np.append(found, -1)[np.asarray(customer.codes, dtype=np.int64)]
+            unknown = (columns[_POSITION] < 0) & (np.asarray(customer.codes) >= 0)
+            columns[_UNKNOWN] = None
+            if unknown.any():
+                ids = np.full(len(unknown), None, dtype=object)
+                ids[unknown] = np.asarray(customer, dtype=object)[unknown]
+                columns[_UNKNOWN] = ids
+        elif name == "customers":
+            count = len(columns["id"])
+            columns[_POSITION] = np.arange(self.routed, self.routed + count, dtype=np.int64)
+            self.routed += count
         if parts is None:  # every partition
             for partition in range(self.partitions):
                 self.writers.write(partition, (name, columns))
@@ -259,25 +293,35 @@ class _Router:
 
 
 def scatter(engine: Engine, settings: AttributeSettings, partitions: int, directory: Path) -> None:
-    """Read the ledger once and write each partition's rows into its file in `directory`."""
+    """Read the ledger once and write each partition's rows into its file in `directory`.
+
+    From PostgreSQL with the extra `columnar`, as the full load does: record batches.
+    """
     if partitions < 1:
         raise ValueError("partitions must be at least 1")
     directory.mkdir(parents=True, exist_ok=True)
-    writers = _Writers(directory, partitions)
-    router = _Router(writers, partitions)
-    try:
-        # One connection, one read transaction: the tables as of one moment.
-        with engine.connect() as connection, collector_paused():
-            queries = _routing_selects(connection, settings)
+
+    def route_all(chunks: Callable[[str], Iterable[_Chunk]]) -> bool:
+        writers = _Writers(directory, partitions)
+        router = _Router(writers, partitions)
+        try:
             for name in _ORDER:
-                for chunk in _chunks(connection, queries[name]):
+                for chunk in chunks(name):
                     router.route(name, chunk)
                 if name == "customers":
                     router.finish_customers()
                 elif name == "subscriptions":
                     router.finish_subscriptions()
-    finally:
-        writers.close()
+        finally:
+            writers.close()
+        return True
+
+    # One connection, one read transaction: the tables as of one moment (the rows).
+    with engine.connect() as connection, collector_paused():
+        queries = _routing_selects(connection, settings)
+        if read_columnar(engine, queries, route_all):
+            return
+        route_all(lambda name: _chunks(connection, queries[name]))
 
 
 def _pieces(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -290,19 +334,33 @@ def _pieces(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def _gathered(
-    name: str, pieces: list[dict[str, Any]], known: pd.Index | None = None
+    name: str, pieces: list[dict[str, Any]], known: tuple[pd.Index, npt.NDArray[np.int64]] | None
 ) -> pd.DataFrame:
-    """Table `name`'s frame from its pieces; its `customer` coded against `known`."""
+    """Table `name`'s frame from its pieces; its `customer` coded against the partition's
+    customers (`known`: their ids and their positions among all customers)."""
     data: dict[str, Any] = {}
     for column, kind in FRAME_COLUMNS[name].items():
+        if column == "customer" and name in _BY_CUSTOMER:
+            assert known is not None
+            ids, positions = known
+            customers = _KnownValues(ids)
+            for piece in pieces:
+                # A customer of the partition's is found; -1 stays -1.
+                global_ = piece[_POSITION]
+                local = np.minimum(np.searchsorted(positions, global_), max(len(positions) - 1, 0))
+                found = (global_ >= 0) & (positions[local] == global_ if len(positions) else False)
+                unknown = piece[_UNKNOWN]
+                if unknown is None:
+                    unknown = np.full(len(global_), None, dtype=object)
+                customers.add_coded(np.where(found, local, -1), unknown)
+            data[column] = customers.column()
+            continue
         parts = [piece[column] for piece in pieces]
         if kind == "category":
-            encoder = (
-                _KnownValues(known) if known is not None and column == "customer" else _Categories()
-            )
+            categories = _Categories()
             for part in parts:
-                encoder.add_categorical(part)
-            data[column] = encoder.column()
+                categories.add_categorical(part)
+            data[column] = categories.column()
         else:
             data[column] = _combine(parts, kind, f"{name}.{column}")
     return frame_from_columns(data, len(next(iter(data.values()))))
@@ -314,7 +372,9 @@ def partition_frames(directory: str | Path, partition: int) -> LedgerFrames:
     with collector_paused():
         for name, piece in _pieces(partition_file(directory, partition)):
             pieces[name].append(piece)
-        customers = _gathered("customers", pieces.pop("customers"))
-        known = object_index(customers["id"])
+        customer_pieces = pieces.pop("customers")
+        customers = _gathered("customers", customer_pieces, None)
+        positions = _concatenated([piece[_POSITION] for piece in customer_pieces], np.int64)
+        known = (object_index(customers["id"]), positions)
         frames = {name: _gathered(name, pieces.pop(name), known) for name in list(pieces)}
     return LedgerFrames(customers=customers, **frames)
