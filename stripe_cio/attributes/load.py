@@ -251,10 +251,6 @@ class _KnownValues:
         distinct = _arrow_objects(encoded.dictionary)
         self._add_distinct(_arrow_integers(encoded.indices, fill=-1), distinct)
 
-    def add_categorical(self, values: pd.Categorical) -> None:
-        """Add a categorical (its categories are looked up, not its rows)."""
-        self._add_distinct(np.asarray(values.codes), np.asarray(values.categories, dtype=object))
-
     def add_coded(self, codes: npt.NDArray[np.int64], unknown: npt.NDArray[Any]) -> None:
         """Add rows already coded (positions among the known values, -1 for others), with
         the values of the rows whose value is not known (None elsewhere)."""
@@ -298,7 +294,7 @@ class _Categories:
     def add(self, values: npt.NDArray[Any]) -> None:
         """Add a column of Python values (None for null)."""
         codes, distinct = pd.factorize(values)
-        self._add(codes, np.asarray(distinct, dtype=object))
+        self.add_codes(codes, np.asarray(distinct, dtype=object))
 
     def add_arrow(self, values: pa.Array[Any]) -> None:
         """Add an Arrow column: only its distinct values become Python objects."""
@@ -307,13 +303,10 @@ class _Categories:
             return
         encoded = values.dictionary_encode()
         codes = _arrow_integers(encoded.indices, fill=-1)
-        self._add(codes, _arrow_objects(encoded.dictionary))
+        self.add_codes(codes, _arrow_objects(encoded.dictionary))
 
-    def add_categorical(self, values: pd.Categorical) -> None:
-        """Add a categorical (its categories are looked up, not its rows)."""
-        self._add(np.asarray(values.codes), np.asarray(values.categories, dtype=object))
-
-    def _add(self, codes: npt.NDArray[Any], distinct: npt.NDArray[Any]) -> None:
+    def add_codes(self, codes: npt.NDArray[Any], distinct: npt.NDArray[Any]) -> None:
+        """Add rows coded into `distinct` values (-1: null)."""
         seen = self.seen
         running = np.fromiter(
             (seen.setdefault(value, len(seen)) for value in distinct.tolist()),

@@ -22,7 +22,7 @@ import pickle
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -136,18 +136,29 @@ class _Writers:
             handle.close()
 
 
+class _Coded(NamedTuple):
+    """A category column of some rows: codes (-1: null) into the distinct values."""
+
+    codes: npt.NDArray[Any]
+    values: npt.NDArray[Any]
+
+
 def _compact(chunk: _Chunk, name: str) -> dict[str, Any]:
-    """A chunk's frame columns, each compact (categories: a chunk-local categorical)."""
+    """A chunk's frame columns, each compact (a category column as codes into the chunk's own
+    distinct values: pandas' categorical would check their uniqueness at every split)."""
     columns: Mapping[str, ColumnKind] = FRAME_COLUMNS[name]
     out = {}
     for position, (column, kind) in enumerate(columns.items()):
         try:
-            out[column] = chunk.compact(position, kind, f"{name}.{column}")
+            part = chunk.compact(position, kind, f"{name}.{column}")
         except ValueError as exc:
             raise LedgerReadError(
                 f"cannot read the ledger: {exc}; something other than stripe-cio wrote "
                 "it: undo that, or rebuild the ledger with `stripe-cio backfill`"
             ) from None
+        if isinstance(part, pd.Categorical):
+            part = _Coded(np.asarray(part.codes), np.asarray(part.categories, dtype=object))
+        out[column] = part
     return out
 
 
@@ -162,13 +173,11 @@ def _take(part: Any, rows: npt.NDArray[np.int64]) -> Any:
         return None
     if isinstance(part, np.ndarray):
         return part[rows]
-    if isinstance(part, pd.Categorical):
-        codes = np.asarray(part.codes, dtype=np.int64)[rows]
-        used = np.bincount(codes + 1, minlength=len(part.categories) + 1)[1:] > 0
-        renumbered = np.append(np.cumsum(used) - 1, -1)
-        return pd.Categorical.from_codes(
-            renumbered[codes], categories=object_index(np.asarray(part.categories)[used])
-        )
+    if isinstance(part, _Coded):
+        codes = part.codes[rows]
+        used = np.bincount(codes + 1, minlength=len(part.values) + 1)[1:] > 0
+        renumbered = np.append(np.cumsum(used) - 1, -1).astype(codes.dtype)
+        return _Coded(renumbered[codes], part.values[used])
     return part.take(rows)
 
 
@@ -199,21 +208,22 @@ class _Router:
     def route(self, name: str, chunk: _Chunk) -> None:
         """Write each row of a chunk of table `name` to its partition's file."""
         columns = _compact(chunk, name)
-        parts = self.partitions_of[name](chunk, columns)
         if name in _BY_CUSTOMER:
             # Each row's customer as that customer's position among all of them (the
             # partition knows its customers' positions), and the ids of customers the
             # ledger lacks apart (those rows are all partition 0's).
-            customer = columns.pop("customer")
-            found = lookup(self.known, np.asarray(customer.categories, dtype=object))
-            columns[_POSITION] = np.append(found, -1)[np.asarray(customer.codes, dtype=np.int64)]
-            unknown = (columns[_POSITION] < 0) & (np.asarray(customer.codes) >= 0)
+            customer: _Coded = columns.pop("customer")
+            codes = customer.codes.astype(np.int64)
+            found = lookup(self.known, customer.values)
+            columns[_POSITION] = np.append(found, -1)[codes]
+            unknown = (columns[_POSITION] < 0) & (codes >= 0)
             columns[_UNKNOWN] = None
             if unknown.any():
                 ids = np.full(len(unknown), None, dtype=object)
-                ids[unknown] = np.asarray(customer, dtype=object)[unknown]
+                ids[unknown] = customer.values[codes[unknown]]
                 columns[_UNKNOWN] = ids
-        elif name == "customers":
+        parts = self.partitions_of[name](chunk, columns)
+        if name == "customers":
             count = len(columns["id"])
             columns[_POSITION] = np.arange(self.routed, self.routed + count, dtype=np.int64)
             self.routed += count
@@ -239,12 +249,10 @@ class _Router:
         self.subscriptions = object_index(_concatenated(self.subscription_ids, object))
         self.subscription_known_parts = _concatenated(self.subscription_parts, np.int64)
 
-    def _by_customer(self, customers: pd.Categorical) -> npt.NDArray[np.int64]:
-        """The partition of each row by its customer (a chunk's categorical: its distinct
-        customers looked up once); unknown customers' rows and null go to 0."""
-        found = lookup(self.known, np.asarray(customers.categories, dtype=object))
-        parts = np.where(found >= 0, np.append(self.known_parts, 0)[found], 0)
-        return np.append(parts, 0)[np.asarray(customers.codes, dtype=np.int64)]
+    def _by_position(self, positions: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """The partition of each row by its customer's position (-1: none or one the ledger
+        lacks, partition 0)."""
+        return np.append(self.known_parts, 0)[positions]
 
     def _customers(self, chunk: _Chunk, columns: dict[str, Any]) -> npt.NDArray[np.int64]:
         keys = chunk.compact(len(FRAME_COLUMNS["customers"]), "str", "customers.routing_key")
@@ -261,7 +269,7 @@ class _Router:
         return parts
 
     def _subscriptions(self, chunk: _Chunk, columns: dict[str, Any]) -> npt.NDArray[np.int64]:
-        parts = self._by_customer(columns["customer"])
+        parts = self._by_position(columns[_POSITION])
         self.subscription_ids.append(columns["id"])
         self.subscription_parts.append(parts)
         return parts
@@ -271,10 +279,12 @@ class _Router:
         return np.where(found >= 0, np.append(self.subscription_known_parts, 0)[found], 0)
 
     def _guests_or_customers(
-        self, customers: pd.Categorical, guest_keys: npt.NDArray[Any]
+        self,
+        by_customer: npt.NDArray[np.int64],
+        guest: npt.NDArray[np.bool_],
+        guest_keys: npt.NDArray[Any],
     ) -> npt.NDArray[np.int64]:
-        by_customer = self._by_customer(customers)
-        guest = np.asarray(customers.codes) < 0
+        """By customer, but guests (no customer) by their email key (none: partition 0)."""
         if not guest.any():
             return by_customer
         keys = guest_keys.copy()
@@ -284,12 +294,20 @@ class _Router:
 
     def _charges(self, chunk: _Chunk, columns: dict[str, Any]) -> npt.NDArray[np.int64]:
         keys = chunk.compact(len(FRAME_COLUMNS["charges"]), "str", "charges.routing_key")
-        return self._guests_or_customers(columns["customer"], keys)
+        positions, unknown = columns[_POSITION], columns[_UNKNOWN]
+        guest = positions < 0
+        if unknown is not None:
+            guest &= pd.isna(unknown)
+        return self._guests_or_customers(self._by_position(positions), guest, keys)
 
     def _disputes(self, chunk: _Chunk, columns: dict[str, Any]) -> npt.NDArray[np.int64]:
         keys = chunk.compact(len(FRAME_COLUMNS["disputes"]), "str", "disputes.routing_key")
+        customers: _Coded = columns["charge_customer"]
+        found = lookup(self.known, customers.values)
+        codes = customers.codes.astype(np.int64)
+        by_customer = self._by_position(np.append(found, -1)[codes])
         # A dispute of a charge the ledger lacks has neither: partition 0 (no key).
-        return self._guests_or_customers(columns["charge_customer"], keys)
+        return self._guests_or_customers(by_customer, codes < 0, keys)
 
 
 def scatter(engine: Engine, settings: AttributeSettings, partitions: int, directory: Path) -> None:
@@ -359,7 +377,7 @@ def _gathered(
         if kind == "category":
             categories = _Categories()
             for part in parts:
-                categories.add_categorical(part)
+                categories.add_codes(part.codes, part.values)
             data[column] = categories.column()
         else:
             data[column] = _combine(parts, kind, f"{name}.{column}")
