@@ -1,0 +1,23 @@
+"""Stripe webhooks: verified deliveries of Stripe events, written to the ledger before they are
+acknowledged, then delivered to Customer.io by the same job code as the events poll
+(docs/webhooks.md)."""
+
+from .signature import (
+    REJECT_REASONS,
+    SCHEME,
+    TOLERANCE_SECONDS,
+    SignatureRejected,
+    signature,
+    signature_header,
+    verify,
+)
+
+__all__ = [
+    "REJECT_REASONS",
+    "SCHEME",
+    "TOLERANCE_SECONDS",
+    "SignatureRejected",
+    "signature",
+    "signature_header",
+    "verify",
+]
