@@ -107,6 +107,13 @@ class StripeCredentials(_CredentialsBlock):
         default=None,
         description="Client-side rate limit. Default: 25 for test keys, 100 for live keys.",
     )
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Signing secret of the webhook endpoint (whsec_...), for `stripe-cio webhooks serve`;"
+            " several, comma-separated, while one is rolled."
+        ),
+    )
 
     @model_validator(mode="after")
     def _valid_settings(self) -> Self:
@@ -128,6 +135,7 @@ class StripeCredentials(_CredentialsBlock):
                 "api_base": self.api_base,
                 "account": self.account,
                 "requests_per_second": self.requests_per_second,
+                "webhook_secrets": self.webhook_secret,
                 "ca_bundle": ca_bundle,
             },
             self._source(),

@@ -42,6 +42,11 @@ COMMANDS: tuple[CommandEntry, ...] = (
         "Compute every person's attributes from the ledger and send Customer.io what changed.",
     ),
     CommandEntry(
+        "webhooks",
+        "webhooks:webhooks_app",
+        "Receive Stripe's webhooks: verified events reach Customer.io in about a second.",
+    ),
+    CommandEntry(
         "dead-letters",
         "dead_letters:dead_letters_app",
         "Items refused by Customer.io or by our pre-send checks: list them, resend them.",

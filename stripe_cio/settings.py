@@ -80,6 +80,29 @@ class StripeSettings(_APISettings):
     api_base: str = "https://api.stripe.com"
     account: str | None = None
     requests_per_second: float | None = None
+    # Signing secrets of the webhook endpoint: several while one is being rolled.
+    webhook_secrets: tuple[SecretStr, ...] = ()
+
+    @field_validator("webhook_secrets", mode="before")
+    @classmethod
+    def _check_webhook_secrets(cls, value: Any) -> Any:
+        if value is None:
+            return ()
+        items = value.split(",") if isinstance(value, str) else list(value)
+        secrets = []
+        for item in items:
+            text = item.get_secret_value() if isinstance(item, SecretStr) else str(item)
+            text = text.strip()
+            if not text:
+                continue
+            # Stripe's endpoint signing secrets start with whsec_ (https://docs.stripe.com/webhooks#verify-events).
+            if not text.startswith("whsec_"):
+                raise ValueError(
+                    "is not a webhook signing secret (expected whsec_..., comma-separated)"
+                )
+            register_secret(text)
+            secrets.append(SecretStr(text))
+        return tuple(secrets)
 
     @field_validator("api_key", mode="before")
     @classmethod

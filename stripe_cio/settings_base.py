@@ -60,6 +60,8 @@ ENV_NAMES: Mapping[tuple[str, str], str] = {
     ("stripe", "api_base"): "STRIPE_API_BASE",
     ("stripe", "account"): "STRIPE_ACCOUNT",
     ("stripe", "requests_per_second"): "STRIPE_REQUESTS_PER_SECOND",
+    # The webhook endpoint's signing secrets (whsec_...), comma-separated while one is rolled.
+    ("stripe", "webhook_secrets"): "STRIPE_WEBHOOK_SECRET",
     ("customerio", "site_id"): "CUSTOMERIO_SITE_ID",
     ("customerio", "api_key"): "CUSTOMERIO_API_KEY",
     ("customerio", "region"): "CUSTOMERIO_REGION",

@@ -15,15 +15,10 @@ from .compute import (
 )
 from .config import AttributeSettings, attribute_settings_from_env
 from .frames import FRAME_COLUMNS, LedgerFrames, attribute_dict, attribute_dicts, frame_from_records
-from .load import (
-    LedgerReadError,
-    RecordedRanks,
-    load_frames,
-    record_rank_cuts,
-    recorded_rank_cuts,
-)
+from .load import LedgerReadError, load_frames
 from .money import exponent
 from .persons import SKIP_REASONS, SkipCounts
+from .ranks import RecordedRanks, record_rank_cuts, recorded_rank_cuts
 from .rfm import SEGMENTS, RankCuts
 from .scatter import partition_file, partition_frames, partition_of, scatter
 from .selection import PersonRows, rows_of

@@ -5,6 +5,7 @@ cheaper (docs/events.md, "A sync without a backfill")."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 
 from ..extract import (
     HISTORY_UNREADABLE,
@@ -25,15 +26,20 @@ SAMPLE = 25
 
 
 async def read_missing_histories(
-    job: JobRun, ledger: Ledger, client: StripeClient, since_mark: int | None
+    job: JobRun,
+    ledger: Ledger,
+    client: StripeClient,
+    since_mark: int | None,
+    event_ids: Collection[str] | None = None,
 ) -> None:
-    """Read the customers (and charges) that the events since `since_mark` refer to and whose
-    history the ledger lacks, before anything about them is computed or sent.
+    """Read the customers (and charges) that the events since `since_mark` (or the events
+    `event_ids`, when given) refer to and whose history the ledger lacks, before anything about
+    them is computed or sent.
 
     After a sample of them, the rest are read one by one only while that is estimated to take
     fewer requests than reading the whole history, which then completes everyone at once.
     """
-    gaps = await asyncio.to_thread(history_gaps, ledger.engine, since_mark)
+    gaps = await asyncio.to_thread(history_gaps, ledger.engine, since_mark, event_ids)
     if not (gaps.customers or gaps.charges):
         return
     if history_horizon(ledger.engine) != 0 and not customer_list_read(ledger.engine):

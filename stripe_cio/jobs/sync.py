@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Collection
 
 from ..attributes import attribute_settings_from_env
 from ..cio_api import CustomerIOClient
@@ -119,35 +119,56 @@ async def _sync(
     if customerio is not None:
         mark = attributes_mark(ledger.engine)
         since_mark = None if mark is None else mark - overlap
-        await read_missing_histories(job, ledger, client, since_mark)
-        touched = await _touched(ledger, since_mark, synced, mark)
-        runner.info(
-            f"{len(touched.customers)} customers and {len(touched.guest_emails)} guests "
-            "touched by new Stripe events"
-        )
-        if touched:
-            # Stripe's clock may run ahead of ours (the sandbox's does): take the later.
-            as_of = max(int(clock()), synced.cursor_after or 0)
-            settings = attribute_settings_from_env()
-
-            async def compute_step() -> PlannedUpdates:
-                return await asyncio.to_thread(
-                    plan_touched_updates, ledger, settings, as_of, touched
-                )
-
-            planned = await job.step("compute attributes", compute_step)
-            summary.add_skipped(planned.skipped)
-            if planned.updates:
-                await push_updates(job, ledger, customerio, planned.updates)
+        await deliver_events(
+            job, ledger, client, customerio, since_mark, synced.cursor_after, clock,
+            touched=lambda: _touched(ledger, since_mark, synced, mark),
+        )  # fmt: skip
         if synced.cursor_after is not None:
             advance_attributes_mark(ledger.engine, synced.cursor_after)
-        await _lifecycle(job, ledger, customerio)
+        await send_lifecycle(job, ledger, customerio)
     job.check_rejects()
     if synced.rejected.get(UNREADABLE_PAGE):
         raise EventsIncompleteError(
             f"{SYNC}: {synced.messages[-1] if synced.messages else 'an events page was unreadable'}"
             "; run the sync again to read them"
         )
+
+
+async def deliver_events(
+    job: JobRun,
+    ledger: Ledger,
+    client: StripeClient,
+    customerio: CustomerIOSettings,
+    since_mark: int | None,
+    stripe_time: int | None,
+    clock: Callable[[], float],
+    *,
+    touched: Callable[[], Awaitable[TouchedCustomers]],
+    event_ids: Collection[str] | None = None,
+) -> None:
+    """The histories the ledger lacks of the events' persons (the events since `since_mark`,
+    or `event_ids`), then the changed attributes of the persons `touched` finds: the sync's
+    delivery, which the webhook receiver runs too (`stripe_cio.webhooks.delivery`)."""
+    runner, summary = job.runner, job.summary
+    await read_missing_histories(job, ledger, client, since_mark, event_ids)
+    persons = await touched()
+    runner.info(
+        f"{len(persons.customers)} customers and {len(persons.guest_emails)} guests "
+        "touched by new Stripe events"
+    )
+    if not persons:
+        return
+    # Stripe's clock may run ahead of ours (the sandbox's does): take the later.
+    as_of = max(int(clock()), stripe_time or 0)
+    settings = attribute_settings_from_env()
+
+    async def compute_step() -> PlannedUpdates:
+        return await asyncio.to_thread(plan_touched_updates, ledger, settings, as_of, persons)
+
+    planned = await job.step("compute attributes", compute_step)
+    summary.add_skipped(planned.skipped)
+    if planned.updates:
+        await push_updates(job, ledger, customerio, planned.updates)
 
 
 async def _touched(
@@ -163,7 +184,8 @@ async def _touched(
     return await asyncio.to_thread(touched_customers, ledger.engine, since_mark)
 
 
-async def _lifecycle(job: JobRun, ledger: Ledger, customerio: CustomerIOSettings) -> None:
+async def send_lifecycle(job: JobRun, ledger: Ledger, customerio: CustomerIOSettings) -> None:
+    """Send the lifecycle events of every processed Stripe event not yet handled, once each."""
     settings = lifecycle_settings_from_env()
     identity = attribute_settings_from_env()
 

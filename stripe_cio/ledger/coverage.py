@@ -212,10 +212,13 @@ def missing_objects(engine: Engine, resource: str, ids: Iterable[str]) -> frozen
     return frozenset(wanted - present)
 
 
-def history_gaps(engine: Engine, since: int | None) -> HistoryGaps:
+def history_gaps(
+    engine: Engine, since: int | None, event_ids: Collection[str] | None = None
+) -> HistoryGaps:
     """What the ledger lacks to know the persons of the processed events created at or after
-    `since` (None: every event): the customers they refer to whose history is incomplete, and
-    the charges they refer to that the ledger does not have.
+    `since` (None: every event), or of the events `event_ids` when given: the customers they
+    refer to whose history is incomplete, and the charges they refer to that the ledger does
+    not have.
 
     An event refers to its object's customer (a customer event to the customer itself), a
     dispute or refund to its charge and that charge's customer, a payment intent to its latest
@@ -223,12 +226,15 @@ def history_gaps(engine: Engine, since: int | None) -> HistoryGaps:
     """
     events = table("processed_events")
     query = select(events.c.object_type, events.c.object_id, events.c.customer)
-    if since is not None:
-        query = query.where(events.c.created >= since)
+    if event_ids is not None:
+        ids = sorted(event_ids)
+        queries = [query.where(events.c.id.in_(ids[n : n + 900])) for n in range(0, len(ids), 900)]
+    else:
+        queries = [query if since is None else query.where(events.c.created >= since)]
     customers: set[str] = set()
     referring: dict[str, set[str]] = {kind: set() for kind in _CHARGE_REFERENCES}
     with engine.connect() as conn:
-        for kind, object_id, customer in conn.execute(query):
+        for kind, object_id, customer in (row for q in queries for row in conn.execute(q)):
             if customer:
                 customers.add(customer)
             if object_id and kind in referring:

@@ -33,7 +33,7 @@ from .failures import ledger_name
 from .indexes import create_missing
 from .normalise import email_key
 from .resources import RESOURCE_TABLES
-from .tables import COVERAGE_TABLES, LEDGER_METADATA, RANK_TABLES, table
+from .tables import COVERAGE_TABLES, LEDGER_METADATA, RANK_TABLES, WEBHOOK_TABLES, table
 
 Migration = Callable[[Connection], None]
 
@@ -116,6 +116,14 @@ def _fill_keys(conn: Connection, target: Table, column: str, query: Select[Any])
 
 
 MIGRATIONS[6] = _add_person_keys  # email keys: a sync reads only the touched persons' rows
+
+
+def _add_webhook_tables(conn: Connection) -> None:
+    for webhook_table in WEBHOOK_TABLES:
+        webhook_table.create(conn, checkfirst=True)
+
+
+MIGRATIONS[7] = _add_webhook_tables  # the webhook receiver's inbox and counters
 
 _FILL_ROWS = 10_000
 

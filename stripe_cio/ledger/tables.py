@@ -264,6 +264,27 @@ class RankCutRow(_LedgerModel, table=True):
     computed_at: int = Field(sa_type=BigInteger)  # wall clock, Unix s
 
 
+class WebhookInboxRow(_LedgerModel, table=True):
+    """A verified webhook event not applied from its payload (another API version than ours):
+    kept until the receiver has read it again through the API, as the events poll would."""
+
+    __tablename__ = "webhook_inbox"
+    id: str = Field(primary_key=True)  # the event id
+    created: int = Field(sa_type=BigInteger)
+    api_version: str | None = None
+    received_at: int = Field(sa_type=BigInteger)  # wall clock, Unix s
+
+
+class WebhookCountRow(_LedgerModel, table=True):
+    """A counter of the webhook receiver (received, verified, rejected:<reason>, ...), kept
+    across restarts and read by `stripe-cio status`."""
+
+    __tablename__ = "webhook_counts"
+    name: str = Field(primary_key=True)
+    value: int = Field(sa_type=BigInteger)
+    updated_at: int = Field(sa_type=BigInteger)  # wall clock, Unix s
+
+
 class SchemaVersion(_LedgerModel, table=True):
     __tablename__ = "schema_version"
     version: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
@@ -279,6 +300,11 @@ COVERAGE_TABLES: tuple[Table, ...] = tuple(
 
 # Added to existing ledgers by MIGRATIONS[6] (`schema.py`).
 RANK_TABLES: tuple[Table, ...] = (LEDGER_METADATA.tables["rank_cuts"],)
+
+# Added to existing ledgers by MIGRATIONS[7] (`schema.py`).
+WEBHOOK_TABLES: tuple[Table, ...] = tuple(
+    LEDGER_METADATA.tables[name] for name in ("webhook_inbox", "webhook_counts")
+)
 
 
 def table(name: str) -> Table:

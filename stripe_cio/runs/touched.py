@@ -3,6 +3,7 @@ and the mark up to which their persons have had their attributes pushed."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, and_, case, select
@@ -12,6 +13,8 @@ from ..ledger import advance_cursor, read_cursor, table, write_transaction
 # The events cursor (Stripe time) up to which the events' persons have had their attributes
 # pushed; kept next to the events cursor in `sync_cursors`.
 ATTRIBUTES_MARK = "attributes_pushed"
+# Event ids per IN (...) list: within SQLite's oldest limit of 999 bound values.
+_IDS = 900
 
 
 @dataclass(frozen=True)
@@ -31,8 +34,11 @@ def _guest_email(value: object) -> str | None:
     return value.strip().lower() or None
 
 
-def touched_customers(engine: Engine, since: int | None) -> TouchedCustomers:
-    """Customers and guests of the processed Stripe events created at or after `since`.
+def touched_customers(
+    engine: Engine, since: int | None, event_ids: Collection[str] | None = None
+) -> TouchedCustomers:
+    """Customers and guests of the processed Stripe events created at or after `since`, or of
+    the events `event_ids` (the webhook receiver's) when given.
 
     A dispute's customer is its charge's; a charge without a customer is its billing email's
     guest. `since` None means every processed event.
@@ -55,12 +61,18 @@ def touched_customers(engine: Engine, since: int | None) -> TouchedCustomers:
                                   disputes.c.id == events.c.object_id))
         .outerjoin(charges, charges.c.id == charge_id)
     )  # fmt: skip
-    if since is not None:
-        query = query.where(events.c.created >= since)
+    if event_ids is not None:
+        ids = sorted(event_ids)
+        queries = [
+            query.where(events.c.id.in_(ids[n : n + _IDS])) for n in range(0, len(ids), _IDS)
+        ]
+    else:
+        queries = [query if since is None else query.where(events.c.created >= since)]
     customers: set[str] = set()
     guests: set[str] = set()
     with engine.connect() as conn:
-        for object_type, object_id, customer, charge_customer, billing_email in conn.execute(query):
+        rows = (row for part in queries for row in conn.execute(part))
+        for object_type, object_id, customer, charge_customer, billing_email in rows:
             if object_type == "customer" and object_id:
                 customers.add(object_id)
             for owner in (customer, charge_customer):

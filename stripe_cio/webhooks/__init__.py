@@ -7,8 +7,8 @@ from .signature import (
     SCHEME,
     TOLERANCE_SECONDS,
     SignatureRejected,
-    signature,
     signature_header,
+    v1_signature,
     verify,
 )
 
@@ -17,7 +17,7 @@ __all__ = [
     "SCHEME",
     "TOLERANCE_SECONDS",
     "SignatureRejected",
-    "signature",
     "signature_header",
+    "v1_signature",
     "verify",
 ]

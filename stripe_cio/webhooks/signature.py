@@ -44,7 +44,7 @@ class SignatureRejected(Exception):
         self.reason = reason
 
 
-def signature(payload: bytes, secret: str, timestamp: int) -> str:
+def v1_signature(payload: bytes, secret: str, timestamp: int) -> str:
     """The hex `v1` signature of `payload` signed at `timestamp` under `secret`."""
     signed = str(timestamp).encode() + b"." + payload
     return hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
@@ -56,7 +56,7 @@ def signature_header(payload: bytes, secrets: Sequence[str], timestamp: int) -> 
     return ",".join(
         [
             f"t={timestamp}",
-            *(f"{SCHEME}={signature(payload, secret, timestamp)}" for secret in secrets),
+            *(f"{SCHEME}={v1_signature(payload, secret, timestamp)}" for secret in secrets),
         ]
     )
 
@@ -96,7 +96,7 @@ def verify(
     if header is None or not header.strip():
         raise SignatureRejected("missing_header")
     timestamp, given = _parsed(header)
-    expected = [signature(payload, secret, timestamp) for secret in secrets]
+    expected = [v1_signature(payload, secret, timestamp) for secret in secrets]
     # Every pair is compared, each in constant time: how far a guess matched stays hidden.
     matched = False
     for candidate in given:

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from stripe_cio.webhooks.signature import (
     REJECT_REASONS,
     SignatureRejected,
-    signature,
     signature_header,
+    v1_signature,
     verify,
 )
 
@@ -138,7 +138,7 @@ def test_a_missing_header_is_refused_by_both() -> None:
     assert not stripe_accepts(BODY, None, NEW)
 
 
-SIG = signature(BODY, NEW, NOW)
+SIG = v1_signature(BODY, NEW, NOW)
 ARABIC_NOW = str(NOW).translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
 
 

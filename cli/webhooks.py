@@ -1,0 +1,63 @@
+"""`stripe-cio webhooks serve`: the webhook receiver (stripe_cio/webhooks, docs/webhooks.md)."""
+
+from __future__ import annotations
+
+import typer
+
+from stripe_cio.runs import RunSummary
+from stripe_cio.webhooks.serve import serve_webhooks
+
+from .jobs import CUSTOMERIO_BLOCK, STRIPE_BLOCK, connections
+
+webhooks_app = typer.Typer(
+    name="webhooks",
+    add_completion=False,
+    no_args_is_help=True,
+    help="Receive Stripe's webhooks: verified events reach Customer.io in about a second.",
+)
+
+
+@webhooks_app.callback()
+def _group() -> None:
+    """Receive Stripe's webhooks: verified events reach Customer.io in about a second."""
+
+
+def _round(summary: RunSummary) -> None:
+    """One line per delivery round that sent something or failed."""
+    if summary.failure is not None:
+        typer.echo(f"delivery round failed: {summary.failure}", err=True)
+    elif summary.persons_sent or summary.events_delivered:
+        typer.echo(
+            f"delivered: {summary.persons_sent} persons' attributes, "
+            f"{summary.events_delivered} lifecycle events",
+            err=True,
+        )
+
+
+@webhooks_app.command("serve")
+def serve(
+    port: int = typer.Option(8788, "--port", help="Port to listen on."),
+    host: str = typer.Option(
+        "127.0.0.1",
+        "--host",
+        help="Address to listen on (a reverse proxy in front terminates TLS: docs/webhooks.md).",
+    ),
+    stripe_block: str | None = STRIPE_BLOCK,
+    customerio_block: str | None = CUSTOMERIO_BLOCK,
+) -> None:
+    """Serve POST /webhooks/stripe (and GET /healthz) until interrupted.
+
+    Each verified event is written to the ledger before Stripe gets its 2xx; what it changed
+    (the persons' attributes, the lifecycle events) is sent right after, by the same job code
+    as the sync. The signing secrets come from STRIPE_WEBHOOK_SECRET or the Stripe credentials
+    block. The scheduled sync stays: it sends whatever a webhook did not bring.
+
+    Example: STRIPE_WEBHOOK_SECRET=whsec_... stripe-cio webhooks serve --port 8788
+    """
+    conns = connections(
+        stripe=True,
+        customerio=True,
+        stripe_block=stripe_block,
+        customerio_block=customerio_block,
+    )
+    serve_webhooks(conns, host=host, port=port, on_summary=_round)

@@ -1,0 +1,252 @@
+"""The webhook receiver: `POST /webhooks/stripe` takes Stripe's signed deliveries, writes each
+verified event to the ledger, then acknowledges it; a delivery loop beside it sends what the
+events changed, a batch at a time.
+
+- Nothing but `GET /healthz` is answered without a valid signature. A refused delivery gets a
+  400 whose body says nothing more ("rejected"); its reason is counted.
+- An event is acknowledged only once it is in the ledger (`record_event`): if the receiver dies
+  before, Stripe delivers it again (https://docs.stripe.com/webhooks#retries); if it dies
+  after, the event is in the ledger and the next round, or the next poll, sends it.
+- Mapping and sending happen after the acknowledgment, in `DeliveryLoop`: it gathers whatever
+  arrived while the previous round ran (or in the short `linger` after a quiet spell) and runs
+  `deliver_webhook_events` on it. A round that fails leaves its events to the next round.
+- An event of another API version than ours is not applied from its payload: it waits in the
+  inbox until the delivery job reads it again through the API; the mismatch is logged once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy import Engine
+
+from ..asgi import Receive, Scope, Send, read_body, send_json
+from ..redaction import redact
+from .signature import TOLERANCE_SECONDS, SignatureRejected, verify
+from .store import add_counts, defer_event, record_event
+
+log = logging.getLogger(__name__)
+
+PATH = "/webhooks/stripe"
+HEALTH_PATH = "/healthz"
+# The largest body the receiver reads: Stripe documents no maximum for an event; its objects
+# with embedded lists (an invoice's lines, a checkout session's items) stay well below this.
+MAX_BODY_BYTES = 1024 * 1024
+# How often the counters of refused deliveries are written to the ledger: a flood of forged
+# requests must not turn into a flood of ledger writes.
+FLUSH_SECONDS = 2.0
+
+
+def _event_problem(event: Any) -> bool:
+    """Whether a verified body is not an event object the ledger can take."""
+    if not isinstance(event, dict) or event.get("object") != "event":
+        return True
+    if not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str):
+        return True
+    created = event.get("created")
+    data = event.get("data")
+    return (
+        type(created) is not int
+        or not isinstance(data, dict)
+        or not isinstance(data.get("object"), dict)
+    )
+
+
+class Receiver:
+    """The ASGI app of the receiver."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        secrets: Sequence[str],
+        api_version: str,
+        on_event: Callable[[str], None],
+        *,
+        tolerance: int = TOLERANCE_SECONDS,
+        max_bytes: int = MAX_BODY_BYTES,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not secrets:
+            raise ValueError("the webhook receiver needs at least one signing secret")
+        self._engine = engine
+        self._secrets = tuple(secrets)
+        self._api_version = api_version
+        self._on_event = on_event
+        self._tolerance = tolerance
+        self._max_bytes = max_bytes
+        self._clock = clock
+        self.unflushed: Counter[str] = Counter()  # received and refused, not yet in the ledger
+        self._versions_reported: set[str] = set()
+
+    def __repr__(self) -> str:
+        return f"Receiver(secrets={len(self._secrets)}, api_version={self._api_version!r})"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        path, method = scope.get("path", ""), scope.get("method", "")
+        if path == HEALTH_PATH and method in ("GET", "HEAD"):
+            await send_json(send, 200, {"ok": True})
+            return
+        if path != PATH:
+            await send_json(send, 404, {"error": "not found"})
+            return
+        if method != "POST":
+            await send_json(send, 405, {"error": "method not allowed"}, [(b"allow", b"POST")])
+            return
+        self.unflushed["received"] += 1
+        status = await self._delivery(scope, receive)
+        await send_json(
+            send, status, {"received": True} if status == 200 else {"error": "rejected"}
+        )
+
+    async def _delivery(self, scope: Scope, receive: Receive) -> int:
+        """Verify, record and acknowledge one delivery; the HTTP status."""
+        body = await read_body(receive, self._max_bytes)
+        try:
+            if body is None:
+                raise SignatureRejected("too_large")
+            header = _header(scope, b"stripe-signature")
+            verify(body, header, self._secrets, now=self._clock(), tolerance=self._tolerance)
+            try:
+                event = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                raise SignatureRejected("invalid_json") from None
+            if _event_problem(event):
+                raise SignatureRejected("invalid_json")
+        except SignatureRejected as refused:
+            self.unflushed[f"rejected:{refused.reason}"] += 1
+            return 400
+        try:
+            version = event.get("api_version")
+            if version == self._api_version:
+                recorded = await asyncio.to_thread(record_event, self._engine, event)
+                fresh = recorded.applied
+            else:
+                self._report_version(version)
+                fresh = await asyncio.to_thread(defer_event, self._engine, event)
+        except Exception as exc:  # the ledger refused it: Stripe will deliver it again
+            log.warning(
+                "a verified event could not be written to the ledger (%s): answered 503 "
+                "so that Stripe retries it",
+                redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__),
+            )
+            return 503
+        if fresh:
+            self._on_event(event["id"])
+        return 200
+
+    def _report_version(self, version: Any) -> None:
+        key = str(version)
+        if key not in self._versions_reported:
+            self._versions_reported.add(key)
+            log.warning(
+                "Stripe sends this endpoint events of API version %s, not %s: they are read "
+                "again through the API before they are applied; set the endpoint's API version "
+                "to %s in Stripe's dashboard (docs/webhooks.md)",
+                key[:40],
+                self._api_version,
+                self._api_version,
+            )
+
+    def flush(self) -> None:
+        """Write the counters gathered since the last flush to the ledger."""
+        counts, self.unflushed = self.unflushed, Counter()
+        try:
+            add_counts(self._engine, counts)
+        except Exception:
+            self.unflushed.update(counts)  # the next flush tries again
+            raise
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key.lower() == name:
+            text: str = value.decode("latin-1")
+            return text
+    return None
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+class DeliveryLoop:
+    """Runs `deliver` on the events received since its last round, one round at a time."""
+
+    def __init__(
+        self,
+        deliver: Callable[[set[str]], Awaitable[object]],
+        *,
+        linger: float = 0.05,
+        max_batch: int = 5_000,
+        backoff: Callable[[int], float] = lambda failures: min(30.0, 0.5 * 2**failures),
+    ) -> None:
+        self._deliver = deliver
+        self._linger = linger
+        self._max_batch = max_batch
+        self._backoff = backoff
+        self._pending: set[str] = set()
+        self._wake = asyncio.Event()
+        self.rounds = 0
+        self.failures = 0
+
+    def add(self, event_id: str) -> None:
+        """An event to deliver in the next round."""
+        self._pending.add(event_id)
+        self._wake.set()
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    async def run(self, on_round: Callable[[Mapping[str, int]], None] | None = None) -> None:
+        """Deliver rounds until cancelled."""
+        failures = 0
+        while True:
+            await self._wake.wait()
+            await asyncio.sleep(self._linger)  # let a burst's next events join this round
+            self._wake.clear()
+            batch = set(list(self._pending)[: self._max_batch])
+            self._pending -= batch
+            if self._pending:
+                self._wake.set()
+            try:
+                await self._deliver(batch)
+            except asyncio.CancelledError:
+                self._pending |= batch
+                raise
+            except Exception as exc:
+                failures += 1
+                self.failures += 1
+                self._pending |= batch
+                delay = self._backoff(failures)
+                log.warning(
+                    "a webhook delivery round failed (%s); its %d events are tried again in "
+                    "%.1f s (the next sync sends them too)",
+                    redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__),
+                    len(batch),
+                    delay,
+                )
+                if on_round is not None:
+                    on_round({"delivery_failures": 1})
+                await asyncio.sleep(delay)
+                self._wake.set()
+                continue
+            failures = 0
+            self.rounds += 1

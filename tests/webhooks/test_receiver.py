@@ -1,0 +1,205 @@
+"""The webhook receiver as a user runs it (`stripe-cio webhooks serve`, a real process on
+loopback), fed the Stripe sandbox's own events, signed as Stripe signs them, against the
+Customer.io sandbox: each lifecycle event reaches Customer.io once however the events arrive
+(twice, out of order, then listed again by the poll), with the same attributes as a poll-only
+sync; refused deliveries are counted by reason and change nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from stripe_cio.jobs import PlainRunner, sync_job
+from stripe_cio.sandbox import SANDBOX_STRIPE_KEY, SandboxProcess, sandbox_environment
+from stripe_cio.stripe_api import STRIPE_API_VERSION
+from stripe_cio.webhooks import signature_header
+from stripe_cio.webhooks.store import read_counts
+from tests.jobs._world import World, world_of
+
+DAY = 86_400
+SECRET = "whsec_test_receiver_secret"
+STRIPE_CIO = str(Path(sys.executable).with_name("stripe-cio"))
+
+
+@pytest.fixture(scope="module")
+def stripe_box() -> Iterator[SandboxProcess]:
+    with SandboxProcess("stripe", "--customers", "60", "--months", "2", "--rps", "0") as box:
+        yield box
+
+
+@pytest.fixture(scope="module")
+def cio_box() -> Iterator[SandboxProcess]:
+    with SandboxProcess("customerio", "--rps", "0") as box:
+        yield box
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Receiver:
+    """`stripe-cio webhooks serve` in its own process, and a client posting to it."""
+
+    def __init__(self, world: World, stripe_box: SandboxProcess, cio_box: SandboxProcess) -> None:
+        self.world = world
+        self.port = _free_port()
+        env = sandbox_environment(os.environ, stripe_box.url, cio_box.url, world.ledger_url)
+        env.update(STRIPE_REQUESTS_PER_SECOND="500", STRIPE_WEBHOOK_SECRET=SECRET)
+        self.env = env
+        self.process: subprocess.Popen[str] | None = None
+        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30)
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [STRIPE_CIO, "webhooks", "serve", "--port", str(self.port)],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        assert "listening on" in line, line
+
+    def stop(self, sig: int = signal.SIGINT) -> str:
+        assert self.process is not None
+        self.process.send_signal(sig)
+        out, _ = self.process.communicate(timeout=60)
+        return out
+
+    def post(self, body: bytes, header: str | None) -> httpx.Response:
+        headers = {"content-type": "application/json"}
+        if header is not None:
+            headers["stripe-signature"] = header
+        return self.http.post("/webhooks/stripe", content=body, headers=headers)
+
+    def deliver(self, event: dict[str, Any]) -> httpx.Response:
+        body = orjson.dumps(event)
+        return self.post(body, signature_header(body, [SECRET], int(time.time())))
+
+    def counts(self) -> dict[str, int]:
+        with self.world.ledger() as ledger:
+            return read_counts(ledger.engine)
+
+    def wait_delivered(self, events: int, timeout: float = 120.0) -> dict[str, int]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            counts = self.counts()
+            if counts.get("delivered", 0) >= events:
+                return counts
+            time.sleep(0.2)
+        raise AssertionError(f"not delivered in {timeout} s: {self.counts()}")
+
+
+def stripe_events(world: World, since: int) -> list[dict[str, Any]]:
+    """Every event of the Stripe sandbox created at or after `since`, as the API lists it."""
+    events: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"limit": 100, "created[gte]": since}
+    while True:
+        page = world.stripe.get("/v1/events", params=params, auth=(SANDBOX_STRIPE_KEY, ""))
+        data = page.raise_for_status().json()
+        events.extend(data["data"])
+        if not data["has_more"]:
+            return events
+        params["starting_after"] = data["data"][-1]["id"]
+
+
+def _sent(world: World) -> list[tuple[str, str]]:
+    return sorted((e["name"], e.get("id", "")) for e in world.events())
+
+
+def test_each_event_reaches_customerio_once_by_webhook_duplicates_reordering_and_the_poll(
+    stripe_box: SandboxProcess, cio_box: SandboxProcess, tmp_path: Path
+) -> None:
+    # What a poll-only sync of the last day sends: the reference.
+    with world_of(stripe_box, cio_box, tmp_path / "poll") as world:
+        since = world.stripe_now() - DAY
+        asyncio.run(sync_job(world.connections(), PlainRunner(), since=since))
+        expected_events, expected_people = _sent(world), world.people()
+    assert expected_events, "the account's last day has lifecycle events"
+
+    with world_of(stripe_box, cio_box, tmp_path / "webhooks") as world:
+        events = stripe_events(world, since)
+        assert {e["api_version"] for e in events} == {STRIPE_API_VERSION}
+        receiver = Receiver(world, stripe_box, cio_box)
+        receiver.start()
+        try:
+            # Stripe delivers in no particular order, and some events twice.
+            shuffled = events + random.Random(7).sample(events, len(events) // 3)
+            random.Random(11).shuffle(shuffled)
+            answers = [receiver.deliver(event).status_code for event in shuffled]
+            assert answers == [200] * len(shuffled)
+            counts = receiver.wait_delivered(len(events))
+        finally:
+            receiver.stop()
+        assert counts["verified"] == len(shuffled)
+        assert counts["applied"] == len(events)
+        assert counts["duplicates"] == len(shuffled) - len(events)
+        assert _sent(world) == expected_events
+        assert world.people() == expected_people
+
+        # The poll lists the same events afterwards: all already processed, nothing sent again.
+        requests = world.requests()
+        again = asyncio.run(sync_job(world.connections(), PlainRunner(), since=since))
+        assert again.stripe.get("events applied", 0) == 0
+        assert sum(again.events_sent.values()) == 0
+        assert _sent(world) == expected_events
+        assert world.requests() - requests <= 1  # at most an empty comparison, nothing new
+
+
+def test_refused_deliveries_get_a_bare_400_are_counted_and_change_nothing(
+    stripe_box: SandboxProcess, cio_box: SandboxProcess, tmp_path: Path
+) -> None:
+    with world_of(stripe_box, cio_box, tmp_path) as world:
+        event = stripe_events(world, world.stripe_now() - DAY)[0]
+        body = orjson.dumps(event)
+        now = int(time.time())
+        receiver = Receiver(world, stripe_box, cio_box)
+        receiver.start()
+        try:
+            cases = {
+                "missing_header": receiver.post(body, None),
+                "malformed_header": receiver.post(body, "v1=abc"),
+                "bad_signature": receiver.post(body, signature_header(body, ["whsec_other"], now)),
+                "too_old": receiver.post(body, signature_header(body, [SECRET], now - 301)),
+                "too_large": receiver.post(
+                    b" " * (1024 * 1024 + 1), signature_header(b"x", [SECRET], now)
+                ),
+                "invalid_json": receiver.post(b"{", signature_header(b"{", [SECRET], now)),
+            }
+            tampered = body.replace(b'"livemode":false', b'"livemode":true ')
+            cases["tampered"] = receiver.post(tampered, signature_header(body, [SECRET], now))
+            health = receiver.http.get("/healthz")
+            elsewhere = receiver.http.post("/anything", content=body)
+        finally:
+            out = receiver.stop()
+        for reason, answer in cases.items():
+            assert answer.status_code == 400, reason
+            assert answer.json() == {"error": "rejected"}, reason
+        assert health.status_code == 200
+        assert elsewhere.status_code == 404
+        counts = receiver.counts()
+        assert counts["received"] == len(cases)
+        for reason in ("missing_header", "malformed_header", "too_old", "too_large", "invalid_json"):
+            assert counts[f"rejected:{reason}"] == 1, reason
+        assert counts["rejected:bad_signature"] == 2  # the wrong secret and the tampered body
+        assert "verified" not in counts
+        with world.ledger() as ledger:
+            assert ledger.count("processed_events") == 0
+        assert world.requests() == 0
+        assert SECRET not in out
