@@ -29,6 +29,8 @@ from flows.deployments import deployment_specs
 from stripe_cio import ledger_settings_from_env, redact
 from stripe_cio.ledger import Ledger
 from stripe_cio.runs import LedgerStatus, ledger_status
+from stripe_cio.webhooks import REJECT_REASONS
+from stripe_cio.webhooks.store import COUNTERS
 from tasks.notify import save_failure_automation
 
 console = Console()
@@ -67,7 +69,35 @@ def _ledger_table(status: LedgerStatus) -> Table:
     table.add_row("open dead letters", f"{open_letters:,}")
     for reason, count in sorted(status.open_dead_letters.items()):
         table.add_row(f"  {reason}", f"{count:,}")
+    _webhook_rows(table, status)
     return table
+
+
+def _webhook_rows(table: Table, status: LedgerStatus) -> None:
+    """The webhook receiver's counters, once it has received anything."""
+    counts = dict(status.webhooks)
+    if not counts:
+        return
+    lag_sum = counts.pop("lag_ms_sum", 0)
+    for name, meaning in COUNTERS.items():
+        table.add_row(f"webhooks: {meaning}", f"{counts.pop(name, 0):,}")
+    for name in sorted(n for n in counts if n.startswith("rejected:")):
+        reason = name.removeprefix("rejected:")
+        meaning = REJECT_REASONS.get(reason, reason)
+        table.add_row(f"webhooks refused: {meaning}", f"{counts.pop(name):,}")
+    if counts.get("undelivered_at_stop"):
+        table.add_row(
+            "webhooks: received but not delivered when the receiver stopped (the sync sent them)",
+            f"{counts.pop('undelivered_at_stop'):,}",
+        )
+    delivered = status.webhooks.get("delivered", 0)
+    if delivered:
+        table.add_row(
+            "webhooks: mean time from Stripe's event to its delivery",
+            f"{lag_sum / delivered / 1000:.2f} s",
+        )
+    if status.webhook_inbox:
+        table.add_row("webhooks: events waiting to be read again", f"{status.webhook_inbox:,}")
 
 
 async def _last_runs(per_flow: int) -> list[tuple[str, Any]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, func, select
 
@@ -17,6 +17,7 @@ from ..ledger import (
     table,
     unfinished_backfills,
 )
+from ..webhooks.store import read_counts
 from .touched import ATTRIBUTES_MARK
 
 
@@ -36,6 +37,8 @@ class LedgerStatus:
     open_dead_letters: dict[str, int]  # reason -> open dead letters
     history_horizon: int | None  # customers created from then on have their whole history
     unfinished_backfills: list[BackfillRun]  # started and not completed: resume them
+    webhooks: dict[str, int] = field(default_factory=dict)  # the receiver's counters
+    webhook_inbox: int = 0  # events of another API version waiting to be read again
 
 
 def _count(engine: Engine, name: str) -> int:
@@ -78,4 +81,6 @@ def ledger_status(ledger: Ledger) -> LedgerStatus:
         open_dead_letters=DeliveryStore.of(ledger).count_dead_letters(),
         history_horizon=history_horizon(engine),
         unfinished_backfills=unfinished_backfills(engine),
+        webhooks=read_counts(engine),
+        webhook_inbox=_count(engine, "webhook_inbox"),
     )

@@ -60,8 +60,9 @@ async def deliver_webhook_events(
         StripeClient(stripe) as client,
     ):
         ids = set(event_ids) | set(await _read_inbox(job, ledger.engine, client))
+        created = await asyncio.to_thread(_created, ledger.engine, ids)
         if ids:
-            newest = max(await asyncio.to_thread(_created, ledger.engine, ids), default=0)
+            newest = max(created, default=0)
 
             async def touched() -> TouchedCustomers:
                 return await asyncio.to_thread(touched_customers, ledger.engine, None, ids)
@@ -72,7 +73,11 @@ async def deliver_webhook_events(
             )  # fmt: skip
         await send_lifecycle(job, ledger, customerio)
         job.check_rejects()
-        await asyncio.to_thread(add_counts, ledger.engine, {"delivered": len(event_ids)})
+        # From each event's `created` (Stripe's clock) to now (ours): the delay a campaign saw.
+        now = clock()
+        lag = sum(max(0.0, now - stamp) for stamp in created)
+        counts = {"delivered": len(created), "lag_ms_sum": int(lag * 1000)}
+        await asyncio.to_thread(add_counts, ledger.engine, counts)
     return job.summary
 
 

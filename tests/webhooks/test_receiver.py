@@ -203,3 +203,14 @@ def test_refused_deliveries_get_a_bare_400_are_counted_and_change_nothing(
             assert ledger.count("processed_events") == 0
         assert world.requests() == 0
         assert SECRET not in out
+        shown = subprocess.run(
+            [STRIPE_CIO, "status", "--runs", "0"],
+            env={**receiver.env, "COLUMNS": "200"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert shown.returncode == 0, shown.stderr
+        assert "webhooks refused: no Stripe-Signature header" in shown.stdout
+        assert "webhooks: deliveries received" in shown.stdout
+        assert SECRET not in shown.stdout + shown.stderr
