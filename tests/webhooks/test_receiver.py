@@ -195,7 +195,8 @@ def test_refused_deliveries_get_a_bare_400_are_counted_and_change_nothing(
         assert elsewhere.status_code == 404
         counts = receiver.counts()
         assert counts["received"] == len(cases)
-        for reason in ("missing_header", "malformed_header", "too_old", "too_large", "invalid_json"):
+        once = ("missing_header", "malformed_header", "too_old", "too_large", "invalid_json")
+        for reason in once:
             assert counts[f"rejected:{reason}"] == 1, reason
         assert counts["rejected:bad_signature"] == 2  # the wrong secret and the tampered body
         assert "verified" not in counts
@@ -214,3 +215,33 @@ def test_refused_deliveries_get_a_bare_400_are_counted_and_change_nothing(
         assert "webhooks refused: no Stripe-Signature header" in shown.stdout
         assert "webhooks: deliveries received" in shown.stdout
         assert SECRET not in shown.stdout + shown.stderr
+
+
+def test_an_event_of_another_api_version_is_read_again_through_the_api(
+    stripe_box: SandboxProcess, cio_box: SandboxProcess, tmp_path: Path
+) -> None:
+    with world_of(stripe_box, cio_box, tmp_path) as world:
+        listed = next(
+            e for e in stripe_events(world, world.stripe_now() - DAY) if e["type"] == "invoice.paid"
+        )
+        # As an endpoint pinned to an older version would receive it: another shape.
+        older = {**listed, "api_version": "2024-06-20", "data": {"object": {"id": "renamed"}}}
+        receiver = Receiver(world, stripe_box, cio_box)
+        receiver.start()
+        try:
+            assert receiver.deliver(older).status_code == 200
+            assert receiver.deliver(older).status_code == 200  # Stripe's retry: no second entry
+            counts = receiver.wait_delivered(1)
+        finally:
+            out = receiver.stop()
+        assert counts["deferred"] == 1
+        assert counts["duplicates"] == 1
+        assert out.count("Stripe sends this endpoint events of API version") == 1  # once
+        with world.ledger() as ledger, ledger.engine.connect() as conn:
+            raw = conn.exec_driver_sql(
+                "SELECT raw FROM processed_events WHERE id = ?", (listed["id"],)
+            ).scalar_one()
+            waiting = conn.exec_driver_sql("SELECT count(*) FROM webhook_inbox").scalar_one()
+        # What the API lists was applied, not the payload of the other version.
+        assert orjson.loads(raw)["data"]["object"]["id"] == listed["data"]["object"]["id"]
+        assert waiting == 0
