@@ -5,7 +5,12 @@ Automation that reports failed runs), and `doctor`'s Prefect check."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +34,7 @@ from flows.deployments import deployment_specs
 from stripe_cio import ledger_settings_from_env, redact
 from stripe_cio.ledger import Ledger
 from stripe_cio.runs import LedgerStatus, ledger_status
+from stripe_cio.settings_base import ENV_NAMES
 from stripe_cio.webhooks import REJECT_REASONS
 from stripe_cio.webhooks.store import COUNTERS
 from tasks.notify import save_failure_automation
@@ -186,14 +192,47 @@ console = Console()
 
 def serve(
     limit: int = typer.Option(4, min=1, help="Flow runs this process runs at once."),
+    webhooks_port: int = typer.Option(
+        8788,
+        "--webhooks-port",
+        help="Port of the webhook receiver, started beside the flows when STRIPE_WEBHOOK_SECRET "
+        "is set (docs/webhooks.md).",
+    ),
 ) -> None:
     """Serve the deployments of prefect.yaml from this process, for a server without a pool.
 
     Their schedules, parameters and concurrency limits as prefect.yaml sets them. Each run
-    starts in its own subprocess; stop with Ctrl-C.
+    starts in its own subprocess; stop with Ctrl-C. With STRIPE_WEBHOOK_SECRET set, the webhook
+    receiver runs beside them (`stripe-cio webhooks serve`), each of its delivery rounds
+    recorded as a Prefect event.
 
     Example: PREFECT_API_URL=http://127.0.0.1:4200/api stripe-cio serve
     """
+    with _webhook_receiver(webhooks_port):
+        _serve_deployments(limit)
+
+
+@contextmanager
+def _webhook_receiver(port: int) -> Iterator[None]:
+    """`stripe-cio webhooks serve` in a child process while the block runs, when a webhook
+    secret is configured."""
+    if not os.environ.get(ENV_NAMES[("stripe", "webhook_secrets")], "").strip():
+        yield
+        return
+    command = [sys.executable, "-m", "cli", "webhooks", "serve", "--port", str(port)]
+    child = subprocess.Popen([*command, "--prefect-events"])  # noqa: S603 - our own command
+    console.print(f"  webhook receiver: http://127.0.0.1:{port}/webhooks/stripe")
+    try:
+        yield
+    finally:
+        child.send_signal(signal.SIGINT)
+        try:
+            child.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+def _serve_deployments(limit: int) -> None:
     specs = deployment_specs()
     for spec in specs:
         when = ", ".join(str(s.cron or s.interval) for s in spec.schedules) or "on demand"

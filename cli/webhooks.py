@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from stripe_cio.runs import RunSummary
-from stripe_cio.webhooks.serve import serve_webhooks
+from stripe_cio.webhooks.serve import NAME, serve_webhooks
 
 from .jobs import CUSTOMERIO_BLOCK, STRIPE_BLOCK, connections
 
@@ -22,6 +22,10 @@ def _group() -> None:
     """Receive Stripe's webhooks: verified events reach Customer.io in about a second."""
 
 
+# The Prefect event each delivery round emits under `--prefect-events` (the UI's event feed).
+ROUND_EVENT = "stripe-cio.webhooks.delivered"
+
+
 def _round(summary: RunSummary) -> None:
     """One line per delivery round that sent something or failed."""
     if summary.failure is not None:
@@ -34,6 +38,24 @@ def _round(summary: RunSummary) -> None:
         )
 
 
+def _prefect_event(summary: RunSummary) -> None:
+    """Record a delivery round as a Prefect event, so that the UI's event feed shows it."""
+    from prefect.events import emit_event
+
+    emit_event(
+        event=ROUND_EVENT if summary.failure is None else f"{ROUND_EVENT}.failed",
+        resource={"prefect.resource.id": "stripe-cio.webhooks", "prefect.resource.name": NAME},
+        payload={
+            "persons_sent": summary.persons_sent,
+            "events_delivered": summary.events_delivered,
+            "events_sent": dict(summary.events_sent),
+            "rejected": dict(summary.rejected),
+            "seconds": round(summary.seconds, 3),
+            "failure": summary.failure,
+        },
+    )
+
+
 @webhooks_app.command("serve")
 def serve(
     port: int = typer.Option(8788, "--port", help="Port to listen on."),
@@ -41,6 +63,11 @@ def serve(
         "127.0.0.1",
         "--host",
         help="Address to listen on (a reverse proxy in front terminates TLS: docs/webhooks.md).",
+    ),
+    prefect_events: bool = typer.Option(
+        False,
+        "--prefect-events",
+        help="Also record each delivery round as a Prefect event (PREFECT_API_URL's server).",
     ),
     stripe_block: str | None = STRIPE_BLOCK,
     customerio_block: str | None = CUSTOMERIO_BLOCK,
@@ -60,4 +87,10 @@ def serve(
         stripe_block=stripe_block,
         customerio_block=customerio_block,
     )
-    serve_webhooks(conns, host=host, port=port, on_summary=_round)
+
+    def on_round(summary: RunSummary) -> None:
+        _round(summary)
+        if prefect_events:
+            _prefect_event(summary)
+
+    serve_webhooks(conns, host=host, port=port, on_summary=on_round)
