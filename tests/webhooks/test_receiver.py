@@ -64,9 +64,9 @@ class Receiver:
         self.process: subprocess.Popen[str] | None = None
         self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30)
 
-    def start(self) -> None:
+    def start(self, *extra: str) -> None:
         self.process = subprocess.Popen(
-            [STRIPE_CIO, "webhooks", "serve", "--port", str(self.port)],
+            [STRIPE_CIO, "webhooks", "serve", "--port", str(self.port), *extra],
             env=self.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -245,3 +245,33 @@ def test_an_event_of_another_api_version_is_read_again_through_the_api(
         # What the API lists was applied, not the payload of the other version.
         assert orjson.loads(raw)["data"]["object"]["id"] == listed["data"]["object"]["id"]
         assert waiting == 0
+
+
+@pytest.mark.prefect
+def test_with_prefect_events_each_delivery_round_is_in_the_event_feed(
+    stripe_box: SandboxProcess, cio_box: SandboxProcess, tmp_path: Path
+) -> None:
+    from prefect.settings import PREFECT_API_URL
+
+    api = str(PREFECT_API_URL.value())
+    with world_of(stripe_box, cio_box, tmp_path) as world:
+        events = stripe_events(world, world.stripe_now() - DAY)[:20]
+        receiver = Receiver(world, stripe_box, cio_box)
+        receiver.env["PREFECT_API_URL"] = api
+        receiver.start("--prefect-events")
+        try:
+            assert all(receiver.deliver(event).status_code == 200 for event in events)
+            receiver.wait_delivered(len(events))
+        finally:
+            receiver.stop()
+        query = {"filter": {"event": {"prefix": ["stripe-cio.webhooks"]}}, "limit": 50}
+        deadline = time.monotonic() + 60
+        found: list[dict[str, Any]] = []
+        while not found and time.monotonic() < deadline:
+            answer = httpx.post(f"{api}/events/filter", json=query, timeout=30)
+            found = answer.raise_for_status().json()["events"]
+            time.sleep(0.5)
+        assert found, "a delivery round is recorded as a Prefect event"
+        assert {event["event"] for event in found} == {"stripe-cio.webhooks.delivered"}
+        assert found[0]["resource"]["prefect.resource.id"] == "stripe-cio.webhooks"
+        assert sum(event["payload"]["events_delivered"] for event in found) == len(world.events())
