@@ -54,6 +54,29 @@ def parse_time(value: str) -> int:
     return int(parsed.timestamp())
 
 
+# The flag of each webhook setting, to name it in an error.
+_WEBHOOK_FLAGS = {
+    "url": "--webhook-url",
+    "secrets": "--webhook-secret",
+    "delay_ms": "--webhook-delay",
+    **{
+        name: "--webhook-" + name.replace("_", "-")
+        for name in (
+            "concurrency",
+            "retry_base",
+            "retry_cap",
+            "max_attempts",
+            "timeout",
+            "seed",
+            "duplicates",
+            "reorder",
+            "fail",
+            "drop",
+        )
+    },
+}
+
+
 @sandbox_app.command("stripe")
 def stripe_sandbox(
     port: int = typer.Option(12111, help="TCP port to listen on."),
@@ -85,18 +108,84 @@ def stripe_sandbox(
         help="With --live, sandbox seconds to each second of wall time: how fast activity "
         "arrives (60: an hour of the account's life a minute).",
     ),
+    webhook_url: str | None = typer.Option(
+        None,
+        help="POST every event the account creates from now on to this URL, signed, as Stripe "
+        "does (settable at run time: POST /_sandbox/webhooks).",
+    ),
+    webhook_secret: list[str] | None = typer.Option(
+        None,
+        metavar="WHSEC",
+        help="Signing secret (whsec_...); give it twice to sign with both, as while a secret "
+        "is rolled.",
+    ),
+    webhook_concurrency: int = typer.Option(16, min=1, help="Deliveries in flight at once."),
+    webhook_retry_base: float = typer.Option(
+        0.5, min=0.001, help="Seconds before a failed delivery's first retry; doubles each time."
+    ),
+    webhook_retry_cap: float = typer.Option(30.0, help="Longest wait between retries, seconds."),
+    webhook_max_attempts: int = typer.Option(
+        8, min=1, help="Attempts per delivery before it is abandoned."
+    ),
+    webhook_timeout: float = typer.Option(10.0, min=0.001, help="Seconds an attempt may take."),
+    webhook_seed: int | None = typer.Option(
+        None, help="Seed of the webhook faults (default: --seed)."
+    ),
+    webhook_duplicates: float = typer.Option(
+        0.0, min=0, max=1, help="Probability an event is delivered twice."
+    ),
+    webhook_reorder: float = typer.Option(
+        0.0, min=0, max=1, help="Probability an event is held back behind later ones."
+    ),
+    webhook_delay: float = typer.Option(
+        0.0, min=0, help="Mean extra delay before a delivery, ms (0.5x to 1.5x of it)."
+    ),
+    webhook_fail: float = typer.Option(
+        0.0, min=0, max=1, help="Probability an attempt fails unsent (then retried)."
+    ),
+    webhook_drop: float = typer.Option(
+        0.0, min=0, max=1, help="Probability an event is never delivered."
+    ),
 ) -> None:
     """Serve a Stripe API with a synthetic (or given) account.
 
     Example: stripe-cio sandbox stripe --port 12111 --customers 2000 --months 18 --rps 100
 
     Example: stripe-cio sandbox stripe --live --speed 120 (new activity every second)
+
+    Example: stripe-cio sandbox stripe --live --webhook-url http://127.0.0.1:8000/webhooks/stripe
+    --webhook-secret whsec_test123 --webhook-duplicates 0.01
     """
     if live and fixtures is not None:
         raise ConfigError(
             "--live", "a fixtures file has no activity to generate", "drop --fixtures"
         )
     from .stripe_server import serve
+    from .stripe_server.webhooks import WebhookConfig, WebhookSettingError
+
+    webhooks = WebhookConfig()
+    try:
+        webhooks.update(
+            {
+                "url": webhook_url,
+                "secrets": list(webhook_secret or []),
+                "concurrency": webhook_concurrency,
+                "retry_base": webhook_retry_base,
+                "retry_cap": webhook_retry_cap,
+                "max_attempts": webhook_max_attempts,
+                "timeout": webhook_timeout,
+                "seed": seed if webhook_seed is None else webhook_seed,
+                "duplicates": webhook_duplicates,
+                "reorder": webhook_reorder,
+                "delay_ms": webhook_delay,
+                "fail": webhook_fail,
+                "drop": webhook_drop,
+            },
+            starting=True,
+        )
+    except WebhookSettingError as exc:
+        flag = _WEBHOOK_FLAGS.get(exc.setting, exc.setting)
+        raise ConfigError(flag, str(exc), "see stripe-cio sandbox stripe --help") from None
 
     check_free(host, port)
     clock = parse_time(now) if now else int(datetime.now().timestamp())
@@ -113,6 +202,7 @@ def stripe_sandbox(
         fail_rate=fail_rate,
         api_key=api_key,
         live_speed=speed if live else None,
+        webhooks=webhooks,
     )
 
 

@@ -12,6 +12,7 @@ import os
 import re
 import resource
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from ...stripe_api import STRIPE_API_VERSION
@@ -23,6 +24,7 @@ from .errors import resource_missing as missing
 from .query import EVENT_WINDOW_SECONDS, parse_list_query, reject_params
 from .resources import SPEC_BY_PATH, ResourceSpec
 from .store import StripeStore
+from .webhooks import WebhookConfig, WebhookSender
 
 # Test-mode secret and restricted keys only; a live key never works against a sandbox.
 # Source: https://docs.stripe.com/keys (sk_test_, rk_test_ prefixes)
@@ -53,6 +55,7 @@ class StripeSandboxApp:
         api_key: str | None = None,
         account: Account | None = None,
         seed: int | None = None,
+        webhooks: WebhookConfig | None = None,
     ) -> None:
         self.store = store
         self.now = now
@@ -66,6 +69,28 @@ class StripeSandboxApp:
         self._request_count = 0
         self.load_seconds: float | None = None  # set by build_app: how long the account took
         self.load_cpu_seconds: float | None = None  # and the CPU this process spent on it
+        webhooks = webhooks or WebhookConfig()
+        if webhooks.seed is None:
+            webhooks.seed = seed  # the account's seed: a seeded sandbox is seeded throughout
+        self.webhooks = WebhookSender(webhooks, self._event_body)
+        store.watch_events()  # from here on, every new event is one to deliver
+
+    def advance(self, seconds: int) -> int:
+        """Move the account's clock by `seconds`, generating that span's activity, and queue
+        the webhooks of its events; the new now. The account must be a generated one."""
+        assert self.account is not None
+        self.now = self.account.advance(seconds)
+        store = self.store
+        new = store.take_new_events()
+        # Oldest first, as they happened (the generator files a shard's events together).
+        new.sort(key=lambda event_id: (store.created("events", event_id) or 0, event_id))
+        self.webhooks.enqueue(new)
+        return self.now
+
+    def _event_body(self, event_id: str) -> bytes | None:
+        """The event exactly as `GET /v1/events/{id}` serves it (None if unknown)."""
+        found = self.store.get("events", event_id)
+        return None if found is None else found[1]
 
     async def run_clock(self, speed: float, tick: float = LIVE_TICK_SECONDS) -> None:
         """Move the account's clock with wall time, `speed` sandbox seconds to each second,
@@ -83,11 +108,11 @@ class StripeSandboxApp:
                 owed -= step
                 # On the event loop, as `/_sandbox/advance` does: no request sees a half-written
                 # span of activity.
-                self.now = self.account.advance(step)
+                self.advance(step)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await _lifespan(receive, send, on_shutdown=self.webhooks.close)
             return
         if scope["type"] != "http":
             return
@@ -228,11 +253,15 @@ def _key_from_header(authorization: bytes) -> str | None:
     return None
 
 
-async def _lifespan(receive: Receive, send: Send) -> None:
+async def _lifespan(
+    receive: Receive, send: Send, on_shutdown: Callable[[], Awaitable[None]]
+) -> None:
+    """Answer the server's lifespan messages, running `on_shutdown` before it stops."""
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            await on_shutdown()
             await send({"type": "lifespan.shutdown.complete"})
             return

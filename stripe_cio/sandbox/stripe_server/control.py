@@ -1,4 +1,5 @@
-"""`/_sandbox/...` control routes: health, fault settings, the clock, advancing it, stats.
+"""`/_sandbox/...` control routes: health, fault settings, the clock, advancing it, stats, and
+the webhooks' settings and counters.
 
 They need no key and are never rate limited or faulted, so a test can always reach them.
 """
@@ -46,6 +47,19 @@ async def handle_control(app: StripeSandboxApp, scope: Scope, receive: Receive, 
         await send_json(send, 200, app.faults.as_dict())
     elif route == ("POST", "/_sandbox/advance"):
         await _advance(app, receive, send)
+    elif route == ("GET", "/_sandbox/webhooks"):
+        await send_json(send, 200, app.webhooks.status())
+    elif route == ("POST", "/_sandbox/webhooks"):
+        payload = await _json_object(receive)
+        if payload is None:
+            await send_json(send, 400, _error("body must be a JSON object"))
+            return
+        try:
+            app.webhooks.configure(payload)
+        except ValueError as exc:  # its message never holds a secret (see webhooks)
+            await send_json(send, 400, _error(str(exc)))
+            return
+        await send_json(send, 200, app.webhooks.status())
     else:
         await send_json(send, 404, _error(f"no sandbox route {route[0]} {route[1]}"))
 
@@ -65,8 +79,9 @@ async def _advance(app: StripeSandboxApp, receive: Receive, send: Send) -> None:
         )
         return
     # Runs on the event loop on purpose: requests wait for the new activity instead of seeing
-    # a half-written span (the store is not safe for concurrent writes and reads).
-    app.now = app.account.advance(seconds)
+    # a half-written span (the store is not safe for concurrent writes and reads). The events'
+    # webhooks are only queued here: workers send them, never this request.
+    app.advance(seconds)
     await send_json(send, 200, {"now": app.now, "objects": app.store.counts()})
 
 

@@ -13,6 +13,7 @@ from .app import Account, StripeSandboxApp
 from .fixtures import load_fixtures
 from .shards import ShardedAccount
 from .store import StripeStore
+from .webhooks import WebhookConfig
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ def build_app(
     latency_ms: float = 0.0,
     fail_rate: float = 0.0,
     api_key: str | None = None,
+    webhooks: WebhookConfig | None = None,
 ) -> StripeSandboxApp:
     """The sandbox app with its account loaded; raises ConfigError for a bad fixtures file."""
     started, cpu_started = time.perf_counter(), time.process_time()
@@ -70,7 +72,13 @@ def build_app(
     )
     faults = FaultConfig(rps=rps or None, latency_ms=latency_ms, fail_rate=fail_rate)
     app = StripeSandboxApp(
-        store, now=now, faults=faults, api_key=api_key, account=account, seed=seed
+        store,
+        now=now,
+        faults=faults,
+        api_key=api_key,
+        account=account,
+        seed=seed,
+        webhooks=webhooks,
     )
     app.load_seconds = load_seconds
     app.load_cpu_seconds = time.process_time() - cpu_started
@@ -91,11 +99,13 @@ def serve(
     fail_rate: float,
     api_key: str | None,
     live_speed: float | None = None,
+    webhooks: WebhookConfig | None = None,
 ) -> None:
     """Load the account, then serve it until interrupted (one process, one event loop).
 
     `live_speed`: the account's clock runs with wall time, that many sandbox seconds to each
     second, generating the activity as it goes (what `POST /_sandbox/advance` does by hand).
+    `webhooks`: where and how the events created from then on are delivered (see webhooks).
     """
     app = build_app(
         seed=seed,
@@ -107,6 +117,7 @@ def serve(
         latency_ms=latency_ms,
         fail_rate=fail_rate,
         api_key=api_key,
+        webhooks=webhooks,
     )
     # The account's millions of records live as long as this process: a full collection would
     # walk them all again for nothing, in the middle of a page (docs/sandbox.md, Scale).

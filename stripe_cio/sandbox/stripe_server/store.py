@@ -48,6 +48,7 @@ class StripeStore:
         self._resources = {
             name: ResourceRecords(spec, self._codec.table()) for name, spec in SPEC_BY_NAME.items()
         }
+        self._new_events: list[str] | None = None  # see watch_events
 
     @property
     def codec(self) -> BodyCodec:
@@ -55,6 +56,21 @@ class StripeStore:
         return self._codec
 
     # --- writing -----------------------------------------------------------------------------
+
+    def watch_events(self) -> None:
+        """Keep the ids of events filed from now on, for `take_new_events` (the webhooks).
+
+        Off while an account is generated: its history is never sent.
+        """
+        if self._new_events is None:
+            self._new_events = []
+
+    def take_new_events(self) -> list[str]:
+        """The ids of the events first filed since the last call, in filing order."""
+        if self._new_events is None:
+            return []
+        taken, self._new_events = self._new_events, []
+        return taken
 
     def put(self, resource: str, obj: dict[str, Any]) -> None:
         """Insert or replace `obj` by its id; it is serialised at once and never read again."""
@@ -94,6 +110,8 @@ class StripeStore:
         """Insert or replace one prepared object (see `prepare`)."""
         res = self._resources[resource]
         old = res.records.get(object_id)
+        if self._new_events is not None and old is None and resource == "events":
+            self._new_events.append(object_id)
         if created is None:  # deleted stubs carry no `created`
             created = old[0] if old is not None else 0
         self._file(res, old, object_id, created, values, res.bodies.append(body, created))
@@ -108,6 +126,7 @@ class StripeStore:
         res = self._resources[resource]
         records = res.records
         ids, created, values, locations = located
+        new_events = self._new_events if resource == "events" else None
         if (
             not res.built
             and None not in created
@@ -121,9 +140,13 @@ class StripeStore:
             batch = cast(list[Record], list(zip(created, ids, handles, values, strict=True)))
             records.update(zip(ids, batch, strict=True))
             res.listed.extend(batch)
+            if new_events is not None:
+                new_events.extend(ids)
             return
         for object_id, when, filters, location in zip(*located, strict=True):
             old = records.get(object_id)
+            if new_events is not None and old is None:
+                new_events.append(object_id)
             if when is None:  # deleted stubs carry no `created`
                 when = old[0] if old is not None else 0
             self._file(res, old, object_id, when, filters, location)
