@@ -14,7 +14,7 @@ from urllib.parse import unquote
 
 import orjson
 
-from ..asgi import Receive, Scope, Send, drop_connection, send_json
+from ...asgi import Receive, Scope, Send, drop_connection, send_json
 from ..faults import FaultConfig, FaultInjector
 from . import v1, v2
 from .state import IdKind, Store

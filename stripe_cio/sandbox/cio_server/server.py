@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import gc
 
+from ...asgi import run_server
 from .. import SANDBOX_CIO_API_KEY, SANDBOX_CIO_SITE_ID
-from ..asgi import run_server
 from ..faults import FaultConfig
 from .app import CioSandboxApp
 

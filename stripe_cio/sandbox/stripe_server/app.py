@@ -15,8 +15,8 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+from ...asgi import Receive, Scope, Send, drop_connection, send_raw
 from ...stripe_api import STRIPE_API_VERSION
-from ..asgi import Receive, Scope, Send, drop_connection, send_raw
 from ..faults import FaultConfig, FaultInjector
 from .control import handle_control
 from .errors import StripeError, api_error, invalid_key, missing_key, rate_limited

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ..asgi import Receive, Scope, Send, read_body, send_json
+from ...asgi import Receive, Scope, Send, read_body, send_json
 
 if TYPE_CHECKING:
     from .app import StripeSandboxApp

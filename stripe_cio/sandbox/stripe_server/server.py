@@ -7,7 +7,7 @@ import logging
 import time
 from pathlib import Path
 
-from ..asgi import run_server
+from ...asgi import run_server
 from ..faults import FaultConfig
 from .app import Account, StripeSandboxApp
 from .fixtures import load_fixtures
