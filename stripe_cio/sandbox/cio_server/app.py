@@ -171,6 +171,16 @@ class CioSandboxApp:
             "/_sandbox/health": lambda: {"status": "ok", "api": "customerio"},
             "/_sandbox/people": lambda: people_view(store),
             "/_sandbox/events": lambda: events_view(store),
+            # When each event was accepted (wall clock), for latency measurements.
+            "/_sandbox/event_times": lambda: [
+                {
+                    "id": event.id,
+                    "name": event.name,
+                    "data": event.data,
+                    "accepted_at": event.accepted_at,
+                }
+                for event in store.events
+            ],
             "/_sandbox/requests": lambda: requests_view(store),
             "/_sandbox/objects": lambda: [
                 {"identifiers": {"object_type_id": t, "object_id": i}, "attributes": a}

@@ -57,6 +57,8 @@ class Event:
     timestamp: int
     data: dict[str, Any]
     type: str
+    # When the sandbox accepted it (wall clock): what a latency measurement ends at.
+    accepted_at: float = field(default_factory=time.time, compare=False)
 
 
 def _encoded(fingerprint: tuple[Any, ...]) -> bytes:
