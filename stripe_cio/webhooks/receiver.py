@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -83,6 +83,24 @@ class Receiver:
         self._clock = clock
         self.unflushed: Counter[str] = Counter()  # received and refused, not yet in the ledger
         self._versions_reported: set[str] = set()
+        # How long the latest acknowledged deliveries took from their first byte read to the
+        # answer (the body, the signature, the ledger's transaction), for /healthz.
+        self._ack_seconds: deque[float] = deque(maxlen=100_000)
+        self._acks = 0
+
+    def _acknowledged(self) -> int:
+        return self._acks
+
+    def _ack_quantiles(self) -> dict[str, float] | None:
+        """p50, p95, p99 and the largest of the latest acknowledgments' times, milliseconds."""
+        if not self._ack_seconds:
+            return None
+        ordered = sorted(self._ack_seconds)
+
+        def at(share: float) -> float:
+            return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000, 2)
+
+        return {"p50": at(0.5), "p95": at(0.95), "p99": at(0.99), "max": at(1.0)}
 
     def __repr__(self) -> str:
         return f"Receiver(secrets={len(self._secrets)}, api_version={self._api_version!r})"
@@ -95,7 +113,8 @@ class Receiver:
             return
         path, method = scope.get("path", ""), scope.get("method", "")
         if path == HEALTH_PATH and method in ("GET", "HEAD"):
-            await send_json(send, 200, {"ok": True})
+            await send_json(send, 200, {"ok": True, "acknowledged": self._acknowledged(),
+                                        "ack_ms": self._ack_quantiles()})  # fmt: skip
             return
         if path != PATH:
             await send_json(send, 404, {"error": "not found"})
@@ -104,7 +123,11 @@ class Receiver:
             await send_json(send, 405, {"error": "method not allowed"}, [(b"allow", b"POST")])
             return
         self.unflushed["received"] += 1
+        started = time.perf_counter()
         status = await self._delivery(scope, receive)
+        if status == 200:
+            self._ack_seconds.append(time.perf_counter() - started)
+            self._acks += 1
         await send_json(
             send, status, {"received": True} if status == 200 else {"error": "rejected"}
         )
