@@ -66,8 +66,14 @@ class _CredentialsBlock(Block):
 
     @classmethod
     def from_settings(cls, settings: Any) -> Self:
-        """A block holding `settings`' value of each of its fields (their names are the same)."""
-        return cls(**{name: getattr(settings, name) for name in cls.model_fields})
+        """A block holding `settings`' value of each of its fields (their names are the same; a
+        list of secrets, such as the webhook's, is held comma-separated)."""
+        values = {name: getattr(settings, name) for name in cls.model_fields}
+        for name, value in values.items():
+            if isinstance(value, tuple):
+                joined = ",".join(item.get_secret_value() for item in value)
+                values[name] = SecretStr(joined) if joined else None
+        return cls(**values)
 
     @classmethod
     def load_sync(cls, name: str) -> Self:
@@ -107,7 +113,7 @@ class StripeCredentials(_CredentialsBlock):
         default=None,
         description="Client-side rate limit. Default: 25 for test keys, 100 for live keys.",
     )
-    webhook_secret: SecretStr | None = Field(
+    webhook_secrets: SecretStr | None = Field(
         default=None,
         description=(
             "Signing secret of the webhook endpoint (whsec_...), for `stripe-cio webhooks serve`;"
@@ -135,7 +141,7 @@ class StripeCredentials(_CredentialsBlock):
                 "api_base": self.api_base,
                 "account": self.account,
                 "requests_per_second": self.requests_per_second,
-                "webhook_secrets": self.webhook_secret,
+                "webhook_secrets": self.webhook_secrets,
                 "ca_bundle": ca_bundle,
             },
             self._source(),

@@ -31,7 +31,7 @@ def webhook_secrets(conns: Connections) -> list[str]:
             "is not set",
             "give the endpoint's signing secret (whsec_..., Stripe's dashboard: Developers > "
             "Webhooks > the endpoint > Signing secret) in it or in the Stripe credentials "
-            "block's webhook_secret",
+            "block's webhook_secrets",
         )
     return secrets
 

@@ -91,7 +91,9 @@ def test_the_run_form_offers_block_pickers_and_describes_every_parameter(spec: A
         assert len(refs) == 1, name  # a block reference, not a string
         definition = definitions[refs[0].rpartition("/")[2]]
         assert definition["block_type_slug"] == CREDENTIAL_BLOCKS[name]
-        assert definition["secret_fields"] == ["api_key"]
+        # The Stripe block also holds the webhook endpoint's signing secrets (docs/webhooks.md).
+        secret = ["api_key", "webhook_secrets"] if name == "stripe_credentials" else ["api_key"]
+        assert definition["secret_fields"] == secret
     # The notification block too: a picker per notification block type.
     notify = [option["$ref"] for option in properties["notify_block"]["anyOf"] if "$ref" in option]
     slugs = {definitions[ref.rpartition("/")[2]]["block_type_slug"] for ref in notify}
