@@ -139,7 +139,7 @@ def drive(
     (wall time it returned, account time before, account time after)."""
     advances: list[tuple[float, int, int]] = []
     per_second = 1.0  # events per account second, re-estimated as events come
-    made = account_seconds = 0.0
+    made = account_seconds = extra = 0.0
     clock = int(stripe.get("/_sandbox/clock").raise_for_status().json()["now"])
     start = time.monotonic()
     burst_at = {duration * (k + 1) / (bursts + 1) for k in range(bursts)}
@@ -148,11 +148,10 @@ def drive(
         if not half_done and elapsed >= duration / 2:
             half_done = True
             on_half()
-        wanted = rate * elapsed - made
-        due = [t for t in burst_at if t <= elapsed]
-        for t in due:
+        for t in [t for t in burst_at if t <= elapsed]:
             burst_at.discard(t)
-            wanted += burst
+            extra += burst  # on top of the sustained rate
+        wanted = rate * elapsed + extra - made
         if wanted >= 1:
             step = max(1, min(DAY, int(wanted / per_second)))
             before = clock

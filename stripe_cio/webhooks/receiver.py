@@ -29,7 +29,7 @@ from sqlalchemy import Engine
 from ..asgi import Receive, Scope, Send, read_body, send_json
 from ..redaction import redact
 from .signature import TOLERANCE_SECONDS, SignatureRejected, verify
-from .store import add_counts, defer_event, record_event
+from .store import add_counts, defer_event, record_events
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,7 @@ class Receiver:
         # answer (the body, the signature, the ledger's transaction), for /healthz.
         self._ack_seconds: deque[float] = deque(maxlen=100_000)
         self._acks = 0
+        self._committer = _GroupCommit(lambda events: record_events(engine, events))
 
     def _acknowledged(self) -> int:
         return self._acks
@@ -152,8 +153,7 @@ class Receiver:
         try:
             version = event.get("api_version")
             if version == self._api_version:
-                recorded = await asyncio.to_thread(record_event, self._engine, event)
-                fresh = recorded.applied
+                fresh = await self._committer.record(event)
             else:
                 self._report_version(version)
                 fresh = await asyncio.to_thread(defer_event, self._engine, event)
@@ -189,6 +189,46 @@ class Receiver:
         except Exception:
             self.unflushed.update(counts)  # the next flush tries again
             raise
+
+
+class _GroupCommit:
+    """Writes the events that arrive together in one ledger transaction: each delivery awaits
+    the commit of the batch it joined (a transaction per delivery queued them all on the
+    ledger's write lock, and that wait is what Stripe's acknowledgment waited for)."""
+
+    def __init__(self, write: Callable[[list[Mapping[str, Any]]], list[bool]], most: int = 500):
+        self._write = write
+        self._most = most
+        self._queue: asyncio.Queue[tuple[Mapping[str, Any], asyncio.Future[bool]]] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def record(self, event: Mapping[str, Any]) -> bool:
+        """Write `event` with whatever arrives meanwhile; whether it was new to the ledger."""
+        if self._queue is None:
+            self._queue = asyncio.Queue()
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run(self._queue))
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        await self._queue.put((event, future))
+        return await future
+
+    async def _run(
+        self, queue: asyncio.Queue[tuple[Mapping[str, Any], asyncio.Future[bool]]]
+    ) -> None:
+        while True:
+            batch = [await queue.get()]
+            while len(batch) < self._most and not queue.empty():
+                batch.append(queue.get_nowait())
+            try:
+                fresh = await asyncio.to_thread(self._write, [event for event, _ in batch])
+            except Exception as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), new in zip(batch, fresh, strict=True):
+                if not future.done():
+                    future.set_result(new)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

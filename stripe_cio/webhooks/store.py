@@ -10,8 +10,7 @@ poll's cursor is not moved: it still lists everything from where it was.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, select
@@ -29,14 +28,6 @@ COUNTERS: dict[str, str] = {
     "delivered": "events whose persons' attributes and lifecycle events were sent",
     "delivery_failures": "delivery rounds that failed (the next poll sends what they did not)",
 }
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """What recording one verified event did."""
-
-    applied: bool  # new to the ledger (False: a duplicate, or rejected)
-    rejected: dict[str, int] = field(default_factory=dict)
 
 
 def _add(conn: Connection, counts: Mapping[str, int], now: int) -> None:
@@ -70,17 +61,31 @@ def read_counts(engine: Engine) -> dict[str, int]:
         }
 
 
-def record_event(engine: Engine, event: Mapping[str, Any]) -> Recorded:
-    """Write a verified event of our API version to the ledger as the poll would, counting it."""
+def record_events(engine: Engine, events: Sequence[Mapping[str, Any]]) -> list[bool]:
+    """Write verified events of our API version to the ledger as the poll would, in one
+    transaction, counting them; for each, whether it was new to the ledger."""
+    processed = table("processed_events")
+    ids = [event["id"] for event in events]
+    distinct = sorted(set(ids))
     with write_transaction(engine) as conn:
-        applied, duplicates, rejected = apply_event_page(conn, [event])
+        known = set(
+            conn.execute(select(processed.c.id).where(processed.c.id.in_(distinct))).scalars()
+        )
+        applied, duplicates, rejected = apply_event_page(conn, events)
         _add(
             conn,
-            {"verified": 1, "applied": applied, "duplicates": duplicates}
+            {"verified": len(events), "applied": applied, "duplicates": duplicates}
             | {f"rejected:event {reason}": n for reason, n in rejected.items()},
             int(time.time()),
         )
-    return Recorded(applied=applied > 0, rejected=rejected)
+        stored = set(
+            conn.execute(select(processed.c.id).where(processed.c.id.in_(distinct))).scalars()
+        )
+    fresh, seen = [], set()
+    for event_id in ids:
+        fresh.append(event_id not in known and event_id in stored and event_id not in seen)
+        seen.add(event_id)
+    return fresh
 
 
 def defer_event(engine: Engine, event: Mapping[str, Any]) -> bool:
