@@ -13,7 +13,7 @@ schedule.
    second (re-estimated from the events made so far), plus `--bursts` advances of about
    `--burst` events each. An event exists from the moment the advance that made it returns:
    that wall time is its creation (the account's `created` is its own clock, which runs ahead).
-   With `--kill`, the receiver is SIGKILLed halfway and restarted a second later, while the
+   With `--kill`, the receiver is SIGKILLed halfway and restarted two seconds later, while the
    sandbox keeps retrying.
 3. Waits until the sandbox has nothing left to deliver and the receiver's counters stand still,
    then stops the receiver and runs one polling sync: whatever Customer.io gets from it was lost
@@ -42,6 +42,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -209,13 +210,17 @@ def main() -> None:
 
         acks: list[dict[str, Any]] = []
 
-        def kill_and_restart() -> None:
-            if not args.kill:
-                return
+        def restart() -> None:
             acks.append(receiver.health())
             receiver.stop(signal.SIGKILL)
-            time.sleep(1.0)
+            time.sleep(2.0)  # down while the stream goes on: the sandbox retries
             receiver.start()
+
+        restarting = threading.Thread(target=restart)
+
+        def kill_and_restart() -> None:
+            if args.kill:
+                restarting.start()
 
         print(f"load average {_load_average()}", flush=True)
         stream_start = time.time()
@@ -223,6 +228,8 @@ def main() -> None:
             stripe, args.rate, args.duration, args.bursts, args.burst, kill_and_restart
         )
         stream_end = time.time()
+        if args.kill:
+            restarting.join()
         deadline = time.monotonic() + 300
         last: Any = None
         while time.monotonic() < deadline:
