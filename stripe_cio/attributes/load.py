@@ -402,6 +402,18 @@ def _combine(parts: list[Any], kind: ColumnKind, name: str) -> Any:
     return pd.concat([pd.Series(part) for part in parts], ignore_index=True).array
 
 
+def compacted(chunk: _Chunk, position: int, kind: ColumnKind, name: str) -> Any:
+    """A chunk's column as the compact array of its kind; a value the ledger's normalisers
+    never write (a null amount) is the one-line LedgerReadError."""
+    try:
+        return chunk.compact(position, kind, name)
+    except ValueError as exc:
+        raise LedgerReadError(
+            f"cannot read the ledger: {exc}; something other than stripe-cio wrote "
+            "it: undo that, or rebuild the ledger with `stripe-cio backfill`"
+        ) from None
+
+
 def _read(
     chunks: Iterable[_Chunk], name: str, known: Mapping[str, pd.Index] | None = None
 ) -> pd.DataFrame:
@@ -419,14 +431,7 @@ def _read(
             if column in encoders:
                 chunk.encode(position, encoders[column])
                 continue
-            try:
-                part = chunk.compact(position, kind, f"{name}.{column}")
-            except ValueError as exc:
-                raise LedgerReadError(
-                    f"cannot read the ledger: {exc}; something other than stripe-cio wrote "
-                    "it: undo that, or rebuild the ledger with `stripe-cio backfill`"
-                ) from None
-            parts[column].append(part)
+            parts[column].append(compacted(chunk, position, kind, f"{name}.{column}"))
         del chunk
     data = {
         column: encoders[column].column()

@@ -35,7 +35,6 @@ from .config import AttributeSettings
 from .frames import FRAME_COLUMNS, ColumnKind, LedgerFrames, frame_from_columns
 from .groups import lookup, object_index
 from .load import (
-    LedgerReadError,
     Query,
     _Categories,
     _Chunk,
@@ -43,6 +42,7 @@ from .load import (
     _combine,
     _KnownValues,
     _selects,
+    compacted,
     read_columnar,
 )
 from .selection import metadata_value
@@ -149,13 +149,7 @@ def _compact(chunk: _Chunk, name: str) -> dict[str, Any]:
     columns: Mapping[str, ColumnKind] = FRAME_COLUMNS[name]
     out = {}
     for position, (column, kind) in enumerate(columns.items()):
-        try:
-            part = chunk.compact(position, kind, f"{name}.{column}")
-        except ValueError as exc:
-            raise LedgerReadError(
-                f"cannot read the ledger: {exc}; something other than stripe-cio wrote "
-                "it: undo that, or rebuild the ledger with `stripe-cio backfill`"
-            ) from None
+        part = compacted(chunk, position, kind, f"{name}.{column}")
         if isinstance(part, pd.Categorical):
             part = _Coded(np.asarray(part.codes), np.asarray(part.categories, dtype=object))
         out[column] = part
