@@ -97,18 +97,19 @@ def poll(conns: Any, since: int | None = None) -> float:
 class Receiver:
     """`stripe-cio webhooks serve` in its own process."""
 
-    def __init__(self, env: dict[str, str], port: int) -> None:
-        self.env, self.port = env, port
+    def __init__(self, env: dict[str, str], port: int, log: Path) -> None:
+        self.env, self.port, self.log = env, port, log
         self.process: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            [STRIPE_CIO, "webhooks", "serve", "--port", str(self.port)],
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
+        with self.log.open("a") as log:  # its log, for a look afterwards
+            self.process = subprocess.Popen(
+                [STRIPE_CIO, "webhooks", "serve", "--port", str(self.port)],
+                env=self.env,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+            )
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
         if "listening on" not in line:
@@ -203,7 +204,7 @@ def main() -> None:
         cio.post("/_sandbox/reset").raise_for_status()
         env = sandbox_environment(os.environ, stripe_box.url, cio_box.url, f"sqlite:///{ledger}")
         env.update(STRIPE_REQUESTS_PER_SECOND="500", STRIPE_WEBHOOK_SECRET=SECRET)
-        receiver = Receiver(env, free_port())
+        receiver = Receiver(env, free_port(), workdir / "receiver.log")
         receiver.start()
         url = f"http://127.0.0.1:{receiver.port}/webhooks/stripe"
         stripe.post("/_sandbox/webhooks", json={"url": url, "secrets": [SECRET]})

@@ -24,7 +24,7 @@ import ssl
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -288,6 +288,18 @@ class _PooledTransport(httpx.AsyncBaseTransport):
         self._idle.clear()
 
 
+@lru_cache(maxsize=8)
+def _tls_context(ca_bundle: Path | None) -> ssl.SSLContext:
+    """The TLS context trusting certifi's roots and `ca_bundle`'s, made once per bundle: loading
+    the roots costs tens of milliseconds, which a client made per delivery round (the webhook
+    receiver's) paid each time. A context is safe to share between connections and threads, and
+    nothing changes it once made."""
+    context = ssl.create_default_context(cafile=certifi.where())
+    if ca_bundle is not None:
+        load_ca_bundle(context, ca_bundle)
+    return context
+
+
 def pooled_transport(
     *,
     max_connections: int,
@@ -300,8 +312,6 @@ def pooled_transport(
     TLS trusts certifi's roots and those of `ca_bundle` (STRIPE_CIO_CA_BUNDLE, validated by the
     settings). Proxies come from `env` (the process environment when None), read here, once.
     """
-    context = ssl.create_default_context(cafile=certifi.where())
-    if ca_bundle is not None:
-        load_ca_bundle(context, ca_bundle)
+    context = _tls_context(ca_bundle)
     proxies = proxy_routes(os.environ if env is None else env)
     return _PooledTransport(context, max_connections, keepalive_expiry, proxies)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -77,10 +79,37 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+# One lock per SQLite file for this process's writers. SQLite's busy handler makes a waiting
+# writer sleep in steps of up to 100 ms whatever the moment the lock frees, so writers of one
+# process queued on it (the webhook receiver's commits behind its delivery rounds) waited for
+# nothing; a Python lock hands over at once. Other processes still meet the busy handler.
+# Source: https://sqlite.org/c3ref/busy_timeout.html (sqliteDefaultBusyCallback's delays).
+_WRITERS: dict[str, threading.RLock] = {}
+_WRITERS_GUARD = threading.Lock()
+
+
+def _writer_lock(engine: Engine) -> threading.RLock | None:
+    """This process's lock for writing the SQLite file of `engine` (None: not a SQLite file)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return None
+    key = os.path.realpath(database)
+    with _WRITERS_GUARD:
+        return _WRITERS.setdefault(key, threading.RLock())
+
+
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """One connection and one write transaction: committed on success, rolled back on error."""
-    with engine.connect() as conn:
-        conn.execution_options(**{_WRITE: True})
-        with conn.begin():
-            yield conn
+    lock = _writer_lock(engine)
+    # Past the busy timeout, SQLite's own wait (and its error) takes over, as for two processes.
+    held = lock is not None and lock.acquire(timeout=BUSY_TIMEOUT_S)
+    try:
+        with engine.connect() as conn:
+            conn.execution_options(**{_WRITE: True})
+            with conn.begin():
+                yield conn
+    finally:
+        if held:
+            assert lock is not None
+            lock.release()

@@ -289,6 +289,7 @@ class DeliveryLoop:
             self._pending -= batch
             if self._pending:
                 self._wake.set()
+            began = time.perf_counter()
             try:
                 await self._deliver(batch)
             except asyncio.CancelledError:
@@ -313,3 +314,9 @@ class DeliveryLoop:
                 continue
             failures = 0
             self.rounds += 1
+            log.debug(
+                "delivered a round of %d events in %.3f s; %d waiting",
+                len(batch),
+                time.perf_counter() - began,
+                len(self._pending),
+            )
