@@ -91,16 +91,16 @@ def _webhook_rows(table: Table, status: LedgerStatus) -> None:
         reason = name.removeprefix("rejected:")
         meaning = REJECT_REASONS.get(reason, reason)
         table.add_row(f"webhooks refused: {meaning}", f"{counts.pop(name):,}")
-    if counts.get("undelivered_at_stop"):
-        table.add_row(
-            "webhooks: received but not delivered when the receiver stopped (the sync sent them)",
-            f"{counts.pop('undelivered_at_stop'):,}",
-        )
     delivered = status.webhooks.get("delivered", 0)
     if delivered:
         table.add_row(
             "webhooks: mean time from Stripe's event to its delivery",
             f"{lag_sum / delivered / 1000:.2f} s",
+        )
+    if status.webhook_pending:
+        table.add_row(
+            "webhooks: received, delivery to come (the next round or the sync sends them)",
+            f"{status.webhook_pending:,}",
         )
     if status.webhook_inbox:
         table.add_row("webhooks: events waiting to be read again", f"{status.webhook_inbox:,}")

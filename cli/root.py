@@ -43,6 +43,16 @@ def _root(
 ) -> None:
     global _VERBOSE
     _VERBOSE = verbose
+    configure_logging(verbose)
+
+
+def verbose() -> bool:
+    """Whether this command runs with --verbose."""
+    return _VERBOSE
+
+
+def configure_logging(verbose: bool) -> None:
+    """The commands' logging (also run by the processes a command spawns)."""
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

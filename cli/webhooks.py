@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import typer
 
 from stripe_cio.runs import RunSummary
 from stripe_cio.webhooks.serve import NAME, serve_webhooks
 
 from .jobs import CUSTOMERIO_BLOCK, STRIPE_BLOCK, connections
+from .root import configure_logging, verbose
 
 webhooks_app = typer.Typer(
     name="webhooks",
@@ -88,9 +91,17 @@ def serve(
         customerio_block=customerio_block,
     )
 
-    def on_round(summary: RunSummary) -> None:
-        _round(summary)
-        if prefect_events:
-            _prefect_event(summary)
+    serve_webhooks(
+        conns,
+        host=host,
+        port=port,
+        on_summary=_round_and_event if prefect_events else _round,
+        setup=partial(configure_logging, verbose()),
+    )
 
-    serve_webhooks(conns, host=host, port=port, on_summary=on_round)
+
+def _round_and_event(summary: RunSummary) -> None:
+    """A delivery round's line, and its Prefect event when it sent something or failed."""
+    _round(summary)
+    if summary.failure is not None or summary.persons_sent or summary.events_delivered:
+        _prefect_event(summary)

@@ -275,6 +275,17 @@ class WebhookInboxRow(_LedgerModel, table=True):
     received_at: int = Field(sa_type=BigInteger)  # wall clock, Unix s
 
 
+class WebhookPendingRow(_LedgerModel, table=True):
+    """A verified webhook event new to the ledger whose delivery (its persons' attributes, its
+    lifecycle events) has not yet run: written with the event, before the 2xx, and removed once
+    a delivery round has sent what it changed, so that a receiver stopped or killed in between
+    delivers it when it starts again (and the poll sends it meanwhile)."""
+
+    __tablename__ = "webhook_pending"
+    id: str = Field(primary_key=True)  # the event id
+    received_at: float = Field(index=True)  # wall clock, Unix s: rounds take the oldest first
+
+
 class WebhookCountRow(_LedgerModel, table=True):
     """A counter of the webhook receiver (received, verified, rejected:<reason>, ...), kept
     across restarts and read by `stripe-cio status`."""
@@ -303,7 +314,7 @@ RANK_TABLES: tuple[Table, ...] = (LEDGER_METADATA.tables["rank_cuts"],)
 
 # Added to existing ledgers by MIGRATIONS[7] (`schema.py`).
 WEBHOOK_TABLES: tuple[Table, ...] = tuple(
-    LEDGER_METADATA.tables[name] for name in ("webhook_inbox", "webhook_counts")
+    LEDGER_METADATA.tables[name] for name in ("webhook_inbox", "webhook_pending", "webhook_counts")
 )
 
 

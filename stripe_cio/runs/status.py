@@ -39,6 +39,7 @@ class LedgerStatus:
     unfinished_backfills: list[BackfillRun]  # started and not completed: resume them
     webhooks: dict[str, int] = field(default_factory=dict)  # the receiver's counters
     webhook_inbox: int = 0  # events of another API version waiting to be read again
+    webhook_pending: int = 0  # events received whose delivery round has not run
 
 
 def _count(engine: Engine, name: str) -> int:
@@ -83,4 +84,5 @@ def ledger_status(ledger: Ledger) -> LedgerStatus:
         unfinished_backfills=unfinished_backfills(engine),
         webhooks=read_counts(engine),
         webhook_inbox=_count(engine, "webhook_inbox"),
+        webhook_pending=_count(engine, "webhook_pending"),
     )

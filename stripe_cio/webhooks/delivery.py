@@ -1,5 +1,5 @@
 """The job that sends what webhook-delivered events changed: the events poll's delivery
-(`deliver_events`, `send_lifecycle`) for those events only.
+(`deliver_events`, `send_lifecycle`) for those events only; and the loop of its rounds.
 
 Events of another API version wait in the inbox; this job reads each again through the API
 (`GET /v1/events/{id}`) and applies it as the poll applies a listed event, before anything is
@@ -10,8 +10,9 @@ events (as already processed) and still covers any this job did not get to.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -22,9 +23,12 @@ from ..jobs.runner import StepRunner
 from ..jobs.sync import INTEGRITY_CHECK_EVERY, deliver_events, send_lifecycle
 from ..ledger import table, write_transaction
 from ..ledger.events import apply_event_page
+from ..redaction import redact
 from ..runs import RunSummary, TouchedCustomers, touched_customers
 from ..stripe_api import StripeClient
-from .store import add_counts, inbox, remove_from_inbox
+from .store import add_counts, inbox, pending_events, remove_from_inbox, remove_pending
+
+log = logging.getLogger(__name__)
 
 WEBHOOKS = "stripe-webhooks"
 # How long a delivery round waits for the ledger's push lock (a running sync or enrich holds
@@ -121,3 +125,66 @@ async def _read_inbox(job: JobRun, engine: Engine, client: StripeClient) -> list
 
     await asyncio.to_thread(apply)
     return [event["id"] for event in events if isinstance(event.get("id"), str)]
+
+
+class DeliveryLoop:
+    """Runs `deliver` on the events queued for delivery (`webhook_pending`), the oldest first, one
+    round at a time; a round's events leave the queue once it has run."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        deliver: Callable[[set[str]], Awaitable[object]],
+        *,
+        poll: float = 0.05,
+        max_batch: int = 5_000,
+        backoff: Callable[[int], float] = lambda failures: min(30.0, 0.5 * 2**failures),
+    ) -> None:
+        self._engine = engine
+        self._deliver = deliver
+        self._poll = poll
+        self._max_batch = max_batch
+        self._backoff = backoff
+        self.rounds = 0
+        self.failures = 0
+
+    async def run(
+        self,
+        on_round: Callable[[Mapping[str, int]], None] | None = None,
+        alive: Callable[[], bool] = lambda: True,
+    ) -> None:
+        """Deliver rounds while `alive()` says so (checked between rounds), until cancelled."""
+        failures = 0
+        while alive():
+            # A short wait between looks lets a burst's next events join the round; a quiet
+            # queue costs one indexed read per look.
+            batch = await asyncio.to_thread(pending_events, self._engine, self._max_batch)
+            if not batch:
+                await asyncio.sleep(self._poll)
+                continue
+            began = time.perf_counter()
+            try:
+                await self._deliver(set(batch))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                self.failures += 1
+                delay = self._backoff(failures)
+                log.warning(
+                    "a webhook delivery round failed (%s); its %d events are tried again in "
+                    "%.1f s (the next sync sends them too)",
+                    redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__),
+                    len(batch),
+                    delay,
+                )
+                if on_round is not None:
+                    on_round({"delivery_failures": 1})
+                await asyncio.sleep(delay)
+                continue
+            await asyncio.to_thread(remove_pending, self._engine, batch)
+            failures = 0
+            self.rounds += 1
+            log.debug(
+                "delivered a round of %d events in %.3f s", len(batch), time.perf_counter() - began
+            )

@@ -1,15 +1,16 @@
 """The webhook receiver: `POST /webhooks/stripe` takes Stripe's signed deliveries, writes each
-verified event to the ledger, then acknowledges it; a delivery loop beside it sends what the
-events changed, a batch at a time.
+verified event to the ledger, then acknowledges it; the delivery rounds (`delivery.py`, in a
+process of their own) send what the events changed.
 
 - Nothing but `GET /healthz` is answered without a valid signature. A refused delivery gets a
   400 whose body says nothing more ("rejected"); its reason is counted.
-- An event is acknowledged only once it is in the ledger (`record_event`): if the receiver dies
+- An event is acknowledged only once it is in the ledger and queued for delivery
+  (`record_events`, the events arriving together in one transaction): if the receiver dies
   before, Stripe delivers it again (https://docs.stripe.com/webhooks#retries); if it dies
   after, the event is in the ledger and the next round, or the next poll, sends it.
-- Mapping and sending happen after the acknowledgment, in `DeliveryLoop`: it gathers whatever
-  arrived while the previous round ran (or in the short `linger` after a quiet spell) and runs
-  `deliver_webhook_events` on it. A round that fails leaves its events to the next round.
+- Mapping and sending happen after the acknowledgment, in the delivery rounds, which take
+  whatever was queued while the previous round ran. A round that fails leaves its events to
+  the next round.
 - An event of another API version than ours is not applied from its payload: it waits in the
   inbox until the delivery job reads it again through the API; the mismatch is logged once.
 """
@@ -20,7 +21,7 @@ import asyncio
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -66,7 +67,6 @@ class Receiver:
         engine: Engine,
         secrets: Sequence[str],
         api_version: str,
-        on_event: Callable[[str], None],
         *,
         tolerance: int = TOLERANCE_SECONDS,
         max_bytes: int = MAX_BODY_BYTES,
@@ -77,7 +77,6 @@ class Receiver:
         self._engine = engine
         self._secrets = tuple(secrets)
         self._api_version = api_version
-        self._on_event = on_event
         self._tolerance = tolerance
         self._max_bytes = max_bytes
         self._clock = clock
@@ -153,10 +152,10 @@ class Receiver:
         try:
             version = event.get("api_version")
             if version == self._api_version:
-                fresh = await self._committer.record(event)
+                await self._committer.record(event)
             else:
                 self._report_version(version)
-                fresh = await asyncio.to_thread(defer_event, self._engine, event)
+                await asyncio.to_thread(defer_event, self._engine, event)
         except Exception as exc:  # the ledger refused it: Stripe will deliver it again
             log.warning(
                 "a verified event could not be written to the ledger (%s): answered 503 "
@@ -164,8 +163,6 @@ class Receiver:
                 redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__),
             )
             return 503
-        if fresh:
-            self._on_event(event["id"])
         return 200
 
     def _report_version(self, version: Any) -> None:
@@ -247,76 +244,3 @@ async def _lifespan(receive: Receive, send: Send) -> None:
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})
             return
-
-
-class DeliveryLoop:
-    """Runs `deliver` on the events received since its last round, one round at a time."""
-
-    def __init__(
-        self,
-        deliver: Callable[[set[str]], Awaitable[object]],
-        *,
-        linger: float = 0.05,
-        max_batch: int = 5_000,
-        backoff: Callable[[int], float] = lambda failures: min(30.0, 0.5 * 2**failures),
-    ) -> None:
-        self._deliver = deliver
-        self._linger = linger
-        self._max_batch = max_batch
-        self._backoff = backoff
-        self._pending: set[str] = set()
-        self._wake = asyncio.Event()
-        self.rounds = 0
-        self.failures = 0
-
-    def add(self, event_id: str) -> None:
-        """An event to deliver in the next round."""
-        self._pending.add(event_id)
-        self._wake.set()
-
-    @property
-    def pending(self) -> int:
-        return len(self._pending)
-
-    async def run(self, on_round: Callable[[Mapping[str, int]], None] | None = None) -> None:
-        """Deliver rounds until cancelled."""
-        failures = 0
-        while True:
-            await self._wake.wait()
-            await asyncio.sleep(self._linger)  # let a burst's next events join this round
-            self._wake.clear()
-            batch = set(list(self._pending)[: self._max_batch])
-            self._pending -= batch
-            if self._pending:
-                self._wake.set()
-            began = time.perf_counter()
-            try:
-                await self._deliver(batch)
-            except asyncio.CancelledError:
-                self._pending |= batch
-                raise
-            except Exception as exc:
-                failures += 1
-                self.failures += 1
-                self._pending |= batch
-                delay = self._backoff(failures)
-                log.warning(
-                    "a webhook delivery round failed (%s); its %d events are tried again in "
-                    "%.1f s (the next sync sends them too)",
-                    redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__),
-                    len(batch),
-                    delay,
-                )
-                if on_round is not None:
-                    on_round({"delivery_failures": 1})
-                await asyncio.sleep(delay)
-                self._wake.set()
-                continue
-            failures = 0
-            self.rounds += 1
-            log.debug(
-                "delivered a round of %d events in %.3f s; %d waiting",
-                len(batch),
-                time.perf_counter() - began,
-                len(self._pending),
-            )

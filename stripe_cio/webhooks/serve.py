@@ -1,10 +1,20 @@
-"""`stripe-cio webhooks serve`: the receiver and its delivery loop in one process."""
+"""`stripe-cio webhooks serve`: the receiver, and its delivery rounds in a process of their own.
+
+The two share nothing but the ledger: the receiver queues each new event there
+(`webhook_pending`) in the transaction that records it, and the delivery process takes the queue
+a round at a time. Apart, a burst's delivery rounds (the ledger reads, the attributes, the
+Customer.io requests) no longer hold up the acknowledgments Stripe waits for, and a restarted
+receiver delivers what an earlier one had queued.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import multiprocessing
+import os
+import signal
 from collections.abc import Callable, Mapping
 
 from ..asgi import run_server
@@ -14,12 +24,14 @@ from ..jobs.runner import PlainRunner
 from ..runs import RunSummary
 from ..settings_base import ENV_NAMES
 from ..stripe_api import STRIPE_API_VERSION
-from .delivery import deliver_webhook_events
-from .receiver import FLUSH_SECONDS, DeliveryLoop, Receiver
+from .delivery import DeliveryLoop, deliver_webhook_events
+from .receiver import FLUSH_SECONDS, Receiver
 from .store import add_counts
 
 log = logging.getLogger(__name__)
 NAME = "stripe-cio webhooks"
+# How long a stopping receiver lets its delivery process finish the round it is in.
+STOP_SECONDS = 30.0
 
 
 def webhook_secrets(conns: Connections) -> list[str]:
@@ -41,23 +53,27 @@ def serve_webhooks(
     *,
     host: str,
     port: int,
-    linger: float = 0.05,
+    poll: float = 0.05,
     on_summary: Callable[[RunSummary], None] | None = None,
+    setup: Callable[[], None] | None = None,
 ) -> None:
-    """Serve `POST /webhooks/stripe` and deliver what arrives, until interrupted."""
+    """Serve `POST /webhooks/stripe` and deliver what arrives, until interrupted.
+
+    `on_summary` gets each delivery round's summary and `setup` (logging, say) runs first, both
+    in the delivery process: they must be picklable (module-level functions, or partials of
+    them).
+    """
     secrets = webhook_secrets(conns)
     conns.customerio_settings()  # fail now, not at the first delivery
     ledger = conns.open_ledger()
-    runner = PlainRunner(NAME, on_summary=on_summary)
-
-    async def deliver(event_ids: set[str]) -> None:
-        await deliver_webhook_events(conns, runner, event_ids)
-
-    loop = DeliveryLoop(deliver, linger=linger)
-    receiver = Receiver(ledger.engine, secrets, STRIPE_API_VERSION, loop.add)
-
-    def count(counts: Mapping[str, int]) -> None:
-        receiver.unflushed.update(counts)
+    receiver = Receiver(ledger.engine, secrets, STRIPE_API_VERSION)
+    # Spawned, not forked: the parent has threads (the ledger's, uvicorn's) by then.
+    delivery = multiprocessing.get_context("spawn").Process(
+        target=deliver_rounds,
+        args=(conns, poll, os.getpid(), on_summary, setup),
+        name=f"{NAME} delivery",
+        daemon=True,
+    )
 
     async def flushing() -> None:
         while True:
@@ -67,20 +83,53 @@ def serve_webhooks(
             except Exception as exc:  # the ledger is away a moment: the next flush retries
                 log.warning("the webhook counters could not be written: %s", type(exc).__name__)
 
-    async def companion() -> None:
-        await asyncio.gather(loop.run(on_round=count), flushing())
-
+    delivery.start()
     try:
-        run_server(receiver, host=host, port=port, name=NAME, lifespan="on", companion=companion)
+        run_server(receiver, host=host, port=port, name=NAME, lifespan="on", companion=flushing)
     finally:
         with contextlib.suppress(Exception):
             receiver.flush()
-        if loop.pending:
-            log.warning(
-                "%d received events were not delivered before the receiver stopped: the next "
-                "sync sends them",
-                loop.pending,
-            )
-            with contextlib.suppress(Exception):
-                add_counts(ledger.engine, {"undelivered_at_stop": loop.pending})
+        _stop(delivery)
+        ledger.close()
+
+
+def _stop(delivery: multiprocessing.process.BaseProcess) -> None:
+    """Let the delivery process end its round and stop (SIGINT, as Ctrl-C gives it); kill it
+    past STOP_SECONDS. What it leaves stays queued for the next start, and the sync sends it."""
+    if delivery.pid is not None and delivery.is_alive():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(delivery.pid, signal.SIGINT)
+    delivery.join(STOP_SECONDS)
+    if delivery.is_alive():
+        delivery.kill()
+        delivery.join()
+
+
+def deliver_rounds(
+    conns: Connections,
+    poll: float,
+    parent: int,
+    on_summary: Callable[[RunSummary], None] | None,
+    setup: Callable[[], None] | None,
+) -> None:
+    """The delivery process: rounds of `deliver_webhook_events` over the queued events, until
+    interrupted or the receiver `parent` is gone (killed: the next receiver starts its own)."""
+    if setup is not None:
+        setup()
+    runner = PlainRunner(NAME, on_summary=on_summary)
+    ledger = conns.open_ledger()
+
+    async def deliver(event_ids: set[str]) -> None:
+        await deliver_webhook_events(conns, runner, event_ids)
+
+    def count(counts: Mapping[str, int]) -> None:
+        with contextlib.suppress(Exception):  # a counter is not worth a failed round
+            add_counts(ledger.engine, counts)
+
+    loop = DeliveryLoop(ledger.engine, deliver, poll=poll)
+    try:
+        asyncio.run(loop.run(on_round=count, alive=lambda: os.getppid() == parent))
+    except KeyboardInterrupt:
+        pass
+    finally:
         ledger.close()

@@ -10,7 +10,7 @@ poll's cursor is not moved: it still lists everything from where it was.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, select
@@ -61,9 +61,18 @@ def read_counts(engine: Engine) -> dict[str, int]:
         }
 
 
+def _mark_pending(conn: Connection, event_ids: Iterable[str], now: float) -> None:
+    """Queue events for the delivery rounds (see WebhookPendingRow)."""
+    rows = [{"id": event_id, "received_at": now} for event_id in event_ids]
+    if rows:
+        ins = table_insert(conn, "webhook_pending")
+        conn.execute(ins.on_conflict_do_nothing(index_elements=["id"]), rows)
+
+
 def record_events(engine: Engine, events: Sequence[Mapping[str, Any]]) -> list[bool]:
     """Write verified events of our API version to the ledger as the poll would, in one
-    transaction, counting them; for each, whether it was new to the ledger."""
+    transaction, counting them and queueing the new ones for delivery; for each, whether it was
+    new to the ledger."""
     processed = table("processed_events")
     ids = [event["id"] for event in events]
     distinct = sorted(set(ids))
@@ -72,15 +81,17 @@ def record_events(engine: Engine, events: Sequence[Mapping[str, Any]]) -> list[b
             conn.execute(select(processed.c.id).where(processed.c.id.in_(distinct))).scalars()
         )
         applied, duplicates, rejected = apply_event_page(conn, events)
+        now = time.time()
         _add(
             conn,
             {"verified": len(events), "applied": applied, "duplicates": duplicates}
             | {f"rejected:event {reason}": n for reason, n in rejected.items()},
-            int(time.time()),
+            int(now),
         )
         stored = set(
             conn.execute(select(processed.c.id).where(processed.c.id.in_(distinct))).scalars()
         )
+        _mark_pending(conn, sorted(stored - known), now)
     fresh, seen = [], set()
     for event_id in ids:
         fresh.append(event_id not in known and event_id in stored and event_id not in seen)
@@ -108,6 +119,8 @@ def defer_event(engine: Engine, event: Mapping[str, Any]) -> bool:
         )
         inserted = conn.execute(ins.on_conflict_do_nothing(index_elements=["id"])).rowcount
         _add(conn, {"verified": 1, "deferred" if inserted else "duplicates": 1}, now)
+        if inserted:  # its round reads it through the API first (delivery.py)
+            _mark_pending(conn, [event_id], time.time())
         return bool(inserted)
 
 
@@ -117,6 +130,23 @@ def inbox(engine: Engine, limit: int = 1_000) -> list[str]:
     query = select(rows.c.id).order_by(rows.c.created, rows.c.id).limit(limit)
     with engine.connect() as conn:
         return list(conn.execute(query).scalars())
+
+
+def pending_events(engine: Engine, limit: int) -> list[str]:
+    """The ids of the events received and not yet delivered, at most `limit`, oldest first."""
+    rows = table("webhook_pending")
+    query = select(rows.c.id).order_by(rows.c.received_at, rows.c.id).limit(limit)
+    with engine.connect() as conn:
+        return list(conn.execute(query).scalars())
+
+
+def remove_pending(engine: Engine, event_ids: Collection[str]) -> None:
+    """Forget events whose delivery round has run."""
+    rows = table("webhook_pending")
+    ordered = sorted(event_ids)
+    with write_transaction(engine) as conn:
+        for start in range(0, len(ordered), 900):  # SQLite's limit on bound parameters
+            conn.execute(delete(rows).where(rows.c.id.in_(ordered[start : start + 900])))
 
 
 def remove_from_inbox(engine: Engine, event_ids: Iterable[str]) -> None:
