@@ -47,6 +47,11 @@ COMMANDS: tuple[CommandEntry, ...] = (
         "Receive Stripe's webhooks: verified events reach Customer.io in about a second.",
     ),
     CommandEntry(
+        "accounts",
+        "accounts:accounts_command",
+        "List the connected accounts of a Stripe Connect platform, and which a run would sync.",
+    ),
+    CommandEntry(
         "dead-letters",
         "dead_letters:dead_letters_app",
         "Items refused by Customer.io or by our pre-send checks: list them, resend them.",
