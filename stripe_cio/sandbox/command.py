@@ -146,6 +146,18 @@ def stripe_sandbox(
     webhook_drop: float = typer.Option(
         0.0, min=0, max=1, help="Probability an event is never delivered."
     ),
+    accounts: int = typer.Option(
+        0,
+        min=0,
+        help="Serve a Connect platform with this many connected accounts, each with its own "
+        "synthetic data (Stripe-Account header); 0: none.",
+    ),
+    restricted_accounts: int = typer.Option(
+        0, min=0, help="How many of the --accounts start restricted (charges disabled)."
+    ),
+    deauthorized_accounts: int = typer.Option(
+        0, min=0, help="How many of the --accounts start deauthorized (access revoked)."
+    ),
 ) -> None:
     """Serve a Stripe API with a synthetic (or given) account.
 
@@ -155,10 +167,19 @@ def stripe_sandbox(
 
     Example: stripe-cio sandbox stripe --live --webhook-url http://127.0.0.1:8000/webhooks/stripe
     --webhook-secret whsec_test123 --webhook-duplicates 0.01
+
+    Example: stripe-cio sandbox stripe --accounts 50 --customers 500 --restricted-accounts 2
     """
     if live and fixtures is not None:
         raise ConfigError(
             "--live", "a fixtures file has no activity to generate", "drop --fixtures"
+        )
+    if restricted_accounts + deauthorized_accounts > accounts:
+        raise ConfigError(
+            "--restricted-accounts",
+            f"{restricted_accounts} restricted and {deauthorized_accounts} deauthorized "
+            f"accounts, of {accounts} connected accounts",
+            "give at least as many --accounts",
         )
     from .stripe_server import serve
     from .stripe_server.webhooks import WebhookConfig, WebhookSettingError
@@ -203,6 +224,9 @@ def stripe_sandbox(
         api_key=api_key,
         live_speed=speed if live else None,
         webhooks=webhooks,
+        accounts=accounts,
+        restricted_accounts=restricted_accounts,
+        deauthorized_accounts=deauthorized_accounts,
     )
 
 

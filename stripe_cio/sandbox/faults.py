@@ -133,26 +133,37 @@ class FaultInjector:
     def __init__(self, config: FaultConfig, seed: int | None = None) -> None:
         self.config = config
         self._random = random.Random(seed)
-        self._bucket: TokenBucket | None = None
+        # One bucket per rate-limited account (None: the server's own account), all with the
+        # same settings; new settings start every bucket afresh.
+        self._buckets: dict[str | None, TokenBucket] = {}
         self._bucket_key: tuple[float | None, float | None] = (None, None)
         self._burst_left = 0
 
-    def _limiter(self) -> TokenBucket | None:
+    def _limiter(self, account: str | None) -> TokenBucket | None:
         key = (self.config.rps, self.config.burst)
         if key != self._bucket_key:
             self._bucket_key = key
-            self._bucket = TokenBucket(key[0], key[1]) if key[0] else None
-        return self._bucket
+            self._buckets = {}
+        if not key[0]:
+            return None
+        bucket = self._buckets.get(account)
+        if bucket is None:
+            bucket = self._buckets[account] = TokenBucket(key[0], key[1])
+        return bucket
 
-    async def admit(self) -> Outcome:
-        """Apply latency, then say what to do with the request."""
+    async def admit(self, account: str | None = None) -> Outcome:
+        """Apply latency, then say what to do with the request.
+
+        `account` names the rate limit the request counts against, when the server holds
+        several accounts (the Stripe sandbox's connected accounts); None is the server's own.
+        """
         config = self.config
         delay = config.latency_ms
         if config.jitter_ms:
             delay += self._random.uniform(0, config.jitter_ms)
         if config.slow_rate and self._random.random() < config.slow_rate:
             delay += config.slow_ms
-        limiter = self._limiter()
+        limiter = self._limiter(account)
         # The limiter counts requests as they arrive, as Stripe's does, before any latency.
         admitted = limiter.try_take() if limiter else True
         if delay:

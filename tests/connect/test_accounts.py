@@ -49,7 +49,9 @@ def test_an_account_object_gives_its_name_and_whether_stripe_restricted_it() -> 
 class FakePlatform:
     """GET /v1/accounts in pages of two, and GET /v1/accounts/{id}."""
 
-    def __init__(self, accounts: list[dict[str, Any]], refused: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, accounts: list[dict[str, Any]], refused: frozenset[str] = frozenset()
+    ) -> None:
         self.accounts = accounts
         self.refused = refused
         self.unavailable = False

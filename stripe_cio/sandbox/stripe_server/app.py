@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from ...asgi import Receive, Scope, Send, drop_connection, send_raw
 from ...stripe_api import STRIPE_API_VERSION
 from ..faults import FaultConfig, FaultInjector
+from .accounts import ConnectedAccount, ConnectPlatform
 from .control import handle_control
 from .errors import StripeError, api_error, invalid_key, missing_key, rate_limited
 from .errors import resource_missing as missing
@@ -56,8 +57,10 @@ class StripeSandboxApp:
         account: Account | None = None,
         seed: int | None = None,
         webhooks: WebhookConfig | None = None,
+        connect: ConnectPlatform | None = None,
     ) -> None:
         self.store = store
+        self.connect = connect  # None: no connected accounts, `Stripe-Account` is ignored
         self.now = now
         self.faults = faults or FaultConfig()
         self.injector = FaultInjector(self.faults, seed=seed)
@@ -80,6 +83,8 @@ class StripeSandboxApp:
         the webhooks of its events; the new now. The account must be a generated one."""
         assert self.account is not None
         self.now = self.account.advance(seconds)
+        if self.connect is not None:
+            self.connect.advance(seconds)  # their events are never sent (docs/sandbox.md)
         store = self.store
         new = store.take_new_events()
         # Oldest first, as they happened (the generator files a shard's events together).
@@ -124,16 +129,26 @@ class StripeSandboxApp:
         request_id = f"{self._request_prefix}{self._request_count:010d}"
         version = STRIPE_API_VERSION.encode()
         authorization = b""
+        stripe_account: bytes | None = None
         for name, value in scope["headers"]:
             if name == b"authorization":
                 authorization = value
             elif name == b"stripe-version":
                 version = value
+            elif name == b"stripe-account":
+                stripe_account = value
         headers = [(b"request-id", request_id.encode()), (b"stripe-version", version)]
         content_type = b"application/json"
         try:
             self._authenticate(authorization)
-            outcome = await self.injector.admit()
+            acting = None
+            if stripe_account is not None and self.connect is not None:
+                acting = self.connect.resolve(stripe_account, _key(authorization))
+            # Stripe's limits are "measured in API requests per second, per Stripe account"
+            # (https://docs.stripe.com/rate-limits), and a request with `Stripe-Account` is
+            # made as that connected account (https://docs.stripe.com/api/connected-accounts):
+            # so each connected account has a bucket of its own, apart from the platform's.
+            outcome = await self.injector.admit(None if acting is None else acting.id)
             if outcome == "rate_limited":
                 raise rate_limited()
             if outcome == "drop":
@@ -141,7 +156,7 @@ class StripeSandboxApp:
                 await drop_connection(send)
             if outcome == "fail":
                 raise api_error()
-            status, body = self._route(scope, path)
+            status, body = self._route(scope, path, authorization, acting)
             # `corrupt_pages` (see faults): a list page broken by a "proxy", still a 200.
             if self.faults.corrupt_pages and path[4:] in SPEC_BY_PATH:
                 rule = self.injector.corrupt_page(path)
@@ -165,15 +180,24 @@ class StripeSandboxApp:
             raise invalid_key(key)
         self._accepted.add(authorization)
 
-    def _route(self, scope: Scope, path: str) -> tuple[int, bytes]:
+    def _route(
+        self, scope: Scope, path: str, authorization: bytes, acting: ConnectedAccount | None
+    ) -> tuple[int, bytes]:
         method = scope["method"]
         query: bytes = scope["query_string"]
         rest = path[4:] if path.startswith("/v1/") else None
         spec = SPEC_BY_PATH.get(rest) if rest is not None else None
+        store, now = self.store, self.now
+        if acting is not None and self.connect is not None:
+            store, now = self.connect.store(acting), self.connect.now
         if spec is not None:
             if method != "GET":
                 raise _unsupported(method, path)
-            return 200, self._list(spec, query)
+            return 200, self._list(spec, query, store, now)
+        if self.connect is not None and rest is not None and rest.split("/")[0] == "accounts":
+            if method != "GET":
+                raise _unsupported(method, path)
+            return 200, self.connect.route(rest, query, _key(authorization), acting)
         parent, _, object_id = (rest or "").rpartition("/")
         spec = SPEC_BY_PATH.get(parent)
         if spec is None or not object_id:
@@ -181,11 +205,11 @@ class StripeSandboxApp:
         if method != "GET":
             raise _unsupported(method, path)
         reject_params(query)
-        return 200, self._retrieve(spec, object_id)
+        return 200, self._retrieve(spec, object_id, store, now)
 
-    def _list(self, spec: ResourceSpec, query: bytes) -> bytes:
-        request = parse_list_query(spec, query, self.store, self.now)
-        bodies, more = self.store.page(
+    def _list(self, spec: ResourceSpec, query: bytes, store: StripeStore, now: int) -> bytes:
+        request = parse_list_query(spec, query, store, now)
+        bodies, more = store.page(
             spec.name,
             low=request.low,
             high=request.high,
@@ -203,12 +227,12 @@ class StripeSandboxApp:
             )
         )
 
-    def _retrieve(self, spec: ResourceSpec, object_id: str) -> bytes:
-        found = self.store.get(spec.name, object_id)
+    def _retrieve(self, spec: ResourceSpec, object_id: str, store: StripeStore, now: int) -> bytes:
+        found = store.get(spec.name, object_id)
         if found is None:
             raise missing(spec.object_name, object_id)
         created, body = found
-        if spec.name == "events" and created < self.now - EVENT_WINDOW_SECONDS:
+        if spec.name == "events" and created < now - EVENT_WINDOW_SECONDS:
             raise missing(spec.object_name, object_id)  # past Stripe's 30-day retention
         return body
 
@@ -226,6 +250,7 @@ class StripeSandboxApp:
                 "workers_cpu_seconds": getattr(self.account, "workers_cpu_seconds", 0.0),
             },
             "requests": {str(status): n for status, n in sorted(self.status_counts.items())},
+            **({"connect": self.connect.stats()} if self.connect is not None else {}),
         }
 
 
@@ -234,6 +259,11 @@ def _unsupported(method: str, path: str) -> StripeError:
         405 if method in ("POST", "DELETE") else 404,
         f"The sandbox is read-only: {method} {path} is not supported.",
     )
+
+
+def _key(authorization: bytes) -> str:
+    """The key of an authenticated request, for error messages (masked there)."""
+    return _key_from_header(authorization) or ""
 
 
 def _key_from_header(authorization: bytes) -> str | None:

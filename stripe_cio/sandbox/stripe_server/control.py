@@ -1,5 +1,5 @@
-"""`/_sandbox/...` control routes: health, fault settings, the clock, advancing it, stats, and
-the webhooks' settings and counters.
+"""`/_sandbox/...` control routes: health, fault settings, the clock, advancing it, stats, the
+webhooks' settings and counters, and the connected accounts' states.
 
 They need no key and are never rate limited or faulted, so a test can always reach them.
 """
@@ -60,8 +60,46 @@ async def handle_control(app: StripeSandboxApp, scope: Scope, receive: Receive, 
             await send_json(send, 400, _error(str(exc)))
             return
         await send_json(send, 200, app.webhooks.status())
+    elif route[1] == "/_sandbox/accounts" or route[1].startswith("/_sandbox/accounts/"):
+        await _accounts(app, route, receive, send)
     else:
         await send_json(send, 404, _error(f"no sandbox route {route[0]} {route[1]}"))
+
+
+async def _accounts(
+    app: StripeSandboxApp, route: tuple[str, str], receive: Receive, send: Send
+) -> None:
+    """`GET /_sandbox/accounts`: every connected account's state; `POST
+    /_sandbox/accounts/{id}` with `{"state": "active" | "restricted" | "deauthorized"}`."""
+    connect = app.connect
+    if connect is None:
+        await send_json(send, 404, _error("no connected accounts: start with --accounts N"))
+        return
+    method, path = route
+    account_id = path.removeprefix("/_sandbox/accounts").removeprefix("/")
+    if method == "GET" and not account_id:
+        await send_json(send, 200, {"accounts": [connect.describe(a) for a in connect.accounts]})
+        return
+    account = connect.by_id.get(account_id)
+    if account is None:
+        await send_json(send, 404, _error(f"no connected account {account_id!r}"))
+        return
+    if method == "GET":
+        await send_json(send, 200, connect.describe(account))
+        return
+    if method != "POST":
+        await send_json(send, 405, _error(f"{method} is not supported here"))
+        return
+    payload = await _json_object(receive)
+    if payload is None or set(payload) != {"state"}:
+        await send_json(send, 400, _error('body must be {"state": ...}'))
+        return
+    try:
+        connect.set_state(account_id, payload["state"])
+    except ValueError as exc:
+        await send_json(send, 400, _error(str(exc)))
+        return
+    await send_json(send, 200, connect.describe(account))
 
 
 async def _advance(app: StripeSandboxApp, receive: Receive, send: Send) -> None:

@@ -99,3 +99,28 @@ def api_error() -> StripeError:
         type="api_error",
         should_retry=True,
     )
+
+
+def account_invalid(key: str, account: str) -> StripeError:
+    # A `Stripe-Account` the key cannot act for: unknown, not connected to this platform, or
+    # whose access was revoked; Stripe's code `account_invalid` says "The account ID provided
+    # as a value for the Stripe-Account header is invalid" (https://docs.stripe.com/error-codes),
+    # answered 403 (stripe-python raises PermissionError) with the key masked, in the wording
+    # Stripe's own SDKs test against (stripe-php `testRaisesPermissionErrorOn403`).
+    return StripeError(
+        403,
+        f"The provided key '{mask_key(key)}' does not have access to account '{account}' (or "
+        "that account does not exist). Application access may have been revoked.",
+        code="account_invalid",
+    )
+
+
+def not_a_platform() -> StripeError:
+    # What Stripe answers an account that is not a Connect platform asking for other accounts
+    # (seen raw in https://github.com/stripe/stripe-apps/issues/505).
+    return StripeError(
+        403,
+        "Only Stripe Connect platforms can work with other accounts. If you specified a "
+        "client_id parameter, make sure it's correct. If you need to setup a Stripe Connect "
+        "platform, you can do so at https://dashboard.stripe.com/account/applications/settings.",
+    )

@@ -147,3 +147,46 @@ def _event_types(
         result.filters["type"] = tuple(t for t in known if fnmatchcase(t, pattern))
     elif types:
         result.filters["type"] = tuple(dict.fromkeys(types))
+
+
+@dataclass
+class PageParams:
+    """The pagination parameters of a list without filters: page size, cursors, `created`."""
+
+    limit: int = 10
+    low: Probe = (0, "")
+    high: Probe = (_FAR_FUTURE, "")
+    cursors: dict[str, str] = field(default_factory=dict)
+
+
+def parse_page_params(query: bytes) -> PageParams:
+    """`limit`, `starting_after` or `ending_before`, `created` and `expand[]`, validated as for
+    every other list; the caller resolves the cursors (it knows its objects)."""
+    result = PageParams()
+    for name, value in parse_qsl(query.decode("utf-8", "replace"), keep_blank_values=True):
+        array = _ARRAY.match(name)
+        created = _CREATED.match(name)
+        if array and array.group(1) == "expand":
+            continue
+        if created:
+            bound = _integer(name, value)
+            op = created.group(1)
+            if op in (None, "gte", "gt"):
+                result.low = max(result.low, (bound + (op == "gt"), ""))
+            if op in (None, "lte", "lt"):
+                result.high = min(result.high, (bound + (op != "lt"), ""))
+        elif name == "limit":
+            result.limit = _integer(name, value)
+            if not 1 <= result.limit <= 100:
+                raise StripeError(400, "Invalid limit: must be between 1 and 100", param=name)
+        elif name in ("starting_after", "ending_before"):
+            result.cursors[name] = _non_empty(name, value)
+        else:
+            raise _unknown(name)
+    if len(result.cursors) == 2:
+        raise StripeError(
+            400,
+            "You may only specify one of these parameters: ending_before, starting_after.",
+            param="ending_before",
+        )
+    return result

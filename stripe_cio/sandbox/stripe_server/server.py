@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ...asgi import run_server
 from ..faults import FaultConfig
+from .accounts import ConnectPlatform
 from .app import Account, StripeSandboxApp
 from .fixtures import load_fixtures
 from .shards import ShardedAccount
@@ -42,8 +43,15 @@ def build_app(
     fail_rate: float = 0.0,
     api_key: str | None = None,
     webhooks: WebhookConfig | None = None,
+    accounts: int = 0,
+    restricted_accounts: int = 0,
+    deauthorized_accounts: int = 0,
 ) -> StripeSandboxApp:
-    """The sandbox app with its account loaded; raises ConfigError for a bad fixtures file."""
+    """The sandbox app with its account loaded; raises ConfigError for a bad fixtures file.
+
+    `accounts` > 0 makes it a Connect platform with that many connected accounts (see
+    accounts), that many of them restricted or deauthorised from the start.
+    """
     started, cpu_started = time.perf_counter(), time.process_time()
     account: Account | None = None
     if fixtures is not None:
@@ -71,6 +79,18 @@ def build_app(
         ", ".join(f"{n} {name}" for name, n in store.counts().items()),
     )
     faults = FaultConfig(rps=rps or None, latency_ms=latency_ms, fail_rate=fail_rate)
+    connect = None
+    if accounts:
+        # Their data is generated on first use, so this costs next to nothing at start.
+        connect = ConnectPlatform(
+            seed=seed,
+            customers=customers,
+            months=months,
+            now=now,
+            count=accounts,
+            restricted=restricted_accounts,
+            deauthorized=deauthorized_accounts,
+        )
     app = StripeSandboxApp(
         store,
         now=now,
@@ -79,6 +99,7 @@ def build_app(
         account=account,
         seed=seed,
         webhooks=webhooks,
+        connect=connect,
     )
     app.load_seconds = load_seconds
     app.load_cpu_seconds = time.process_time() - cpu_started
@@ -100,12 +121,16 @@ def serve(
     api_key: str | None,
     live_speed: float | None = None,
     webhooks: WebhookConfig | None = None,
+    accounts: int = 0,
+    restricted_accounts: int = 0,
+    deauthorized_accounts: int = 0,
 ) -> None:
     """Load the account, then serve it until interrupted (one process, one event loop).
 
     `live_speed`: the account's clock runs with wall time, that many sandbox seconds to each
     second, generating the activity as it goes (what `POST /_sandbox/advance` does by hand).
     `webhooks`: where and how the events created from then on are delivered (see webhooks).
+    `accounts`: connected accounts of a Connect platform (see build_app).
     """
     app = build_app(
         seed=seed,
@@ -118,6 +143,9 @@ def serve(
         fail_rate=fail_rate,
         api_key=api_key,
         webhooks=webhooks,
+        accounts=accounts,
+        restricted_accounts=restricted_accounts,
+        deauthorized_accounts=deauthorized_accounts,
     )
     # The account's millions of records live as long as this process: a full collection would
     # walk them all again for nothing, in the middle of a page (docs/sandbox.md, Scale).

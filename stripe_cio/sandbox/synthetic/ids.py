@@ -10,6 +10,16 @@ _POOL = 4096  # random-looking tails, reused (uniqueness comes from the head)
 _SHARD_IDS = 3844**3 // 4
 
 
+def draw_account_tag(rng: random.Random) -> tuple[int, str]:
+    """An IdFactory's first draws: its counter's start and the account tag in its ids.
+
+    Apart so that a connected account's `acct_` id can carry the tag of its objects' ids, as
+    Stripe's do, without generating the account (see stripe_server/accounts.py).
+    """
+    start = rng.randrange(3844)
+    return start, "".join(rng.choice(_ALPHABET) for _ in range(10))
+
+
 class IdFactory:
     """Makes ids such as `ch_3Pgafu…` from one counter, a seed-derived account tag and tail.
 
@@ -18,8 +28,7 @@ class IdFactory:
     """
 
     def __init__(self, rng: random.Random) -> None:
-        self._n = rng.randrange(3844)
-        self.account = "".join(rng.choice(_ALPHABET) for _ in range(10))
+        self._n, self.account = draw_account_tag(rng)
         self._tails = ["".join(rng.choices(_ALPHABET, k=8)) for _ in range(_POOL)]
         # Three independently shuffled tables of two-character digits: the counter's base-3844
         # digits map through them, a bijection, so distinct counters give distinct heads.
