@@ -108,12 +108,18 @@ async def discover_accounts(
         except StripeUnavailableError:
             raise
         except APIError as exc:
-            accounts.append(
-                ConnectedAccount(id=account_id, problem=f"not reachable from the platform: {exc}")
-            )
+            accounts.append(ConnectedAccount(id=account_id, problem=_refusal(exc)))
         except ValueError as exc:
             accounts.append(ConnectedAccount(id=account_id, problem=f"unreadable: {exc}"))
     return accounts
+
+
+def _refusal(exc: APIError) -> str:
+    """Why Stripe would not retrieve an account, in a few words."""
+    answer = f"HTTP {exc.status_code}" + (f" {exc.code}" if exc.code else "")
+    if exc.code == "account_invalid":
+        return f"not reachable: not connected to the platform, or access revoked ({answer})"
+    return f"not reachable: Stripe answered {answer}"
 
 
 async def platform_accounts(

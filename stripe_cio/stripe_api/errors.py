@@ -59,6 +59,15 @@ def error_for(
             "check the key there",
             **kwargs,
         )
+    if status == 403 and code == "account_invalid":
+        # A Stripe-Account header naming an account not connected to the platform, or whose
+        # access was revoked (https://docs.stripe.com/error-codes, `account_invalid`).
+        return StripeAuthError(
+            f"Stripe refused to act for the connected account on {where} (HTTP 403): {message}; "
+            "it is not connected to the platform of the key from "
+            f"{origin}, or its access was revoked",
+            **kwargs,
+        )
     if status == 403:
         return StripeAuthError(
             f"the Stripe key from {origin} may not read {path} (HTTP 403): {message}; "
