@@ -67,25 +67,39 @@ def serve_webhooks(
     conns.customerio_settings()  # fail now, not at the first delivery
     ledger = conns.open_ledger()
     receiver = Receiver(ledger.engine, secrets, STRIPE_API_VERSION)
-    # Spawned, not forked: the parent has threads (the ledger's, uvicorn's) by then.
-    delivery = multiprocessing.get_context("spawn").Process(
-        target=deliver_rounds,
-        args=(conns, poll, os.getpid(), on_summary, setup),
-        name=f"{NAME} delivery",
-        daemon=True,
-    )
 
-    async def flushing() -> None:
+    def started() -> multiprocessing.process.BaseProcess:
+        # Spawned, not forked: the parent has threads (the ledger's, uvicorn's) by then.
+        process = multiprocessing.get_context("spawn").Process(
+            target=deliver_rounds,
+            args=(conns, poll, os.getpid(), on_summary, setup),
+            name=f"{NAME} delivery",
+            daemon=True,
+        )
+        process.start()
+        return process
+
+    delivery = started()
+
+    async def companion() -> None:
+        """Every FLUSH_SECONDS: the counters to the ledger, and a delivery process that died
+        replaced (its queue waits in the ledger meanwhile)."""
+        nonlocal delivery
         while True:
             await asyncio.sleep(FLUSH_SECONDS)
             try:
                 await asyncio.to_thread(receiver.flush)
             except Exception as exc:  # the ledger is away a moment: the next flush retries
                 log.warning("the webhook counters could not be written: %s", type(exc).__name__)
+            if not delivery.is_alive():
+                log.warning(
+                    "the webhook delivery process exited (code %s); starting another",
+                    delivery.exitcode,
+                )
+                delivery = await asyncio.to_thread(started)
 
-    delivery.start()
     try:
-        run_server(receiver, host=host, port=port, name=NAME, lifespan="on", companion=flushing)
+        run_server(receiver, host=host, port=port, name=NAME, lifespan="on", companion=companion)
     finally:
         with contextlib.suppress(Exception):
             receiver.flush()

@@ -7,7 +7,9 @@ sync; refused deliveries are counted by reason and change nothing."""
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -209,3 +211,43 @@ def test_with_prefect_events_each_delivery_round_is_in_the_event_feed(
         assert {event["event"] for event in found} == {"stripe-cio.webhooks.delivered"}
         assert found[0]["resource"]["prefect.resource.id"] == "stripe-cio.webhooks"
         assert sum(event["payload"]["events_delivered"] for event in found) == len(world.events())
+
+
+def _delivery_processes(receiver: Receiver) -> list[int]:
+    """The receiver's delivery process (a spawned child), by pid."""
+    assert receiver.process is not None
+    pid = receiver.process.pid
+    # Each thread's children are listed under it: the replacement is started from a thread.
+    children = [
+        child
+        for task in Path(f"/proc/{pid}/task").iterdir()
+        for child in (task / "children").read_text().split()
+    ]
+    return [
+        int(child)
+        for child in children
+        if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()
+    ]
+
+
+def test_a_delivery_process_that_dies_is_replaced_and_delivers_the_queue(
+    stripe_box: SandboxProcess, cio_box: SandboxProcess, tmp_path: Path
+) -> None:
+    with world_of(stripe_box, cio_box, tmp_path) as world:
+        events = stripe_events(world, world.stripe_now() - DAY)[:30]
+        receiver = Receiver(world, stripe_box, cio_box)
+        receiver.start()
+        try:
+            (first,) = _delivery_processes(receiver)
+            os.kill(first, signal.SIGKILL)
+            assert all(receiver.deliver(event).status_code == 200 for event in events)
+            counts = receiver.wait_delivered(len(events))
+            replacements = _delivery_processes(receiver)
+            assert len(replacements) == 1
+            assert replacements != [first]
+        finally:
+            out = receiver.stop()
+        assert counts["applied"] == len(events)
+        assert "the webhook delivery process exited" in out
+        # The stopped receiver stopped its delivery process too (joined before it exited).
+        assert not any(Path(f"/proc/{pid}").exists() for pid in replacements)
