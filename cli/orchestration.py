@@ -5,10 +5,13 @@ Automation that reports failed runs), and `doctor`'s Prefect check."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -32,6 +35,7 @@ from blocks.prefect_api import api_url, prefect_api_errors
 from flows import FLOW_NAMES
 from flows.deployments import deployment_specs
 from stripe_cio import ledger_settings_from_env, redact
+from stripe_cio.exceptions import ConfigError
 from stripe_cio.ledger import Ledger
 from stripe_cio.runs import LedgerStatus, ledger_status
 from stripe_cio.settings_base import ENV_NAMES
@@ -219,8 +223,17 @@ def _webhook_receiver(port: int) -> Iterator[None]:
     if not os.environ.get(ENV_NAMES[("stripe", "webhook_secrets")], "").strip():
         yield
         return
+    if _answers(port):
+        raise ConfigError(
+            "--webhooks-port",
+            f"{port} is already in use on 127.0.0.1 (another receiver?)",
+            "stop that program or give another port",
+        )
     command = [sys.executable, "-m", "cli", "webhooks", "serve", "--port", str(port)]
     child = subprocess.Popen([*command, "--prefect-events"])  # noqa: S603 - our own command
+    if not _listening(child, port):
+        # It printed its own one line (a busy port, a setting): serve nothing without it.
+        raise typer.Exit(child.returncode or 1)
     console.print(f"  webhook receiver: http://127.0.0.1:{port}/webhooks/stripe")
     try:
         yield
@@ -230,6 +243,27 @@ def _webhook_receiver(port: int) -> Iterator[None]:
             child.wait(timeout=30)
         except subprocess.TimeoutExpired:
             child.kill()
+
+
+def _listening(child: subprocess.Popen[bytes], port: int, timeout: float = 60.0) -> bool:
+    """Whether the receiver `child` came to listen on `port`, rather than exiting first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            return False
+        if _answers(port):
+            return True
+        time.sleep(0.2)
+    child.kill()
+    child.wait()
+    return False
+
+
+def _answers(port: int) -> bool:
+    """Whether something listens on 127.0.0.1:`port`."""
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+        return True
+    return False
 
 
 def _serve_deployments(limit: int) -> None:
