@@ -79,22 +79,25 @@ def serve_webhooks(
         process.start()
         return process
 
-    delivery = started()
+    delivery: multiprocessing.process.BaseProcess | None = None
 
     async def companion() -> None:
-        """Every FLUSH_SECONDS: the counters to the ledger, and a delivery process that died
-        replaced (its queue waits in the ledger meanwhile)."""
+        """The delivery process, once the receiver listens (its start-up, importing the
+        attribute engine, would otherwise delay the receiver's); then every FLUSH_SECONDS: the
+        counters to the ledger, and a delivery process that died replaced (its queue waits in
+        the ledger meanwhile)."""
         nonlocal delivery
+        delivery = await asyncio.to_thread(started)
         while True:
             await asyncio.sleep(FLUSH_SECONDS)
             try:
                 await asyncio.to_thread(receiver.flush)
             except Exception as exc:  # the ledger is away a moment: the next flush retries
                 log.warning("the webhook counters could not be written: %s", type(exc).__name__)
-            if not delivery.is_alive():
+            if delivery is None or not delivery.is_alive():
                 log.warning(
                     "the webhook delivery process exited (code %s); starting another",
-                    delivery.exitcode,
+                    None if delivery is None else delivery.exitcode,
                 )
                 delivery = await asyncio.to_thread(started)
 
@@ -103,7 +106,8 @@ def serve_webhooks(
     finally:
         with contextlib.suppress(Exception):
             receiver.flush()
-        _stop(delivery)
+        if delivery is not None:
+            _stop(delivery)
         ledger.close()
 
 

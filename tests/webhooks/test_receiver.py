@@ -238,6 +238,10 @@ def test_a_delivery_process_that_dies_is_replaced_and_delivers_the_queue(
         receiver = Receiver(world, stripe_box, cio_box)
         receiver.start()
         try:
+            deadline = time.monotonic() + 60  # started once the receiver listens
+            while not _delivery_processes(receiver):
+                assert time.monotonic() < deadline, "no delivery process"
+                time.sleep(0.05)
             (first,) = _delivery_processes(receiver)
             os.kill(first, signal.SIGKILL)
             assert all(receiver.deliver(event).status_code == 200 for event in events)

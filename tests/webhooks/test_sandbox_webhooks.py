@@ -28,9 +28,14 @@ DAY = 86_400
 @pytest.fixture
 def stripe_box() -> Iterator[SandboxProcess]:
     """An account of its own per test: the tests move its clock."""
+    # Stripe retries a failed delivery for up to three days; compressed, the retries must still
+    # outlast a receiver's restart on a loaded machine (8 attempts from 0.05 s doubling gave up
+    # after 6.4 s): every second at most, for 200 attempts.
+    retries = ["--webhook-retry-base", "0.05", "--webhook-retry-cap", "1"]
     with SandboxProcess(
-        "stripe", "--customers", "40", "--months", "2", "--rps", "0", "--webhook-retry-base", "0.05"
-    ) as box:
+        "stripe", "--customers", "40", "--months", "2", "--rps", "0",
+        *retries, "--webhook-max-attempts", "200",
+    ) as box:  # fmt: skip
         yield box
 
 
