@@ -10,6 +10,7 @@ import asyncio
 import os
 import random
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -255,3 +256,27 @@ def test_a_delivery_process_that_dies_is_replaced_and_delivers_the_queue(
         assert "the webhook delivery process exited" in out
         # The stopped receiver stopped its delivery process too (joined before it exited).
         assert not any(Path(f"/proc/{pid}").exists() for pid in replacements)
+
+
+def test_serve_stops_with_one_line_when_its_receiver_cannot_listen(tmp_path: Path) -> None:
+    """`stripe-cio serve` with a webhook secret and the receiver's port taken: one line, no
+    flows served without their receiver."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "PREFECT_"))}
+        env.update(STRIPE_WEBHOOK_SECRET=SECRET, STRIPE_CIO_DATA_DIR=str(tmp_path))
+        shown = subprocess.run(
+            [STRIPE_CIO, "serve", "--webhooks-port", str(port)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert shown.returncode == 2, shown.stdout + shown.stderr
+    assert shown.stderr.strip().splitlines() == [
+        f"configuration error: --webhooks-port: {port} is already in use on 127.0.0.1 "
+        "(another receiver?); stop that program or give another port"
+    ]
+    assert SECRET not in shown.stdout + shown.stderr
