@@ -156,8 +156,9 @@ class DeliveryLoop:
         """Deliver rounds while `alive()` says so (checked between rounds), until cancelled."""
         failures = 0
         while alive():
-            # A short wait between looks lets a burst's next events join the round; a quiet
-            # queue costs one indexed read per look.
+            # A round takes everything queued (up to max_batch), so what arrives while one runs
+            # makes the next; an empty queue is looked at again after `poll` seconds, one
+            # indexed read each time.
             batch = await asyncio.to_thread(pending_events, self._engine, self._max_batch)
             if not batch:
                 await asyncio.sleep(self._poll)
